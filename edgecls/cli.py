@@ -1,0 +1,61 @@
+"""The `edgecls` command line: a thin typer shell, one module per command under `edgecls.commands`."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+import typer
+
+from edgecls import __version__
+from edgecls.errors import EdgeclsError
+
+app = typer.Typer(
+    name="edgecls",
+    help="Train, export and run image classifiers on edge devices (Keras -> ONNX -> onnxruntime).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turn an EdgeclsError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EdgeclsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"edgecls {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Train, export and run image classifiers on edge devices."""
+
+
+def _register() -> None:
+    from edgecls.commands import predict
+
+    app.command(name="predict")(user_errors(predict.predict))
+
+
+_register()

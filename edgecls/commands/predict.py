@@ -1,0 +1,81 @@
+"""`edgecls predict`: classify image files, folders and globs with an exported ONNX model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgecls.console import Progress, info
+from edgecls.runtime.providers import Provider
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def predict(
+    model: Annotated[Path, typer.Argument(help="The .onnx file written by `edgecls export`.", dir_okay=False)],
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.")],
+    provider: Annotated[Provider, typer.Option(help="auto (CUDA, else CPU), cpu or cuda.")] = Provider.auto,
+    batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call.")] = 16,
+    topk: Annotated[int, typer.Option(min=1, help="How many ranked labels to report per image.")] = 1,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="table, json (JSON Lines) or csv.")
+    ] = OutputFormat.table,
+    threads: Annotated[int, typer.Option(min=0, help="CPU threads for inference (0: onnxruntime decides).")] = 0,
+    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images larger than this many pixels.")] = 89_478_485,
+) -> None:
+    """Classify images. Exit code 0 when every file was classified, 1 when any failed."""
+    from edgecls.runtime import classify_files, collect_inputs, load_classifier
+
+    classifier = load_classifier(model, provider, threads=threads or None)
+    info(
+        f"{model}: {classifier.info.num_classes} classes, {classifier.info.backbone}, "
+        f"{classifier.info.precision}, {classifier.provider_note}"
+    )
+    inputs = collect_inputs(paths)
+    writer = _writer(output_format, topk)
+    num_failed = 0
+    with Progress(len(inputs), "classifying") as progress:
+        for result in classify_files(classifier, inputs, batch_size=batch, topk=topk, max_pixels=max_pixels):
+            writer(result)
+            num_failed += not result.ok
+            progress.update()
+    sys.stdout.flush()
+    info(f"{len(inputs) - num_failed} classified, {num_failed} failed")
+    if num_failed:
+        raise typer.Exit(1)
+
+
+def _writer(output_format: OutputFormat, topk: int):
+    if output_format is OutputFormat.json:
+        return lambda result: print(json.dumps(result.to_dict(), ensure_ascii=False), flush=False)
+    if output_format is OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["path", "label", "score", "topk", "error"])
+
+        def write_csv(result) -> None:
+            ranked = ";".join(f"{label}:{score:.6f}" for label, score in result.topk)
+            score = "" if result.score is None else f"{result.score:.6f}"
+            writer.writerow([result.path, result.label or "", score, ranked, result.error or ""])
+
+        return write_csv
+
+    def write_row(result) -> None:
+        if result.error is not None:
+            print(f"{result.path}\tERROR: {result.error}")
+        elif topk > 1:
+            ranked = ", ".join(f"{label} {score:.3f}" for label, score in result.topk)
+            print(f"{result.path}\t{result.label}\t{result.score:.3f}\t[{ranked}]")
+        else:
+            print(f"{result.path}\t{result.label}\t{result.score:.3f}")
+
+    return write_row

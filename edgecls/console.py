@@ -1,0 +1,83 @@
+"""Printing for humans: one-line notices and a progress bar on stderr.
+
+Results go to stdout; everything meant for a person watching goes to stderr, so
+`edgecls predict ... --format json > out.jsonl` stays clean.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def info(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+class Progress:
+    """A small progress bar on stderr.
+
+    On a terminal it redraws one line at most ten times a second; elsewhere (logs, CI) it prints
+    a line every `log_every_s` seconds and at the end, so long work is visible without flooding.
+    Runs shorter than `min_seconds` print nothing.
+    """
+
+    def __init__(self, total: int | None, label: str, *, enabled: bool = True, log_every_s: float = 10.0) -> None:
+        self.total = total
+        self.label = label
+        self.enabled = enabled
+        self.count = 0
+        self._start = time.perf_counter()
+        self._last_draw = 0.0
+        self._drawn = False
+        self._is_tty = sys.stderr.isatty()
+        self._log_every_s = log_every_s
+        self._min_seconds = 1.0
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def update(self, n: int = 1, **fields: object) -> None:
+        self.count += n
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        elapsed = now - self._start
+        interval = 0.1 if self._is_tty else self._log_every_s
+        if elapsed >= self._min_seconds and now - self._last_draw >= interval:
+            self._draw(elapsed, fields)
+            self._last_draw = now
+
+    def close(self, **fields: object) -> None:
+        if self.enabled and self._drawn:
+            self._draw(time.perf_counter() - self._start, fields)
+            if self._is_tty:
+                sys.stderr.write("\n")
+                sys.stderr.flush()
+
+    def _draw(self, elapsed: float, fields: dict[str, object]) -> None:
+        rate = self.count / elapsed if elapsed > 0 else 0.0
+        if self.total:
+            done = self.count / self.total
+            bar = "#" * int(done * 24)
+            head = f"{self.label} [{bar:<24}] {self.count}/{self.total}"
+            eta = (self.total - self.count) / rate if rate > 0 else 0.0
+            tail = f"{rate:.1f}/s, {elapsed:.0f}s elapsed, {eta:.0f}s left"
+        else:
+            head = f"{self.label} {self.count}"
+            tail = f"{rate:.1f}/s, {elapsed:.0f}s elapsed"
+        extra = "".join(f", {key} {value}" for key, value in fields.items())
+        line = f"{head} ({tail}{extra})"
+        if self._is_tty:
+            sys.stderr.write("\r" + line[:160].ljust(80))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        self._drawn = True

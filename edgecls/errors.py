@@ -1,0 +1,49 @@
+"""The one exception family every part of edgecls raises for a user-facing problem.
+
+The CLI turns any of these into a single line on stderr and an exit code; anything else is a bug
+and keeps its traceback.
+"""
+
+
+class EdgeclsError(Exception):
+    """A problem the user can fix: the message says what happened and how to fix it."""
+
+    exit_code = 2
+
+
+class ModelContractError(EdgeclsError):
+    """An ONNX file that does not carry edgecls' model contract (metadata, input, output)."""
+
+
+class ProviderError(EdgeclsError):
+    """The requested execution provider cannot run here."""
+
+
+class ImageError(EdgeclsError):
+    """An image that cannot be decoded or is refused (too large, not an image, unreadable)."""
+
+
+class DataError(EdgeclsError):
+    """A dataset folder that cannot be used as it is (missing, empty classes, ...)."""
+
+
+class MissingExtraError(EdgeclsError):
+    """A command needs packages from an install extra that is not installed."""
+
+
+class ParityError(EdgeclsError):
+    """An exported model disagrees with the Keras model beyond the allowed tolerance."""
+
+
+class StreamError(EdgeclsError):
+    """A video source that cannot be opened or read."""
+
+
+def require_extra(module: str, extra: str = "train") -> None:
+    """Raise `MissingExtraError` naming the pip command if `module` cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(
+            f"This command needs `{module}`, which is not installed. Install it with: pip install 'edgecls[{extra}]'"
+        )

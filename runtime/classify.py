@@ -1,0 +1,183 @@
+"""Classify image files: expand the user's paths, decode in parallel, infer in batches.
+
+One bad file never stops the run: it becomes a result with an `error` and the rest go on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from edgecls.runtime.images import DEFAULT_MAX_PIXELS
+from edgecls.runtime.model import Classifier
+
+from edgecls.errors import EdgeclsError
+
+IMAGE_SUFFIXES = frozenset(
+    [
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".bmp",
+        ".dib",
+        ".gif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".jp2",
+        ".pbm",
+        ".pgm",
+        ".ppm",
+        ".pnm",
+        ".sr",
+        ".ras",
+        ".exr",
+        ".hdr",
+        ".pic",
+        ".avif",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one input: a label and its top-k, or an error."""
+
+    path: str
+    label: str | None = None
+    score: float | None = None
+    topk: list[tuple[str, float]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {
+            "path": self.path,
+            "label": self.label,
+            "score": round(self.score, 6),
+            "topk": [{"label": label, "score": round(score, 6)} for label, score in self.topk],
+        }
+
+
+def collect_inputs(arguments: Iterable[str]) -> list[str | FileResult]:
+    """Expand files, folders (recursively) and glob patterns into a sorted, de-duplicated list.
+
+    Folders contribute files with an image suffix (the content still decides whether they decode);
+    a file named explicitly is always tried. Arguments that match nothing come back as FileResults
+    with an error, so they are reported like any other failed input.
+    """
+    found: dict[str, None] = {}
+    failures: list[FileResult] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            for item in _walk_images(path):
+                found.setdefault(item)
+        elif path.is_file() or path.is_symlink():
+            found.setdefault(str(path))
+        elif glob.has_magic(argument):
+            matches = sorted(glob.glob(argument, recursive=True))
+            if not matches:
+                failures.append(FileResult(argument, error="no files match this pattern"))
+            for match in matches:
+                if Path(match).is_dir():
+                    for item in _walk_images(Path(match)):
+                        found.setdefault(item)
+                else:
+                    found.setdefault(match)
+        else:
+            failures.append(FileResult(argument, error="not found"))
+    return [*failures, *found]
+
+
+def _walk_images(folder: Path) -> list[str]:
+    items = []
+    for root, directories, files in os.walk(folder, followlinks=True):
+        directories[:] = sorted(name for name in directories if not name.startswith("."))
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                items.append(os.path.join(root, name))
+    return sorted(items)
+
+
+def bounded_map(function: Callable, items: Iterable, workers: int, window: int) -> Iterator:
+    """Like `executor.map`, in order, but with at most `window` items in flight (bounded memory)."""
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        pending: deque[Future] = deque()
+        for item in items:
+            pending.append(executor.submit(function, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def classify_files(
+    classifier: Classifier,
+    inputs: list[str | FileResult],
+    batch_size: int = 16,
+    topk: int = 1,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    workers: int | None = None,
+) -> Iterator[FileResult]:
+    """Classify every input, yielding one FileResult per input in input order.
+
+    Decoding runs on `workers` threads (OpenCV releases the GIL); inference runs in batches of
+    `batch_size`. Decoding errors become results with an `error`; nothing raises for a bad file.
+    """
+    topk = max(1, min(topk, classifier.info.num_classes))
+    workers = workers or min(4, os.cpu_count() or 1)
+
+    def decode(item: str | FileResult) -> tuple[str | FileResult, np.ndarray | None, str | None]:
+        if isinstance(item, FileResult):
+            return item, None, None
+        try:
+            return item, classifier.load(item, max_pixels=max_pixels), None
+        except EdgeclsError as error:
+            return item, None, str(error).removeprefix(f"{Path(item)}: ")
+        except MemoryError:
+            return item, None, "out of memory while decoding"
+
+    batch: list[tuple[str, np.ndarray]] = []
+    for item, image, error in bounded_map(decode, inputs, workers, window=2 * batch_size):
+        if isinstance(item, FileResult):
+            yield from _flush(classifier, batch, topk)
+            batch = []
+            yield item
+        elif image is None:
+            yield from _flush(classifier, batch, topk)
+            batch = []
+            yield FileResult(item, error=error)
+        else:
+            batch.append((item, image))
+            if len(batch) == batch_size:
+                yield from _flush(classifier, batch, topk)
+                batch = []
+    yield from _flush(classifier, batch, topk)
+
+
+def _flush(classifier: Classifier, batch: list[tuple[str, np.ndarray]], topk: int) -> Iterator[FileResult]:
+    if not batch:
+        return
+    probabilities = classifier.predict(np.stack([image for _, image in batch]))
+    for (path, _), row in zip(batch, probabilities, strict=True):
+        yield result_from_probabilities(path, row, classifier.info.classes, topk)
+
+
+def result_from_probabilities(path: str, row: np.ndarray, classes: tuple[str, ...], topk: int) -> FileResult:
+    order = np.argsort(-row, kind="stable")[:topk]
+    ranked = [(classes[index], float(row[index])) for index in order]
+    return FileResult(path, label=ranked[0][0], score=ranked[0][1], topk=ranked)

@@ -1,0 +1,175 @@
+"""The model contract: what an edgecls ONNX file must carry, and the check that it does.
+
+The exporter writes these keys into the file's `metadata_props`; the runtime reads them back and
+refuses a file whose metadata is missing or disagrees with its own graph.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from edgecls.runtime.images import RESIZE_RULE
+
+from edgecls.errors import ModelContractError
+
+CONTRACT_VERSION = "1"
+PRECISIONS = ("fp32", "fp16", "int8")
+REQUIRED_KEYS = (
+    "edgecls.contract",
+    "classes",
+    "input_size",
+    "color_order",
+    "resize",
+    "backbone",
+    "precision",
+)
+FIX_HINT = "Export the model with `edgecls export` so that it carries edgecls' metadata."
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the runtime knows about a model, read from its metadata and checked against its graph."""
+
+    classes: tuple[str, ...]
+    input_size: tuple[int, int]  # (height, width)
+    backbone: str
+    precision: str
+    input_name: str
+    output_name: str
+    color_order: str = "RGB"
+    resize: str = RESIZE_RULE
+    val_accuracy: float | None = None
+    edgecls_version: str = ""
+    created: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def build_metadata(
+    classes: list[str] | tuple[str, ...],
+    input_size: tuple[int, int],
+    backbone: str,
+    precision: str,
+    val_accuracy: float | None,
+    created: str,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The `metadata_props` an exported model carries (all values are strings)."""
+    from edgecls import __version__
+
+    metadata = {
+        "edgecls.contract": CONTRACT_VERSION,
+        "classes": json.dumps(list(classes)),
+        "input_size": json.dumps([int(input_size[0]), int(input_size[1])]),
+        "color_order": "RGB",
+        "input_format": "uint8 NHWC",
+        "resize": RESIZE_RULE,
+        "backbone": backbone,
+        "precision": precision,
+        "val_accuracy": "" if val_accuracy is None else f"{val_accuracy:.6f}",
+        "edgecls_version": __version__,
+        "created": created,
+    }
+    metadata.update(extra or {})
+    return metadata
+
+
+def read_contract(
+    metadata: dict[str, str],
+    input_name: str,
+    input_type: str,
+    input_shape: list,
+    output_name: str,
+    output_shape: list,
+    source: str = "model",
+) -> ModelInfo:
+    """Check a model's metadata against its graph and return what it promises.
+
+    Args:
+        metadata: the model's `metadata_props` (onnxruntime's `custom_metadata_map`).
+        input_name, input_type, input_shape: the graph's single input, as onnxruntime reports it.
+        output_name, output_shape: the graph's first output.
+        source: the file name, used in messages.
+
+    Raises:
+        ModelContractError: naming the key or tensor that is wrong, what was found and the fix.
+    """
+    missing = [key for key in REQUIRED_KEYS if key not in metadata]
+    if missing:
+        found = ", ".join(sorted(metadata)) or "none"
+        raise ModelContractError(
+            f"{source}: metadata is missing {', '.join(missing)} (keys found: {found}). {FIX_HINT}"
+        )
+    if metadata["edgecls.contract"] != CONTRACT_VERSION:
+        raise ModelContractError(
+            f"{source}: metadata 'edgecls.contract' is {metadata['edgecls.contract']!r}; this edgecls "
+            f"reads contract {CONTRACT_VERSION!r}. Re-export the model with this version of edgecls."
+        )
+    classes = _parse_json(metadata, "classes", source)
+    if (
+        not isinstance(classes, list)
+        or not classes
+        or not all(isinstance(name, str) and name for name in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        raise ModelContractError(
+            f"{source}: metadata 'classes' must be a JSON list of distinct, non-empty names; "
+            f"found {metadata['classes'][:200]!r}. {FIX_HINT}"
+        )
+    size = _parse_json(metadata, "input_size", source)
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise ModelContractError(
+            f"{source}: metadata 'input_size' must be [height, width] in pixels; found {metadata['input_size']!r}."
+        )
+    for key, expected in (("color_order", "RGB"), ("resize", RESIZE_RULE)):
+        if metadata[key] != expected:
+            raise ModelContractError(
+                f"{source}: metadata '{key}' is {metadata[key]!r}; this runtime supports only {expected!r}."
+            )
+    if metadata["precision"] not in PRECISIONS:
+        raise ModelContractError(
+            f"{source}: metadata 'precision' is {metadata['precision']!r}; expected one of {', '.join(PRECISIONS)}."
+        )
+
+    if input_type != "tensor(uint8)":
+        raise ModelContractError(f"{source}: input '{input_name}' is {input_type}; the contract needs tensor(uint8).")
+    if len(input_shape) != 4 or input_shape[3] != 3:
+        raise ModelContractError(
+            f"{source}: input '{input_name}' has shape {input_shape}; the contract needs [batch, H, W, 3] (NHWC RGB)."
+        )
+    for axis, name in ((1, "height"), (2, "width")):
+        if isinstance(input_shape[axis], int) and input_shape[axis] != size[axis - 1]:
+            raise ModelContractError(
+                f"{source}: metadata 'input_size' says {name} {size[axis - 1]} but input '{input_name}' "
+                f"has {name} {input_shape[axis]}."
+            )
+    width = output_shape[-1] if output_shape else None
+    if isinstance(width, int) and width != len(classes):
+        raise ModelContractError(
+            f"{source}: metadata 'classes' lists {len(classes)} names but output '{output_name}' is "
+            f"{width} wide. The metadata belongs to another model: re-export it with `edgecls export`."
+        )
+    accuracy = metadata.get("val_accuracy") or None
+    return ModelInfo(
+        classes=tuple(classes),
+        input_size=(size[0], size[1]),
+        backbone=metadata["backbone"],
+        precision=metadata["precision"],
+        input_name=input_name,
+        output_name=output_name,
+        val_accuracy=float(accuracy) if accuracy else None,
+        edgecls_version=metadata.get("edgecls_version", ""),
+        created=metadata.get("created", ""),
+    )
+
+
+def _parse_json(metadata: dict[str, str], key: str, source: str):
+    try:
+        return json.loads(metadata[key])
+    except json.JSONDecodeError:
+        raise ModelContractError(
+            f"{source}: metadata '{key}' is not valid JSON: {metadata[key][:200]!r}. {FIX_HINT}"
+        ) from None

@@ -1,0 +1,186 @@
+"""Image decoding and the resize rule: one implementation shared by training and serving.
+
+`load_image` turns any file OpenCV can decode (detected by content, never by extension) into an
+RGB uint8 array; `resize_image` applies the contract's resize rule. The trainer calls the same two
+functions, so a model sees the same pixels in training and on the device.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgecls.errors import ImageError
+
+# Pillow's decompression-bomb threshold: about a 9,500 x 9,500 image, 256 MiB decoded as RGB.
+DEFAULT_MAX_PIXELS = 89_478_485
+# No supported image format is this large in practice; refuse before reading it into memory.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+RESIZE_RULE = "stretch"
+"""The contract's resize rule: the whole image is resized to the model's H x W, aspect ratio not kept
+(what Keras' `flow_from_directory` does), with area interpolation when shrinking and bilinear when
+enlarging."""
+
+
+def probe_image_size(header: bytes) -> tuple[int, int] | None:
+    """Width and height promised by an image header, without decoding it.
+
+    Knows PNG, JPEG, GIF, BMP, WebP and TIFF; returns None for other formats or unreadable headers.
+    """
+    try:
+        if header.startswith(b"\x89PNG\r\n\x1a\n") and header[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", header[16:24])
+            return width, height
+        if header[:6] in (b"GIF87a", b"GIF89a"):
+            width, height = struct.unpack("<HH", header[6:10])
+            return width, height
+        if header.startswith(b"BM"):
+            width, height = struct.unpack("<ii", header[18:26])
+            return abs(width), abs(height)
+        if header.startswith(b"RIFF") and header[8:12] == b"WEBP":
+            return _probe_webp(header)
+        if header.startswith(b"\xff\xd8"):
+            return _probe_jpeg(header)
+        if header[:4] in (b"II*\x00", b"MM\x00*"):
+            return _probe_tiff(header)
+    except struct.error:
+        return None
+    return None
+
+
+def _probe_jpeg(data: bytes) -> tuple[int, int] | None:
+    offset = 2
+    while offset + 9 < len(data):
+        if data[offset] != 0xFF:
+            return None
+        marker = data[offset + 1]
+        if marker == 0xFF:  # fill byte
+            offset += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            offset += 2
+            continue
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        # Start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[offset + 5 : offset + 9])
+            return width, height
+        offset += 2 + length
+    return None
+
+
+def _probe_webp(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        width = 1 + int.from_bytes(data[24:27], "little")
+        height = 1 + int.from_bytes(data[27:30], "little")
+        return width, height
+    if chunk == b"VP8 ":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L":
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _probe_tiff(data: bytes) -> tuple[int, int] | None:
+    endian = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(endian + "I", data[4:8])
+    (count,) = struct.unpack(endian + "H", data[ifd : ifd + 2])
+    size: dict[int, int] = {}
+    for index in range(count):
+        entry = data[ifd + 2 + 12 * index : ifd + 14 + 12 * index]
+        tag, kind = struct.unpack(endian + "HH", entry[:4])
+        if tag in (256, 257):
+            fmt = "H" if kind == 3 else "I"
+            (size[tag],) = struct.unpack(endian + fmt, entry[8 : 8 + struct.calcsize(fmt)])
+    if 256 in size and 257 in size:
+        return size[256], size[257]
+    return None
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an image file into an RGB uint8 array of shape (H, W, 3).
+
+    The format is detected from the content. Gray and 16-bit images are converted, an alpha
+    channel is dropped, and the EXIF orientation is applied. An image whose header promises more
+    than `max_pixels` pixels is refused before any pixel memory is allocated.
+
+    Raises:
+        ImageError: the file is missing, unreadable, not an image, truncated or too large. The
+            message names the file and the reason.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        kind = "a broken symlink" if path.is_symlink() else "not found"
+        raise ImageError(f"{path}: {kind}") from None
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read ({error.strerror})") from None
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    if size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise ImageError(f"{path}: file is {size / 2**20:.0f} MiB, larger than any image edgecls accepts")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
+    return decode_image(data, name=str(path), max_pixels=max_pixels)
+
+
+def decode_image(data: bytes | np.ndarray, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode encoded image bytes (see `load_image`); `name` is used in error messages."""
+    buffer = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
+    promised = probe_image_size(buffer[:65536].tobytes())
+    if promised is not None:
+        width, height = promised
+        if width * height > max_pixels:
+            raise ImageError(
+                f"{name}: header says {width}x{height} = {width * height / 1e6:.0f} megapixels, "
+                f"over the limit of {max_pixels / 1e6:.0f} megapixels (refused before decoding; "
+                "raise it with --max-pixels if the image is genuine)"
+            )
+    # Formats the probe does not know still meet OpenCV's own limit (CV_IO_MAX_IMAGE_PIXELS).
+    # IMREAD_COLOR applies EXIF orientation, drops alpha and scales 16-bit to 8-bit.
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    if image is None:
+        raise ImageError(f"{name}: {_why_undecodable(buffer)}")
+    if promised is None and image.shape[0] * image.shape[1] > max_pixels:
+        raise ImageError(f"{name}: {image.shape[1]}x{image.shape[0]} is over the limit of {max_pixels} pixels")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _why_undecodable(buffer: np.ndarray) -> str:
+    head = buffer[:16].tobytes()
+    known = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
+    if any(head.startswith(magic) for magic in known):
+        return "not decodable (truncated or corrupt image data)"
+    if head.lstrip()[:1] in (b"<", b"{", b"[") or all(32 <= byte < 127 or byte in (9, 10, 13) for byte in head):
+        return "not an image (looks like a text file)"
+    return "not an image (unknown or unsupported format)"
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Apply the contract's resize rule: stretch an (H, W, 3) image to `size` = (height, width)."""
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = image.shape[0] * image.shape[1] > height * width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def load_and_resize(
+    path: str | os.PathLike[str], size: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """`load_image` then `resize_image`: the pixels a model of input size `size` sees for `path`."""
+    return resize_image(load_image(path, max_pixels=max_pixels), size)

@@ -1,0 +1,89 @@
+"""Load an edgecls ONNX file: one session, its checked contract, and batched inference."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from edgecls.runtime.contract import ModelInfo, read_contract
+from edgecls.runtime.images import load_and_resize, resize_image
+from edgecls.runtime.providers import Provider, create_session
+
+from edgecls.errors import ModelContractError
+
+
+@dataclass
+class Classifier:
+    """An ONNX classifier ready to run: use `load_classifier` to make one."""
+
+    path: Path
+    info: ModelInfo
+    session: object
+    provider: str
+    provider_note: str
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities (float32, [N, num_classes]) for uint8 RGB images [N, H, W, 3] of the model's size."""
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:3] != self.info.input_size:
+            raise ValueError(
+                f"expected uint8 images of shape [N, {self.info.input_size[0]}, {self.info.input_size[1]}, 3], "
+                f"got {images.dtype} {list(images.shape)}"
+            )
+        (probabilities,) = self.session.run([self.info.output_name], {self.info.input_name: images})
+        return probabilities.astype(np.float32, copy=False)
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """Resize an RGB uint8 image of any size to the model's input size (the contract's rule)."""
+        return resize_image(image, self.info.input_size)
+
+    def load(self, path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
+        """Decode and resize one image file for this model."""
+        if max_pixels is None:
+            return load_and_resize(path, self.info.input_size)
+        return load_and_resize(path, self.info.input_size, max_pixels=max_pixels)
+
+
+def load_classifier(
+    path: str | os.PathLike[str], provider: Provider | str = Provider.auto, threads: int | None = None
+) -> Classifier:
+    """Open an edgecls ONNX file on `provider` and check its contract.
+
+    Raises:
+        ModelContractError: not a readable ONNX file, or its metadata is missing or wrong.
+        ProviderError: the provider asked for cannot run here.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelContractError(f"{path}: model file not found. Pass the .onnx file written by `edgecls export`.")
+    try:
+        model_bytes = path.read_bytes()
+    except OSError as error:
+        raise ModelContractError(f"{path}: cannot read the model ({error.strerror})") from None
+    try:
+        result = create_session(model_bytes, provider, threads=threads)
+    except ModelContractError:
+        raise
+    except Exception as error:
+        if type(error).__module__.startswith("onnxruntime"):
+            first_line = str(error).strip().splitlines()[0][:300]
+            raise ModelContractError(
+                f"{path}: onnxruntime cannot load this file as an ONNX model ({first_line})"
+            ) from None
+        raise
+    session = result.session
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1:
+        raise ModelContractError(f"{path}: the contract needs one input; the graph has {len(inputs)}.")
+    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    info = read_contract(
+        metadata,
+        input_name=inputs[0].name,
+        input_type=inputs[0].type,
+        input_shape=list(inputs[0].shape),
+        output_name=outputs[0].name,
+        output_shape=list(outputs[0].shape),
+        source=str(path),
+    )
+    return Classifier(path=path, info=info, session=session, provider=result.provider, provider_note=result.note)

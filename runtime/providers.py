@@ -1,0 +1,107 @@
+"""Execution providers: create an onnxruntime session on the device asked for, and say truthfully
+which one runs.
+
+`cuda` fails with the reason when CUDA cannot be used; `auto` tries CUDA, then CPU. The provider
+reported back is always read from `session.get_providers()`, never assumed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import os
+from dataclasses import dataclass
+from enum import Enum
+
+from edgecls.errors import ProviderError
+
+ONNX_PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+
+
+class Provider(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    session: object  # onnxruntime.InferenceSession
+    provider: str  # "cuda" or "cpu": what the session reports it runs on
+    note: str  # one line for the user, e.g. why CUDA was not used
+
+
+def cuda_unavailable_reason() -> tuple[str, str] | None:
+    """Why the CUDA provider cannot run here and how to fix it, or None if it looks usable.
+
+    Checks, without creating a session (which would print onnxruntime's multi-line error): the
+    installed onnxruntime has the CUDA provider; its library and the CUDA/cuDNN libraries it links
+    load; the NVIDIA driver loads and reports at least one device.
+    """
+    import onnxruntime as ort
+
+    if ONNX_PROVIDERS["cuda"] not in ort.get_available_providers():
+        return "this onnxruntime build has no CUDA provider", "pip install onnxruntime-gpu (and uninstall onnxruntime)"
+    if hasattr(ort, "preload_dlls"):
+        # Loads CUDA/cuDNN from the nvidia-* pip packages when present; it prints what it misses.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            ort.preload_dlls()
+    library = os.path.join(os.path.dirname(ort.__file__), "capi", "libonnxruntime_providers_cuda.so")
+    if os.path.exists(library):
+        try:
+            ctypes.CDLL(library)
+        except OSError as error:
+            missing = str(error).split(":")[0]
+            return (
+                f"{missing} not found",
+                "install the CUDA and cuDNN versions your onnxruntime-gpu was built for, "
+                "e.g. pip install 'onnxruntime-gpu[cuda,cudnn]'",
+            )
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return "no NVIDIA driver (libcuda.so.1 not found)", "install the NVIDIA driver, or run on a machine with a GPU"
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
+        return "the NVIDIA driver reports no usable CUDA device", "check nvidia-smi and CUDA_VISIBLE_DEVICES"
+    return None
+
+
+def create_session(
+    model: str | bytes, provider: Provider | str = Provider.auto, threads: int | None = None
+) -> SessionResult:
+    """Create an onnxruntime session for `model` (a path or serialized bytes) on `provider`.
+
+    Raises:
+        ProviderError: `cuda` was asked for and cannot run; the message says what is missing.
+    """
+    import onnxruntime as ort
+
+    provider = Provider(provider)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: onnxruntime's warnings are not the user's business
+    if threads:
+        options.intra_op_num_threads = threads
+    note = ""
+    if provider in (Provider.auto, Provider.cuda):
+        problem = cuda_unavailable_reason()
+        if problem is None:
+            session = ort.InferenceSession(model, options, providers=[ONNX_PROVIDERS["cuda"], ONNX_PROVIDERS["cpu"]])
+            if ONNX_PROVIDERS["cuda"] in session.get_providers():
+                return SessionResult(session, "cuda", "running on CUDA")
+            problem = (
+                "onnxruntime could not create the CUDA provider for this model",
+                "check that this GPU and driver are supported by your onnxruntime-gpu build",
+            )
+        reason, fix = problem
+        if provider is Provider.cuda:
+            raise ProviderError(
+                f"--provider cuda was asked for, but CUDA cannot be used here: {reason}. To fix: {fix}; "
+                "or use --provider cpu (or auto) to run on the CPU."
+            )
+        note = f"running on CPU (CUDA not available: {reason})"
+    session = ort.InferenceSession(model, options, providers=[ONNX_PROVIDERS["cpu"]])
+    if ONNX_PROVIDERS["cpu"] not in session.get_providers():
+        raise ProviderError(f"onnxruntime did not start the CPU provider (it reports {session.get_providers()})")
+    return SessionResult(session, "cpu", note or "running on CPU")

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from edgecls.runtime import build_metadata, load_classifier
+from edgecls.runtime.providers import cuda_unavailable_reason
+from onnx_models import color_classifier
+
+from edgecls.errors import ModelContractError, ProviderError
+
+
+def test_load_reads_metadata_and_predicts(color_model):
+    classifier = load_classifier(color_model, "cpu")
+    assert classifier.info.classes == ("red", "green", "blue")
+    assert classifier.info.input_size == (32, 32)
+    assert classifier.info.precision == "fp32"
+    assert classifier.provider == "cpu"
+    assert classifier.session.get_providers() == ["CPUExecutionProvider"]
+    images = np.zeros((2, 32, 32, 3), np.uint8)
+    images[0, ..., 1] = 255
+    images[1, ..., 2] = 255
+    probabilities = classifier.predict(images)
+    assert probabilities.shape == (2, 3) and probabilities.dtype == np.float32
+    assert probabilities.argmax(axis=1).tolist() == [1, 2]
+
+
+def test_model_without_metadata_is_refused(tmp_path):
+    path = color_classifier(tmp_path / "bare.onnx", metadata={})
+    with pytest.raises(ModelContractError, match="metadata is missing edgecls.contract, classes.*edgecls export"):
+        load_classifier(path, "cpu")
+
+
+def test_class_names_that_do_not_match_output_width_are_refused(tmp_path):
+    metadata = build_metadata(["a", "b", "c"], (32, 32), "test", "fp32", None, "now")
+    path = color_classifier(tmp_path / "wrong.onnx", metadata=metadata, output_width=4)
+    with pytest.raises(ModelContractError, match="lists 3 names but output 'probabilities' is 4 wide"):
+        load_classifier(path, "cpu")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("classes", "[not json", "'classes' is not valid JSON"),
+        ("classes", '["a", "a", "b"]', "distinct, non-empty names"),
+        ("input_size", "[0, 32]", "'input_size' must be"),
+        ("input_size", "[64, 64]", "says height 64 but input 'image' has height 32"),
+        ("precision", "fp8", "'precision' is 'fp8'"),
+        ("color_order", "BGR", "'color_order' is 'BGR'"),
+        ("edgecls.contract", "99", "contract '1'"),
+    ],
+)
+def test_each_bad_metadata_value_is_named(tmp_path, key, value, message):
+    metadata = build_metadata(["a", "b", "c"], (32, 32), "test", "fp32", None, "now")
+    metadata[key] = value
+    path = color_classifier(tmp_path / "bad.onnx", metadata=metadata)
+    with pytest.raises(ModelContractError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_classifier(path, "cpu")
+
+
+def test_not_an_onnx_file(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"definitely not protobuf")
+    with pytest.raises(ModelContractError, match="cannot load this file as an ONNX model"):
+        load_classifier(path, "cpu")
+    with pytest.raises(ModelContractError, match="model file not found"):
+        load_classifier(tmp_path / "missing.onnx", "cpu")
+
+
+def test_dynamic_spatial_input_is_accepted(tmp_path):
+    path = color_classifier(tmp_path / "dynamic.onnx", static_size=False)
+    assert load_classifier(path, "cpu").info.input_size == (32, 32)
+
+
+@pytest.mark.skipif(cuda_unavailable_reason() is None, reason="CUDA is usable on this machine")
+def test_cuda_without_cuda_is_an_error_and_auto_says_cpu(color_model):
+    with pytest.raises(ProviderError, match="--provider cuda was asked for, but CUDA cannot be used here: .+To fix"):
+        load_classifier(color_model, "cuda")
+    classifier = load_classifier(color_model, "auto")
+    assert classifier.provider == "cpu"
+    assert classifier.provider_note.startswith("running on CPU (CUDA not available:")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(cuda_unavailable_reason() is not None, reason="needs a usable CUDA device")
+def test_cuda_runs_and_is_read_back(color_model):
+    classifier = load_classifier(color_model, "cuda")
+    assert classifier.provider == "cuda"
+    assert "CUDAExecutionProvider" in classifier.session.get_providers()

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import jpeg_with_orientation, png_header_only, solid
+from edgecls.runtime.images import decode_image, load_image, probe_image_size, resize_image
+
+from edgecls.errors import ImageError
+
+
+def encode(suffix: str, image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(suffix, image)
+    assert ok
+    return data.tobytes()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".webp", ".tiff"])
+def test_probe_reads_size_from_header(suffix):
+    image = solid((1, 2, 3), height=37, width=53)
+    assert probe_image_size(encode(suffix, image)[:65536]) == (53, 37)
+
+
+def test_color_is_rgb_and_content_decides_format(tmp_path):
+    path = tmp_path / "actually a png.jpg"
+    path.write_bytes(encode(".png", solid((255, 0, 0))))
+    image = load_image(path)
+    assert image.dtype == np.uint8 and image.shape == (24, 24, 3)
+    assert tuple(image[0, 0]) == (255, 0, 0)
+
+
+def test_gray_rgba_and_16_bit_become_rgb_uint8(tmp_path):
+    gray = tmp_path / "gray.png"
+    gray.write_bytes(encode(".png", np.full((5, 7), 77, np.uint8)))
+    rgba = tmp_path / "rgba.png"
+    rgba.write_bytes(encode(".png", np.dstack([np.zeros((4, 4, 3), np.uint8), np.full((4, 4), 9, np.uint8)])))
+    deep = tmp_path / "deep.png"
+    deep.write_bytes(encode(".png", np.full((3, 3, 3), 65535, np.uint16)))
+    for path, value in ((gray, 77), (rgba, 0), (deep, 255)):
+        image = load_image(path)
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        assert int(image[0, 0, 0]) == value
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = np.zeros((20, 40, 3), np.uint8)  # wide: 40 x 20
+    image[:, :20] = (0, 0, 255)  # red on the left (BGR)
+    path = tmp_path / "rotated.jpg"
+    path.write_bytes(jpeg_with_orientation(image, orientation=6))  # 6: rotate 90 degrees clockwise
+    decoded = load_image(path)
+    assert decoded.shape[:2] == (40, 20)
+    assert decoded[2, 10, 0] > 200  # red now on top
+
+
+def test_non_ascii_and_space_paths(tmp_path):
+    folder = tmp_path / "données été" / "日本"
+    folder.mkdir(parents=True)
+    path = folder / "my photo ü.png"
+    path.write_bytes(encode(".png", solid((0, 0, 255))))
+    assert tuple(load_image(path)[0, 0]) == (0, 0, 255)
+
+
+def test_decompression_bomb_refused_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header_only(40000, 40000))
+    with pytest.raises(ImageError, match="40000x40000.*over the limit"):
+        load_image(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (b"just some words\n", "looks like a text file"),
+        (bytes(range(256)) * 4, "unknown or unsupported format"),
+    ],
+)
+def test_bad_files_name_file_and_reason(tmp_path, data, reason):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(data)
+    with pytest.raises(ImageError) as caught:
+        load_image(path)
+    assert str(path) in str(caught.value) and reason in str(caught.value)
+
+
+def test_truncated_jpeg_and_missing_files(tmp_path):
+    data = encode(".jpg", np.random.default_rng(0).integers(0, 255, (64, 64, 3)).astype(np.uint8))
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        decode_image(data[: len(data) // 4], name="cut.jpg")
+    (tmp_path / "link.png").symlink_to(tmp_path / "gone.png")
+    with pytest.raises(ImageError, match="broken symlink"):
+        load_image(tmp_path / "link.png")
+    with pytest.raises(ImageError, match="not found"):
+        load_image(tmp_path / "never.png")
+
+
+def test_resize_rule_stretches_to_height_width():
+    image = np.zeros((10, 300, 3), np.uint8)
+    assert resize_image(image, (32, 48)).shape == (32, 48, 3)
+    tiny = np.full((1, 1, 3), 200, np.uint8)
+    assert (resize_image(tiny, (8, 8)) == 200).all()
+    same = np.zeros((8, 8, 3), np.uint8)
+    assert resize_image(same, (8, 8)) is same
