@@ -53,8 +53,10 @@ def main(
 
 
 def _register() -> None:
-    from edgecls.commands import predict
+    from edgecls.commands import export, predict, train
 
+    app.command(name="train")(user_errors(train.train))
+    app.command(name="export")(user_errors(export.export))
     app.command(name="predict")(user_errors(predict.predict))
 
 

@@ -34,6 +34,7 @@ class Progress:
         self._start = time.perf_counter()
         self._last_draw = 0.0
         self._drawn = False
+        self._drawn_count = -1
         self._is_tty = sys.stderr.isatty()
         self._log_every_s = log_every_s
         self._min_seconds = 1.0
@@ -56,7 +57,7 @@ class Progress:
             self._last_draw = now
 
     def close(self, **fields: object) -> None:
-        if self.enabled and self._drawn:
+        if self.enabled and self._drawn and (self._drawn_count != self.count or fields):
             self._draw(time.perf_counter() - self._start, fields)
             if self._is_tty:
                 sys.stderr.write("\n")
@@ -81,3 +82,34 @@ class Progress:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
         self._drawn = True
+        self._drawn_count = self.count
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras without their native start-up lines on the terminal.
+
+    TensorFlow's C++ side writes absl notices (oneDNN, CUDA probing) straight to file descriptor 2
+    before TF_CPP_MIN_LOG_LEVEL is read, so the descriptor is pointed at a temporary file for the
+    import. If the import fails, what was captured is shown with the error.
+    """
+    import os
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

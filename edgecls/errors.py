@@ -34,6 +34,8 @@ class MissingExtraError(EdgeclsError):
 class ParityError(EdgeclsError):
     """An exported model disagrees with the Keras model beyond the allowed tolerance."""
 
+    exit_code = 1
+
 
 class StreamError(EdgeclsError):
     """A video source that cannot be opened or read."""

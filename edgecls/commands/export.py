@@ -1,0 +1,68 @@
+"""`edgecls export`: a trained run -> one self-describing ONNX file (FP32, and FP16 / INT8 on request)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgecls.console import import_tensorflow_quietly
+from edgecls.errors import require_extra
+
+
+def export(
+    source: Annotated[
+        Path, typer.Argument(help="A run directory from `edgecls train`, or its model.keras.", exists=True)
+    ],
+    out: Annotated[Path | None, typer.Option(help="The FP32 .onnx file (default: <run>/model.onnx).")] = None,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Also write <name>.fp16.onnx (for GPUs).")] = False,
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Also write <name>.int8.onnx (static QDQ, for VNNI CPUs).")
+    ] = False,
+    calib_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="INT8 calibration images (class subfolders); default: the run's training images.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    check_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Parity-check images (class subfolders); default: the run's validation images.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset.")] = 17,
+    calib_images: Annotated[int, typer.Option(min=1, help="How many images INT8 calibration uses.")] = 200,
+    fp32_max_diff: Annotated[float, typer.Option(help="FP32 gate: largest allowed |Δ probability|.")] = 1e-4,
+    fp16_min_agreement: Annotated[float, typer.Option(help="FP16 gate: least top-1 agreement with Keras.")] = 0.995,
+    int8_min_agreement: Annotated[float, typer.Option(help="INT8 gate: least top-1 agreement with Keras.")] = 0.98,
+) -> None:
+    """Export to ONNX with preprocessing and metadata inside; every precision must pass the parity gate."""
+    require_extra("tf2onnx")
+    require_extra("onnxconverter_common")
+    import_tensorflow_quietly()
+    from edgecls.exporter.export import ExportConfig
+    from edgecls.exporter.export import export as run_export
+
+    result = run_export(
+        ExportConfig(
+            source=str(source),
+            out=str(out) if out else None,
+            fp16=fp16,
+            int8=int8,
+            calib_data=str(calib_data) if calib_data else None,
+            check_data=str(check_data) if check_data else None,
+            opset=opset,
+            calib_images=calib_images,
+            fp32_max_abs_diff=fp32_max_diff,
+            fp16_min_agreement=fp16_min_agreement,
+            int8_min_agreement=int8_min_agreement,
+        )
+    )
+    for path in result.written.values():
+        print(path)

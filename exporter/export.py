@@ -1,0 +1,237 @@
+"""`export`: a trained run -> model.onnx (+ model.fp16.onnx, model.int8.onnx), each through the
+parity gate before it is written under its final name."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from edgecls.exporter.parity import Gate, ParityReport, compare
+
+from edgecls.console import info, warn
+from edgecls.errors import EdgeclsError, ParityError
+from edgecls.files import write_text_atomic
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What `edgecls export` does; paths are strings."""
+
+    source: str  # a run directory, or a model.keras inside one
+    out: str | None = None  # the FP32 file; default <run>/model.onnx
+    fp16: bool = False
+    int8: bool = False
+    calib_data: str | None = None
+    check_data: str | None = None
+    opset: int = 17
+    calib_images: int = 200
+    fp32_max_abs_diff: float = 1e-4
+    fp16_min_agreement: float = 0.995
+    int8_min_agreement: float = 0.98
+    seed: int = 0
+
+
+@dataclass
+class ExportResult:
+    written: dict[str, Path]  # precision -> file
+    reports: dict[str, ParityReport]
+    report_path: Path
+
+
+@dataclass
+class RunFiles:
+    run_dir: Path
+    model_path: Path
+    classes: list[str]
+    image_size: int
+    backbone: str
+    val_accuracy: float | None
+    split: dict
+
+
+def read_run(source: str) -> RunFiles:
+    """Locate model.keras and what the runtime contract needs (classes, size, backbone) in a run."""
+    path = Path(source)
+    run_dir = path if path.is_dir() else path.parent
+    model_path = path if path.is_file() else path / "model.keras"
+    if not model_path.is_file():
+        raise EdgeclsError(f"{source}: no model.keras found. Pass a run directory written by `edgecls train`.")
+    needed = [run_dir / "config.json", run_dir / "split.json"]
+    missing = [str(item) for item in needed if not item.is_file()]
+    if missing:
+        raise EdgeclsError(
+            f"{source}: {', '.join(missing)} not found. Export needs the run directory `edgecls train` wrote "
+            "(class names, image size and backbone are read from it)."
+        )
+    config = json.loads((run_dir / "config.json").read_text())
+    split = json.loads((run_dir / "split.json").read_text())
+    metrics_path = run_dir / "metrics.json"
+    accuracy = json.loads(metrics_path.read_text()).get("val_accuracy") if metrics_path.is_file() else None
+    return RunFiles(
+        run_dir, model_path, split["classes"], int(config["image_size"]), config["backbone"], accuracy, split
+    )
+
+
+def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    from edgecls.runtime.images import load_and_resize
+
+    paths, labels, images, unreadable = [], [], [], 0
+    for path, label in items:
+        try:
+            images.append(load_and_resize(path, (size, size)))
+        except EdgeclsError:
+            unreadable += 1
+            continue
+        paths.append(path)
+        labels.append(label)
+    if unreadable:
+        warn(f"{unreadable} {role} image(s) could not be read and were left out")
+    stacked = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
+    return paths, np.array(labels, dtype=np.int64), stacked
+
+
+def _folder_items(folder: str, classes: list[str], role: str) -> list[tuple[str, int]]:
+    from edgecls.trainer.data import list_class_folders
+
+    files = list_class_folders(Path(folder), role=role)
+    unknown = sorted(set(files) - set(classes))
+    if unknown:
+        raise EdgeclsError(
+            f"{role} {folder}: class folder(s) {', '.join(unknown)} are not classes of this model {classes}."
+        )
+    return [(str(path), classes.index(name)) for name, paths in files.items() for path in paths]
+
+
+def export(config: ExportConfig) -> ExportResult:
+    """Export the run in every asked precision, gate each on parity, write the files and a report.
+
+    Raises:
+        ParityError: some precision failed its gate (it was not written; the others were).
+        EdgeclsError: the run or the data folders are unusable.
+    """
+    import keras
+    from edgecls.exporter.convert import keras_to_onnx, to_float16, to_int8
+    from edgecls.runtime.contract import build_metadata
+    from edgecls.trainer.evaluate import predict_images
+
+    run = read_run(config.source)
+    fp32_path = Path(config.out) if config.out else run.run_dir / "model.onnx"
+    stem = fp32_path.name.removesuffix(".onnx")
+    targets = {"fp32": fp32_path}
+    if config.fp16:
+        targets["fp16"] = fp32_path.with_name(f"{stem}.fp16.onnx")
+    if config.int8:
+        targets["int8"] = fp32_path.with_name(f"{stem}.int8.onnx")
+    gates = {
+        "fp32": Gate(1.0, config.fp32_max_abs_diff),
+        "fp16": Gate(config.fp16_min_agreement),
+        "int8": Gate(config.int8_min_agreement),
+    }
+
+    if config.check_data:
+        check_items = _folder_items(config.check_data, run.classes, "--check-data")
+    else:
+        check_items = [(path, label) for path, label in run.split["val"]]
+    paths, labels, images = _labelled_images(check_items, run.image_size, "check")
+    if not paths:
+        raise EdgeclsError(
+            "no images to check the export against: the run's validation images are gone. "
+            "Pass --check-data DIR (class subfolders)."
+        )
+
+    model = keras.saving.load_model(run.model_path, safe_mode=True)
+    info(f"loaded {run.model_path}; checking against {len(paths)} images")
+    keras_probabilities = predict_images(model, images, 32)
+    started = time.perf_counter()
+    fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
+    info(f"converted to ONNX (opset {config.opset}) in {time.perf_counter() - started:.1f}s")
+    protos = {"fp32": fp32}
+    if config.fp16:
+        protos["fp16"] = to_float16(fp32)
+    if config.int8:
+        calibration = _calibration_images(config, run)
+        protos["int8"] = to_int8(fp32, calibration)
+
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    written, reports = {}, {}
+    for precision, proto in protos.items():
+        metadata = build_metadata(
+            run.classes, (run.image_size, run.image_size), run.backbone, precision, run.val_accuracy, created
+        )
+        report = _gate_and_write(
+            proto,
+            metadata,
+            targets[precision],
+            images,
+            keras_probabilities,
+            paths,
+            labels,
+            run.classes,
+            gates[precision],
+            precision,
+        )
+        reports[precision] = report
+        info(report.summary())
+        if report.passed:
+            written[precision] = targets[precision]
+            info(f"wrote {targets[precision]}")
+    report_path = fp32_path.with_name(f"{stem}.parity.json")
+    write_text_atomic(report_path, json.dumps({p: r.to_dict() for p, r in reports.items()}, indent=2) + "\n")
+    info(f"parity report: {report_path}")
+    if "fp16" in protos:
+        info("note: FP16 halves the file and speeds up GPUs with tensor cores; on a CPU it is not faster than FP32.")
+    if "int8" in protos:
+        info("note: INT8 is fastest on CPUs with VNNI (AVX512-VNNI or AVX-VNNI); without VNNI the gain is small.")
+    failed = [precision for precision, report in reports.items() if not report.passed]
+    if failed:
+        raise ParityError(
+            f"{', '.join(failed)} failed the parity gate and {'was' if len(failed) == 1 else 'were'} not written "
+            f"(details in {report_path}). Check the images it flipped, or relax the gate with the --*-min-agreement "
+            "/ --fp32-max-diff flags if the difference is acceptable."
+        )
+    return ExportResult(written, reports, report_path)
+
+
+def _gate_and_write(
+    proto, metadata, target: Path, images, keras_probabilities, paths, labels, classes, gate, precision
+):
+    """Run the model through the real runtime from a temp file; rename it into place only if it passes."""
+    import onnx
+    from edgecls.runtime.model import load_classifier
+    from onnx import helper
+
+    helper.set_model_props(proto, metadata)
+    onnx.checker.check_model(proto)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    onnx.save(proto, temporary)
+    try:
+        classifier = load_classifier(temporary, "cpu")
+        onnx_probabilities = np.concatenate(
+            [classifier.predict(images[start : start + 32]) for start in range(0, len(images), 32)]
+        )
+        report = compare(precision, keras_probabilities, onnx_probabilities, paths, classes, gate, labels)
+        if report.passed:
+            os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return report
+
+
+def _calibration_images(config: ExportConfig, run: RunFiles) -> np.ndarray:
+    """Up to `calib_images` images, spread over the classes, from --calib-data or the run's training split."""
+    if config.calib_data:
+        items = _folder_items(config.calib_data, run.classes, "--calib-data")
+    else:
+        items = [(path, label) for path, label in run.split["train"]]
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(len(items))[: config.calib_images]
+    _, _, images = _labelled_images([items[index] for index in sorted(order)], run.image_size, "calibration")
+    if len(images) == 0:
+        raise EdgeclsError("no calibration images could be read for INT8. Pass --calib-data DIR (class subfolders).")
+    return images

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+from datasets import color_squares
+from edgecls.trainer.data import list_class_folders, load_dataset, stratified_split
+
+from edgecls.errors import DataError
+
+
+def test_missing_empty_and_classless_folders(tmp_path):
+    with pytest.raises(DataError, match="folder not found"):
+        list_class_folders(tmp_path / "nope")
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.png").write_bytes(b"x")
+    with pytest.raises(DataError, match="no class subfolders"):
+        list_class_folders(tmp_path / "flat")
+    color_squares(tmp_path / "data", per_class=2)
+    (tmp_path / "data" / "purple").mkdir()
+    with pytest.raises(DataError, match="purple hold no images"):
+        list_class_folders(tmp_path / "data")
+
+
+def test_stratified_split_is_per_class_and_seeded():
+    labels = [0] * 10 + [1] * 5 + [2] * 2
+    train, val = stratified_split(labels, 0.2, seed=3)
+    assert sorted(train + val) == list(range(17))
+    assert [labels[i] for i in val].count(0) == 2
+    assert [labels[i] for i in val].count(1) == 1
+    assert [labels[i] for i in val].count(2) == 1
+    assert stratified_split(labels, 0.2, seed=3) == (train, val)
+    assert stratified_split(labels, 0.2, seed=4) != (train, val)
+
+
+def test_prescan_skips_corrupt_files_without_touching_them(tmp_path, capsys):
+    root = color_squares(tmp_path / "data", per_class=6)
+    corrupt = {
+        root / "red" / "truncated.png": (root / "red" / "000.png").read_bytes()[:40],
+        root / "green" / "notes.jpg": b"not an image at all",
+        root / "blue" / "empty.png": b"",
+    }
+    for path, data in corrupt.items():
+        path.write_bytes(data)
+    before = {path: hashlib.sha1(path.read_bytes()).hexdigest() for path in corrupt}
+    shutil.copy(root / "red" / "001.png", root / "red" / "copy of 001.png")
+    dataset = load_dataset(str(root), None, 0.5, 0, (32, 32), 10**8)
+    assert dataset.classes == ["blue", "green", "red"]
+    assert {path for path, _ in dataset.skipped} == {str(path) for path in corrupt}
+    assert len(dataset.train) + len(dataset.val) == 19
+    assert dataset.train.images.dtype == np.uint8 and dataset.train.images.shape[1:] == (32, 32, 3)
+    assert all(hashlib.sha1(path.read_bytes()).hexdigest() == digest for path, digest in before.items())
+    assert any("few training images" in message for message in dataset.warnings)
+
+
+def test_duplicates_across_split_are_reported(tmp_path):
+    root = color_squares(tmp_path / "data", per_class=4)
+    for index in range(4):
+        shutil.copy(root / "red" / "000.png", root / "red" / f"dup{index}.png")
+    dataset = load_dataset(str(root), None, 0.5, 0, (32, 32), 10**8)
+    assert any("byte-identical" in message for message in dataset.warnings)
+
+
+def test_validation_folder_must_have_the_same_classes(tmp_path):
+    color_squares(tmp_path / "train", per_class=3)
+    color_squares(tmp_path / "val", per_class=2)
+    shutil.rmtree(tmp_path / "val" / "blue")
+    with pytest.raises(DataError, match="differ from --data"):
+        load_dataset(str(tmp_path / "train"), str(tmp_path / "val"), 0.2, 0, (32, 32), 10**8)

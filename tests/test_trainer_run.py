@@ -1,0 +1,177 @@
+"""End-to-end training on generated images: tiny backbones, 32 px, no downloads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from datasets import color_squares
+from edgecls.trainer.config import TrainConfig
+from typer.testing import CliRunner
+
+from edgecls.cli import app
+from edgecls.errors import EdgeclsError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """A local 'pretrained' weights file (random init, saved), standing in for ImageNet weights."""
+    from edgecls.console import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import keras
+
+    path = tmp_path_factory.mktemp("weights") / "mobilenetv3small_notop.weights.h5"
+    keras.utils.set_random_seed(0)
+    backbone = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg", include_preprocessing=True
+    )
+    backbone.save_weights(path)
+    return path
+
+
+def test_scratch_training_learns_and_writes_every_output(tmp_path):
+    data = color_squares(tmp_path / "data", per_class=30, size=40)
+    config = TrainConfig(
+        data=str(data),
+        backbone="mobilenetv3small",
+        weights="none",
+        image_size=32,
+        epochs=12,
+        fine_tune_epochs=0 or 1,
+        batch_size=8,
+        patience=4,
+        augment=False,
+        head_units=(32,),
+        dropout=0.1,
+        out=str(tmp_path / "run"),
+    )
+    from edgecls.trainer.run import train
+
+    result = train(config)
+    run = tmp_path / "run"
+    for name in (
+        "model.keras",
+        "config.json",
+        "history.csv",
+        "metrics.json",
+        "classes.txt",
+        "split.json",
+        "plots/curves.png",
+        "plots/confusion.png",
+    ):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["final_stage"] == "scratch"
+    assert metrics["classes"] == ["blue", "green", "red"]
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["num_images"] if "num_images" in metrics else True
+    assert set(metrics["per_class"]) == {"blue", "green", "red"}
+    assert metrics["accuracy"] == result.metrics["accuracy"]
+    assert metrics["accuracy"] >= 0.8, metrics
+    history = (run / "history.csv").read_text().splitlines()
+    assert history[0].startswith("stage,epoch,seconds,loss,accuracy,val_loss,val_accuracy")
+    assert len(history) >= 2
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["image_size"] == 32 and saved["weights"] == "none"
+    # model.keras loads in safe mode in a process that never imported edgecls: no custom or Lambda layers.
+    code = (
+        "import os, sys, numpy as np; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'\n"
+        "import keras\n"
+        f"model = keras.saving.load_model({str(run / 'model.keras')!r}, safe_mode=True)\n"
+        "assert model.input.dtype == 'uint8', model.input.dtype\n"
+        "out = model.predict(np.zeros((2, 32, 32, 3), np.uint8), verbose=0)\n"
+        "assert out.shape == (2, 3) and abs(out.sum(axis=1) - 1).max() < 1e-4\n"
+        "assert not any(name.startswith('edgecls') for name in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_bottleneck_cache_is_reused(tmp_path, tiny_weights):
+    data = color_squares(tmp_path / "data", per_class=12, size=40)
+    from edgecls.trainer.run import train
+
+    common = dict(
+        data=str(data),
+        backbone="mobilenetv3small",
+        weights=str(tiny_weights),
+        image_size=32,
+        mode="bottleneck",
+        epochs=3,
+        batch_size=8,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    first = train(TrainConfig(**common, out=str(tmp_path / "first")))
+    (cache_file,) = (tmp_path / "cache").iterdir()
+    stamp = cache_file.stat().st_mtime_ns
+    second = train(TrainConfig(**common, out=str(tmp_path / "second")))
+    assert first.num_features_extracted == 36
+    assert second.num_features_extracted == 0
+    assert cache_file.stat().st_mtime_ns == stamp
+    # One new image: only it is extracted.
+    (data / "red" / "extra.png").write_bytes((data / "green" / "000.png").read_bytes()[:-1] + b"\x00")
+    (data / "red" / "extra.png").write_bytes((data / "blue" / "001.png").read_bytes())
+    third = train(TrainConfig(**common, out=str(tmp_path / "third"), seed=1))
+    assert third.num_features_extracted == 0  # byte-identical to a cached image
+    assert json.loads((tmp_path / "second" / "metrics.json").read_text())["final_stage"] == "bottleneck"
+
+
+def test_fine_tune_after_bottleneck(tmp_path, tiny_weights):
+    data = color_squares(tmp_path / "data", per_class=10, size=40)
+    from edgecls.trainer.run import train
+
+    result = train(
+        TrainConfig(
+            data=str(data),
+            backbone="mobilenetv3small",
+            weights=str(tiny_weights),
+            image_size=32,
+            epochs=2,
+            fine_tune_epochs=2,
+            batch_size=8,
+            fine_tune_layers="all",
+            out=str(tmp_path / "run"),
+            cache_dir=str(tmp_path / "cache"),
+        )
+    )
+    metrics = result.metrics
+    assert list(metrics["stages"]) == ["bottleneck", "finetune"]
+    rows = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
+    assert {row.split(",")[0] for row in rows} == {"bottleneck", "finetune"}
+
+
+def test_argument_errors_are_clear(tmp_path, monkeypatch):
+    from edgecls.trainer.run import train
+
+    data = color_squares(tmp_path / "data", per_class=3)
+    with pytest.raises(EdgeclsError, match="--weights none.*--mode finetune"):
+        train(TrainConfig(data=str(data), weights="none", mode="bottleneck", out=str(tmp_path / "a")))
+    with pytest.raises(EdgeclsError, match="Received --weights '/no/such.h5'"):
+        train(TrainConfig(data=str(data), weights="/no/such.h5", out=str(tmp_path / "b")))
+    with pytest.raises(EdgeclsError, match="too small for inceptionv3"):
+        train(
+            TrainConfig(data=str(data), backbone="inceptionv3", weights="none", image_size=32, out=str(tmp_path / "c"))
+        )
+
+
+def test_offline_imagenet_names_both_ways_out(tmp_path, monkeypatch):
+    import keras
+    from edgecls.trainer.backbones import build_backbone
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3] no network")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr("keras.src.applications.mobilenet_v3.file_utils.get_file", offline, raising=False)
+    with pytest.raises(EdgeclsError, match="--weights PATH.*--weights none"):
+        build_backbone("mobilenetv3small", "imagenet", 32)
+
+
+def test_cli_reports_data_errors_without_traceback(tmp_path):
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "missing"), "--weights", "none"])
+    assert result.exit_code == 2
+    assert "folder not found" in result.output and "Traceback" not in result.output

@@ -1,0 +1,44 @@
+"""The training configuration: a frozen dataclass of plain types, written next to every run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything `edgecls train` needs; defaults first, then flags. Paths are strings."""
+
+    data: str
+    val_data: str | None = None
+    val_split: float = 0.2
+    seed: int = 0
+    backbone: str = "vgg16"
+    weights: str = "imagenet"  # "imagenet", "none" or a path to a Keras weights file (no top)
+    image_size: int | None = None  # None: the backbone's native size
+    mode: str = "both"  # "bottleneck", "finetune" or "both"
+    epochs: int = 30
+    fine_tune_epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-4
+    fine_tune_layers: str = "4"  # a number of layers from the end of the backbone, or "all"
+    patience: int = 5
+    augment: bool = True
+    head_units: tuple[int, ...] = (256,)
+    dropout: float = 0.5
+    out: str | None = None
+    cache_dir: str | None = None
+    max_pixels: int = 89_478_485
+    extras: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json_file(cls, path: Path) -> TrainConfig:
+        values = json.loads(Path(path).read_text())
+        values["head_units"] = tuple(values.get("head_units", (256,)))
+        return cls(**values)

@@ -1,0 +1,204 @@
+"""Dataset scan, pre-scan and split: a folder of class subfolders into decoded train/val arrays.
+
+Every file is decoded once with the runtime's image loader (the same pixels the device will see);
+unreadable files are listed with their reason and skipped, never modified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from edgecls.runtime.classify import IMAGE_SUFFIXES, bounded_map
+from edgecls.runtime.images import load_and_resize
+
+from edgecls.console import Progress, info, warn
+from edgecls.errors import DataError, ImageError
+
+FEW_IMAGES_WARNING = 10
+
+
+@dataclass
+class Split:
+    """Decoded images of one split, in model size, with their labels and content hashes."""
+
+    paths: list[str]
+    labels: np.ndarray  # int64 [N]
+    images: np.ndarray  # uint8 [N, H, W, 3]
+    hashes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+@dataclass
+class Dataset:
+    classes: list[str]
+    train: Split
+    val: Split
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+
+
+def list_class_folders(root: Path, role: str = "--data") -> dict[str, list[Path]]:
+    """Class name -> image files (sorted), for a folder with one subfolder per class."""
+    if not root.is_dir():
+        raise DataError(f"{role} {root}: folder not found. Pass a folder with one subfolder per class.")
+    classes = sorted(entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    if not classes:
+        raise DataError(
+            f"{role} {root}: no class subfolders. Expected {root}/<class name>/<images>, e.g. {root}/cats/001.jpg."
+        )
+    files = {}
+    for name in classes:
+        found = []
+        for folder, directories, names in os.walk(root / name, followlinks=True):
+            directories[:] = sorted(d for d in directories if not d.startswith("."))
+            found += [
+                Path(folder, item)
+                for item in names
+                if not item.startswith(".") and Path(item).suffix.lower() in IMAGE_SUFFIXES
+            ]
+        files[name] = sorted(found)
+    empty = [name for name, items in files.items() if not items]
+    if empty:
+        raise DataError(
+            f"{role} {root}: class folder(s) {', '.join(empty)} hold no images. "
+            "Add images, or remove the folder if the class is not wanted."
+        )
+    return files
+
+
+def _decode(item: tuple[Path, int], size: tuple[int, int], max_pixels: int):
+    path, label = item
+    try:
+        data = path.read_bytes()
+        image = load_and_resize(path, size, max_pixels=max_pixels)
+    except ImageError as error:
+        return path, label, None, None, str(error).removeprefix(f"{path}: ")
+    except OSError as error:
+        return path, label, None, None, f"cannot read ({error.strerror})"
+    return path, label, image, hashlib.sha1(data).hexdigest(), None
+
+
+def decode_files(
+    items: list[tuple[Path, int]], size: tuple[int, int], max_pixels: int, label: str
+) -> tuple[Split, list[tuple[str, str]]]:
+    """Decode and resize every (path, label); returns the good ones as a Split and the skipped ones."""
+    paths, labels, images, hashes, skipped = [], [], [], [], []
+    workers = min(4, os.cpu_count() or 1)
+    with Progress(len(items), label) as progress:
+        for path, class_index, image, digest, error in bounded_map(
+            lambda item: _decode(item, size, max_pixels), items, workers, window=64
+        ):
+            progress.update()
+            if error is not None:
+                skipped.append((str(path), error))
+                continue
+            paths.append(str(path))
+            labels.append(class_index)
+            images.append(image)
+            hashes.append(digest)
+    stacked = np.stack(images) if images else np.zeros((0, size[0], size[1], 3), np.uint8)
+    return Split(paths, np.array(labels, dtype=np.int64), stacked, hashes), skipped
+
+
+def stratified_split(labels: list[int], val_split: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices for train and validation: `val_split` of each class (at least one where a class has two)."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    by_class: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(label, []).append(index)
+    for label in sorted(by_class):
+        indices = by_class[label]
+        rng.shuffle(indices)
+        count = int(round(len(indices) * val_split))
+        if len(indices) >= 2:
+            count = min(max(count, 1), len(indices) - 1)
+        else:
+            count = 0
+        val += indices[:count]
+        train += indices[count:]
+    return sorted(train), sorted(val)
+
+
+def load_dataset(
+    data: str,
+    val_data: str | None,
+    val_split: float,
+    seed: int,
+    size: tuple[int, int],
+    max_pixels: int,
+) -> Dataset:
+    """Scan, decode and split the data folder(s).
+
+    Raises:
+        DataError: a folder is missing, has no classes, a class has no readable image, or the
+            validation folder's classes differ from the training folder's.
+    """
+    if not 0.0 < val_split < 1.0 and val_data is None:
+        raise DataError(f"--val-split must be between 0 and 1 (exclusive); received {val_split}.")
+    train_files = list_class_folders(Path(data))
+    classes = list(train_files)
+    items = [(path, index) for index, name in enumerate(classes) for path in train_files[name]]
+    everything, skipped = decode_files(items, size, max_pixels, "pre-scan")
+    warnings = []
+    if val_data is not None:
+        val_files = list_class_folders(Path(val_data), role="--val-data")
+        if list(val_files) != classes:
+            raise DataError(
+                f"--val-data {val_data}: classes {list(val_files)} differ from --data's {classes}. "
+                "Both folders need the same class subfolders."
+            )
+        val_items = [(path, index) for index, name in enumerate(classes) for path in val_files[name]]
+        val, val_skipped = decode_files(val_items, size, max_pixels, "pre-scan (validation)")
+        skipped += val_skipped
+        train = everything
+    else:
+        train_index, val_index = stratified_split(everything.labels.tolist(), val_split, seed)
+        train, val = (_take(everything, train_index), _take(everything, val_index))
+
+    counts = Counter(train.labels.tolist())
+    unreadable = [name for index, name in enumerate(classes) if counts[index] == 0]
+    if unreadable:
+        raise DataError(
+            f"class(es) {', '.join(unreadable)} have no readable training image "
+            f"({len(skipped)} file(s) skipped, listed above). Add readable images."
+        )
+    few = [f"{name} ({counts[index]})" for index, name in enumerate(classes) if counts[index] < FEW_IMAGES_WARNING]
+    if few:
+        warnings.append(f"few training images in: {', '.join(few)}; expect a weak model for those classes")
+    if len(val) == 0:
+        raise DataError("no validation images: add images, raise --val-split, or pass --val-data.")
+    shared = set(train.hashes) & set(val.hashes)
+    if shared:
+        examples = [path for path, digest in zip(val.paths, val.hashes, strict=True) if digest in shared][:5]
+        warnings.append(
+            f"{len(shared)} byte-identical file(s) are in both training and validation, which inflates "
+            f"validation accuracy; e.g. {', '.join(examples)}"
+        )
+    return Dataset(classes, train, val, skipped, warnings)
+
+
+def _take(split: Split, indices: list[int]) -> Split:
+    return Split(
+        [split.paths[index] for index in indices],
+        split.labels[indices],
+        split.images[indices],
+        [split.hashes[index] for index in indices],
+    )
+
+
+def report_scan(dataset: Dataset) -> None:
+    """Print what the pre-scan skipped and warned about, once."""
+    if dataset.skipped:
+        warn(f"skipped {len(dataset.skipped)} unreadable file(s) (left unchanged):")
+        for path, reason in dataset.skipped:
+            info(f"  {path}: {reason}")
+    for message in dataset.warnings:
+        warn(message)

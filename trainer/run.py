@@ -1,0 +1,233 @@
+"""`train`: the whole recipe, stage by stage, into a run directory.
+
+scan -> (bottleneck features -> head) -> (fine-tune | from scratch) -> evaluate -> outputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from edgecls.trainer.config import TrainConfig
+
+from edgecls.console import info, warn
+from edgecls.errors import EdgeclsError
+from edgecls.files import atomic_path, write_text_atomic
+
+MODES = ("bottleneck", "finetune", "both")
+
+
+class TrainingStopped(EdgeclsError):
+    """Training ended early (NaN loss); the last good model was kept."""
+
+    exit_code = 1
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    model_path: Path
+    metrics: dict
+    interrupted: bool
+    num_features_extracted: int
+    bottleneck_seconds: float | None
+
+
+def next_run_dir(root: Path, backbone: str) -> Path:
+    """runs/<backbone>-001, -002, ...: the first number not taken."""
+    root.mkdir(parents=True, exist_ok=True)
+    taken = {entry.name for entry in root.iterdir()}
+    number = 1
+    while f"{backbone}-{number:03d}" in taken:
+        number += 1
+    return root / f"{backbone}-{number:03d}"
+
+
+def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
+    """Run the transfer-learning recipe described by `config` and write the run directory.
+
+    Raises:
+        DataError / EdgeclsError: bad data or arguments, with the fix in the message.
+        TrainingStopped: a NaN loss stopped training (the last good model is kept).
+    """
+    from edgecls.trainer.backbones import check_weights_argument, get_spec, resolve_image_size
+
+    get_spec(config.backbone)
+    if config.mode not in MODES:
+        raise EdgeclsError(f"--mode must be one of {', '.join(MODES)}; received {config.mode!r}.")
+    check_weights_argument(config.weights)
+    pretrained = config.weights != "none"
+    if not pretrained and config.mode == "bottleneck":
+        raise EdgeclsError(
+            "--mode bottleneck needs pretrained weights: with --weights none there are no features to transfer. "
+            "Use --weights imagenet or --weights PATH, or --mode finetune to train from scratch."
+        )
+    size = resolve_image_size(config.backbone, config.image_size)
+    config = replace(config, image_size=size)
+    run_dir = Path(config.out) if config.out else next_run_dir(runs_root, config.backbone)
+    if (run_dir / "model.keras").exists():
+        raise EdgeclsError(f"--out {run_dir} already holds a trained model. Choose another folder or remove it.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
+    info(f"run directory: {run_dir}")
+
+    from edgecls.trainer.data import load_dataset, report_scan
+
+    dataset = load_dataset(config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels)
+    report_scan(dataset)
+    info(
+        f"{len(dataset.classes)} classes, {len(dataset.train)} training and {len(dataset.val)} validation images "
+        f"at {size}x{size}"
+    )
+    _write_dataset_files(run_dir, dataset)
+
+    import keras
+    from edgecls.trainer.backbones import build_backbone, weights_identity
+    from edgecls.trainer.finetune import assemble_model, fine_tune, unfreeze_last_layers
+    from edgecls.trainer.head import build_head, train_head
+
+    keras.utils.set_random_seed(config.seed)
+    backbone = build_backbone(config.backbone, config.weights, size)
+    head = build_head(backbone.output_shape[-1], len(dataset.classes), config.head_units, config.dropout, config.seed)
+    model, extractor = assemble_model(config.backbone, backbone, head, size, pretrained)
+    model_path = run_dir / "model.keras"
+    rows: list[dict] = []
+    metrics: dict = {"classes": dataset.classes, "stages": {}}
+    interrupted = nan = False
+    num_extracted, bottleneck_seconds = 0, None
+    train_xy = (dataset.train.images, dataset.train.labels)
+    val_xy = (dataset.val.images, dataset.val.labels)
+
+    if pretrained and config.mode in ("bottleneck", "both"):
+        from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
+
+        started = time.perf_counter()
+        backbone.trainable = False
+        cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+        cache_path = cache_file(cache_dir, config.backbone, weights_identity(config.weights), size)
+        features, num_extracted = cached_features(
+            extractor,
+            {"train": (dataset.train.images, dataset.train.hashes), "val": (dataset.val.images, dataset.val.hashes)},
+            cache_path,
+            config.batch_size,
+        )
+        log = train_head(
+            head,
+            (features["train"], dataset.train.labels),
+            (features["val"], dataset.val.labels),
+            config.epochs,
+            config.batch_size,
+            config.learning_rate,
+            config.patience,
+        )
+        bottleneck_seconds = time.perf_counter() - started
+        rows += log.rows
+        interrupted, nan = log.interrupted, log.nan
+        probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
+        _stage_metrics(metrics, "bottleneck", dataset, probabilities, bottleneck_seconds)
+        _save_model(model, model_path)
+        info(
+            f"bottleneck stage: validation accuracy {metrics['stages']['bottleneck']['accuracy']:.4f} "
+            f"in {bottleneck_seconds:.1f}s"
+        )
+
+    if config.mode in ("finetune", "both") and not interrupted and not nan:
+        started = time.perf_counter()
+        if pretrained:
+            count = unfreeze_last_layers(backbone, config.fine_tune_layers)
+            optimizer = keras.optimizers.SGD(config.fine_tune_learning_rate, momentum=0.9)
+            stage, epochs = "finetune", config.fine_tune_epochs
+            info(f"fine-tuning the last {count} backbone layer(s) at learning rate {config.fine_tune_learning_rate}")
+        else:
+            backbone.trainable = True
+            optimizer = keras.optimizers.Adam(config.learning_rate)
+            stage, epochs = "scratch", config.epochs + config.fine_tune_epochs
+            info(
+                "--weights none: nothing to transfer, training the whole network from scratch "
+                f"(Adam, learning rate {config.learning_rate})"
+            )
+        log = fine_tune(
+            model,
+            train_xy,
+            val_xy,
+            optimizer,
+            {
+                "epochs": epochs,
+                "batch_size": config.batch_size,
+                "patience": config.patience,
+                "augment": config.augment,
+                "seed": config.seed,
+                "stage": stage,
+            },
+            on_improvement=lambda improved: _save_model(improved, model_path),
+        )
+        rows += log.rows
+        interrupted, nan = log.interrupted, log.nan
+        from edgecls.trainer.evaluate import predict_images
+
+        probabilities = predict_images(model, dataset.val.images, config.batch_size)
+        _stage_metrics(metrics, stage, dataset, probabilities, time.perf_counter() - started)
+        _save_model(model, model_path)
+
+    final_stage = list(metrics["stages"])[-1] if metrics["stages"] else None
+    if final_stage is None:  # interrupted before any stage produced a model
+        raise EdgeclsError("training was stopped before the first epoch ended; nothing to save.")
+    metrics.update({key: metrics["stages"][final_stage][key] for key in ("accuracy", "per_class", "confusion_matrix")})
+    metrics["final_stage"] = final_stage
+    metrics["val_accuracy"] = metrics["accuracy"]
+    metrics["interrupted"] = interrupted
+    _write_outputs(run_dir, rows, metrics, dataset.classes)
+    info(f"validation accuracy {metrics['accuracy']:.4f} ({final_stage}); model saved to {model_path}")
+    if nan:
+        raise TrainingStopped(
+            f"the loss became NaN, so training stopped; the last good model is in {model_path}. "
+            "Lower --learning-rate / --fine-tune-learning-rate and train again."
+        )
+    if interrupted:
+        warn(f"interrupted: kept the best model so far in {model_path}")
+    return RunResult(run_dir, model_path, metrics, interrupted, num_extracted, bottleneck_seconds)
+
+
+def _stage_metrics(metrics: dict, stage: str, dataset, probabilities: np.ndarray, seconds: float) -> None:
+    from edgecls.trainer.evaluate import classification_metrics
+
+    result = classification_metrics(dataset.val.labels, probabilities, dataset.classes)
+    result["seconds"] = round(seconds, 2)
+    metrics["stages"][stage] = result
+
+
+def _save_model(model, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+
+
+def _write_dataset_files(run_dir: Path, dataset) -> None:
+    write_text_atomic(run_dir / "classes.txt", "".join(f"{name}\n" for name in dataset.classes))
+    split = {
+        "classes": dataset.classes,
+        "train": [[path, int(label)] for path, label in zip(dataset.train.paths, dataset.train.labels, strict=True)],
+        "val": [[path, int(label)] for path, label in zip(dataset.val.paths, dataset.val.labels, strict=True)],
+        "skipped": [[path, reason] for path, reason in dataset.skipped],
+    }
+    write_text_atomic(run_dir / "split.json", json.dumps(split, indent=1, ensure_ascii=False) + "\n")
+
+
+def _write_outputs(run_dir: Path, rows: list[dict], metrics: dict, classes: list[str]) -> None:
+    from edgecls.trainer.evaluate import plot_confusion, plot_curves
+
+    columns = ["stage", "epoch", "seconds", "loss", "accuracy", "val_loss", "val_accuracy"]
+    columns += sorted({key for row in rows for key in row} - set(columns))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(run_dir / "history.csv", buffer.getvalue())
+    write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    if rows:
+        plot_curves(rows, run_dir / "plots" / "curves.png")
+    plot_confusion(metrics["confusion_matrix"], classes, run_dir / "plots" / "confusion.png")
