@@ -118,10 +118,7 @@ def stratified_split(labels: list[int], val_split: float, seed: int) -> tuple[li
         indices = by_class[label]
         rng.shuffle(indices)
         count = int(round(len(indices) * val_split))
-        if len(indices) >= 2:
-            count = min(max(count, 1), len(indices) - 1)
-        else:
-            count = 0
+        count = min(max(count, 1), len(indices) - 1) if len(indices) >= 2 else 0
         val += indices[:count]
         train += indices[count:]
     return sorted(train), sorted(val)
