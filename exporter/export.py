@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from edgecls.exporter.parity import Gate, ParityReport, compare
 
 from edgecls.console import info, warn
 from edgecls.errors import EdgeclsError, ParityError
+from edgecls.exporter.parity import Gate, ParityReport, compare
 from edgecls.files import write_text_atomic
 
 
@@ -115,6 +115,7 @@ def export(config: ExportConfig) -> ExportResult:
         EdgeclsError: the run or the data folders are unusable.
     """
     import keras
+
     from edgecls.exporter.convert import keras_to_onnx, to_float16, to_int8
     from edgecls.runtime.contract import build_metadata
     from edgecls.trainer.evaluate import predict_images
@@ -202,8 +203,9 @@ def _gate_and_write(
 ):
     """Run the model through the real runtime from a temp file; rename it into place only if it passes."""
     import onnx
-    from edgecls.runtime.model import load_classifier
     from onnx import helper
+
+    from edgecls.runtime.model import load_classifier
 
     helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)

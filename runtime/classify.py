@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from edgecls.runtime.images import DEFAULT_MAX_PIXELS
-from edgecls.runtime.model import Classifier
 
 from edgecls.errors import EdgeclsError
+from edgecls.runtime.images import DEFAULT_MAX_PIXELS
+from edgecls.runtime.model import Classifier
 
 IMAGE_SUFFIXES = frozenset(
     [

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from edgecls.runtime.images import RESIZE_RULE
-
 from edgecls.errors import ModelContractError
+from edgecls.runtime.images import RESIZE_RULE
 
 CONTRACT_VERSION = "1"
 PRECISIONS = ("fp32", "fp16", "int8")

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from edgecls.errors import ModelContractError
 from edgecls.runtime.contract import ModelInfo, read_contract
 from edgecls.runtime.images import load_and_resize, resize_image
 from edgecls.runtime.providers import Provider, create_session
-
-from edgecls.errors import ModelContractError
 
 
 @dataclass

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from edgecls.runtime.contract import build_metadata
 from onnx import TensorProto, helper, numpy_helper
+
+from edgecls.runtime.contract import build_metadata
 
 # onnxruntime reads IR versions up to 10 here; onnx.helper would otherwise stamp its newest.
 IR_VERSION = 9

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edgecls.runtime import build_metadata, load_classifier
-from edgecls.runtime.providers import cuda_unavailable_reason
-from onnx_models import color_classifier
 
 from edgecls.errors import ModelContractError, ProviderError
+from edgecls.runtime import build_metadata, load_classifier
+from edgecls.runtime.providers import cuda_unavailable_reason
+
+from onnx_models import color_classifier
 
 
 def test_load_reads_metadata_and_predicts(color_model):

@@ -3,10 +3,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import jpeg_with_orientation, png_header_only, solid
-from edgecls.runtime.images import decode_image, load_image, probe_image_size, resize_image
 
 from edgecls.errors import ImageError
+from edgecls.runtime.images import decode_image, load_image, probe_image_size, resize_image
+
+from conftest import jpeg_with_orientation, png_header_only, solid
 
 
 def encode(suffix: str, image: np.ndarray) -> bytes:

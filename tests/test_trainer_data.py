@@ -5,10 +5,11 @@ import shutil
 
 import numpy as np
 import pytest
-from datasets import color_squares
-from edgecls.trainer.data import list_class_folders, load_dataset, stratified_split
 
 from edgecls.errors import DataError
+from edgecls.trainer.data import list_class_folders, load_dataset, stratified_split
+
+from datasets import color_squares
 
 
 def test_missing_empty_and_classless_folders(tmp_path):

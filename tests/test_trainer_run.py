@@ -8,12 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from datasets import color_squares
-from edgecls.trainer.config import TrainConfig
 from typer.testing import CliRunner
 
 from edgecls.cli import app
 from edgecls.errors import EdgeclsError
+from edgecls.trainer.config import TrainConfig
+
+from datasets import color_squares
 
 pytestmark = pytest.mark.slow
 
@@ -161,6 +162,7 @@ def test_argument_errors_are_clear(tmp_path, monkeypatch):
 
 def test_offline_imagenet_names_both_ways_out(tmp_path, monkeypatch):
     import keras
+
     from edgecls.trainer.backbones import build_backbone
 
     def offline(*args, **kwargs):

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from edgecls.runtime.classify import IMAGE_SUFFIXES, bounded_map
-from edgecls.runtime.images import load_and_resize
 
 from edgecls.console import Progress, info, warn
 from edgecls.errors import DataError, ImageError
+from edgecls.runtime.classify import IMAGE_SUFFIXES, bounded_map
+from edgecls.runtime.images import load_and_resize
 
 FEW_IMAGES_WARNING = 10
 

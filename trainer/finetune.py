@@ -19,6 +19,7 @@ def assemble_model(name: str, backbone, head, image_size: int, pretrained: bool)
     mode even when unfrozen (fine-tuning would otherwise wreck their statistics).
     """
     import keras
+
     from edgecls.trainer.backbones import preprocessing_layer
 
     inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")

@@ -33,6 +33,7 @@ def train_head(
     loss. Returns the EpochLog (rows for history.csv, `interrupted`, `nan`).
     """
     import keras
+
     from edgecls.trainer.callbacks import BestWeights, EpochLog
 
     head.compile(

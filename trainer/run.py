@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from edgecls.trainer.config import TrainConfig
 
 from edgecls.console import info, warn
 from edgecls.errors import EdgeclsError
 from edgecls.files import atomic_path, write_text_atomic
+from edgecls.trainer.config import TrainConfig
 
 MODES = ("bottleneck", "finetune", "both")
 
@@ -87,6 +87,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     _write_dataset_files(run_dir, dataset)
 
     import keras
+
     from edgecls.trainer.backbones import build_backbone, weights_identity
     from edgecls.trainer.finetune import assemble_model, fine_tune, unfreeze_last_layers
     from edgecls.trainer.head import build_head, train_head

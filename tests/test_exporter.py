@@ -1,0 +1,129 @@
+"""Export a tiny trained run in all three precisions and check what the runtime sees."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from typer.testing import CliRunner
+
+from edgecls.cli import app
+from edgecls.errors import ParityError
+
+from datasets import color_squares
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from edgecls.console import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from edgecls.trainer.config import TrainConfig
+    from edgecls.trainer.run import train
+
+    root = tmp_path_factory.mktemp("export")
+    data = color_squares(root / "data", per_class=30, size=40)
+    config = TrainConfig(
+        data=str(data),
+        backbone="mobilenetv3small",
+        weights="none",
+        image_size=32,
+        epochs=12,
+        fine_tune_epochs=1,
+        batch_size=8,
+        patience=4,
+        augment=False,
+        head_units=(32,),
+        dropout=0.1,
+        out=str(root / "run"),
+    )
+    train(config)
+    return root / "run", data
+
+
+def test_export_all_precisions_through_the_runtime(trained_run, tmp_path):
+    from edgecls.exporter.export import ExportConfig, export
+    from edgecls.runtime import load_classifier
+
+    run, _ = trained_run
+    out = tmp_path / "out" / "colors.onnx"
+    result = export(ExportConfig(source=str(run), out=str(out), fp16=True, int8=True, calib_images=30))
+    assert set(result.written) == {"fp32", "fp16", "int8"}
+    assert result.written["fp16"].name == "colors.fp16.onnx" and result.written["int8"].name == "colors.int8.onnx"
+    fp32 = result.reports["fp32"]
+    assert fp32.agreement == 1.0 and fp32.max_abs_diff <= 1e-4 and fp32.num_images > 0
+    report = json.loads(result.report_path.read_text())
+    assert set(report) == {"fp32", "fp16", "int8"} and all(entry["passed"] for entry in report.values())
+    metrics = json.loads((run / "metrics.json").read_text())
+    for precision, path in result.written.items():
+        classifier = load_classifier(path, "cpu")
+        assert classifier.info.precision == precision
+        assert classifier.info.classes == ("blue", "green", "red")
+        assert classifier.info.input_size == (32, 32)
+        assert classifier.info.backbone == "mobilenetv3small"
+        assert classifier.info.val_accuracy == pytest.approx(metrics["val_accuracy"], abs=1e-6)
+        inputs = {i.name: i for i in classifier.session.get_inputs()}
+        assert inputs["image"].type == "tensor(uint8)"
+        assert classifier.session.get_outputs()[0].type == "tensor(float)"
+    fp16 = onnx.load(result.written["fp16"])
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in fp16.graph.initializer)
+    int8 = onnx.load(result.written["int8"])
+    assert any(node.op_type == "QuantizeLinear" for node in int8.graph.node)
+    assert any(t.data_type == onnx.TensorProto.INT8 for t in int8.graph.initializer)
+
+
+def test_predict_on_the_export_matches_keras(trained_run, tmp_path):
+    import keras
+
+    from edgecls.runtime.images import load_and_resize
+
+    run, _ = trained_run
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 0, result.output
+    val = json.loads((run / "split.json").read_text())["val"]
+    paths = [path for path, _ in val]
+    model = keras.saving.load_model(run / "model.keras")
+    keras_labels = model.predict(np.stack([load_and_resize(p, (32, 32)) for p in paths]), verbose=0).argmax(1)
+    predicted = runner.invoke(app, ["predict", str(tmp_path / "m.onnx"), *paths, "--format", "json"])
+    assert predicted.exit_code == 0, predicted.output
+    labels = [json.loads(line)["label"] for line in predicted.stdout.splitlines()]
+    classes = ["blue", "green", "red"]
+    assert labels == [classes[index] for index in keras_labels]
+
+
+def test_a_model_that_disagrees_is_not_written(trained_run, tmp_path, monkeypatch):
+    from edgecls.exporter import convert
+    from edgecls.exporter.export import ExportConfig, export
+
+    real = convert.keras_to_onnx
+
+    def tampered(model, size, opset):
+        proto = real(model, size, opset)
+        # Swap the first two output columns: the model now answers blue for green and back.
+        for node in proto.graph.node:
+            node.output[:] = ["swapped" if name == "probabilities" else name for name in node.output]
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, 0, 2], np.int64), "order"))
+        proto.graph.node.append(onnx.helper.make_node("Gather", ["swapped", "order"], ["probabilities"], axis=1))
+        return proto
+
+    monkeypatch.setattr(convert, "keras_to_onnx", tampered)
+    run, _ = trained_run
+    out = tmp_path / "tampered.onnx"
+    with pytest.raises(ParityError, match="fp32 failed the parity gate"):
+        export(ExportConfig(source=str(run), out=str(out)))
+    assert not out.exists()
+    assert list(tmp_path.glob(".*tmp")) == []
+    report = json.loads((tmp_path / "tampered.parity.json").read_text())
+    assert report["fp32"]["passed"] is False and report["fp32"]["flips"]
+
+
+def test_export_errors_name_the_fix(tmp_path):
+    runner = CliRunner()
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["export", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "no model.keras found" in result.output
