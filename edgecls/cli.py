@@ -53,11 +53,16 @@ def main(
 
 
 def _register() -> None:
-    from edgecls.commands import export, predict, train
+    from edgecls.commands import export, predict, serve_camera, train
 
     app.command(name="train")(user_errors(train.train))
     app.command(name="export")(user_errors(export.export))
     app.command(name="predict")(user_errors(predict.predict))
+    app.command(name="serve-camera")(user_errors(serve_camera.serve_camera))
 
 
 _register()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,88 @@
+"""`edgecls serve-camera`: live classification (e.g. traffic-light state) from a camera, file or stream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgecls.console import info
+from edgecls.errors import StreamError
+from edgecls.runtime.providers import Provider
+
+
+def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
+    if not text:
+        return None
+    try:
+        x, y, width, height = (int(part) for part in text.split(","))
+    except ValueError:
+        raise StreamError(f"--roi must be X,Y,W,H in pixels, e.g. 200,40,120,300; received {text!r}.") from None
+    if width <= 0 or height <= 0 or x < 0 or y < 0:
+        raise StreamError(f"--roi needs X, Y >= 0 and W, H > 0; received {text!r}.")
+    return x, y, width, height
+
+
+def serve_camera(
+    model: Annotated[Path, typer.Argument(help="The .onnx file written by `edgecls export`.", dir_okay=False)],
+    source: Annotated[
+        str, typer.Option(help="Camera index (0), device (/dev/video0), video file, or rtsp:// / http:// URL.")
+    ] = "0",
+    provider: Annotated[Provider, typer.Option(help="auto (CUDA, else CPU), cpu or cuda.")] = Provider.auto,
+    show: Annotated[bool, typer.Option("--show", help="Show a window with the overlay (q quits).")] = False,
+    record: Annotated[Path | None, typer.Option(help="Write the annotated video here (.avi or .mp4).")] = None,
+    jsonl: Annotated[
+        str | None, typer.Option(help="One JSON object per processed frame to PATH, or - for stdout.")
+    ] = None,
+    smooth: Annotated[int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")] = 5,
+    min_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Below this smoothed score the state is 'unknown'.")
+    ] = 0.5,
+    roi: Annotated[str | None, typer.Option(help="Classify only this region: X,Y,W,H in pixels.")] = None,
+    max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many processed frames.")] = None,
+    http: Annotated[
+        str | None, typer.Option(help="Serve /state, /stream.mjpg and a live page on HOST:PORT (e.g. 127.0.0.1:8080).")
+    ] = None,
+    realtime: Annotated[
+        bool, typer.Option("--realtime", help="Play a file at its frame rate, dropping frames like a live source.")
+    ] = False,
+    threads: Annotated[int, typer.Option(min=0, help="CPU threads for inference (0: onnxruntime decides).")] = 0,
+    open_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the source to open.")] = 5.0,
+    summary_json: Annotated[Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")] = None,
+) -> None:
+    """Classify a live source frame by frame; Ctrl-C or SIGTERM stop it cleanly with a summary."""
+    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.model import load_classifier
+    from edgecls.runtime.streams import FrameSource, parse_source, quiet_video_logs
+
+    config = LiveConfig(
+        smooth=smooth,
+        min_score=min_score,
+        roi=parse_roi(roi),
+        max_frames=max_frames,
+        realtime=realtime,
+        show=show,
+        record=str(record) if record else None,
+        jsonl=jsonl,
+        http=http,
+    )
+    spec = parse_source(source)
+    quiet_video_logs()
+    classifier = load_classifier(model, provider, threads=threads or None)
+    info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
+    frames = FrameSource(spec, realtime=realtime, open_timeout_s=open_timeout, read_timeout_s=open_timeout).start()
+    info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
+    if http:
+        info(f"serving http://{http if ':' in http else '127.0.0.1:' + http}/ (/state, /stream.mjpg, /healthz)")
+    summary = run_live(classifier, frames, config, on_status=info)
+    info(summary.line())
+    if summary_json:
+        from edgecls.files import write_text_atomic
+
+        write_text_atomic(summary_json, json.dumps(summary.to_dict(), indent=2) + "\n")
+    if record:
+        info(f"recording: {record}")
+    if summary.stopped_by == "Ctrl-C":
+        raise typer.Exit(130)

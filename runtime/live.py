@@ -1,0 +1,304 @@
+"""Live classification of a video source: read, classify (inside an optional ROI), smooth, draw,
+and publish to JSON Lines, a recording, a window and HTTP, until the source ends or a signal comes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edgecls.errors import StreamError
+from edgecls.runtime.model import Classifier
+from edgecls.runtime.smoothing import UNKNOWN, StateSmoother
+from edgecls.runtime.streams import FrameSource
+
+STATE_COLORS_BGR = {"red": (40, 40, 230), "yellow": (0, 210, 250), "green": (60, 200, 60), UNKNOWN: (200, 200, 200)}
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Options of a live run (see `edgecls serve-camera --help`)."""
+
+    smooth: int = 5
+    min_score: float = 0.5
+    roi: tuple[int, int, int, int] | None = None  # x, y, width, height in source pixels
+    max_frames: int | None = None
+    realtime: bool = False
+    show: bool = False
+    record: str | None = None
+    jsonl: str | None = None  # a path, or "-" for stdout
+    http: str | None = None
+    stall_timeout_s: float = 10.0  # a live source silent this long is restarted
+
+
+@dataclass
+class LiveSummary:
+    frames_read: int = 0
+    processed: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    state_changes: int = 0
+    seconds: float = 0.0
+    final_state: str = UNKNOWN
+    provider: str = ""
+    stopped_by: str = "end of source"
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=10_000), repr=False)  # the newest, bounded
+
+    @property
+    def fps(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        latency = np.percentile(self.latencies_ms, [50, 99]).tolist() if self.latencies_ms else [0.0, 0.0]
+        return {
+            "frames_read": self.frames_read,
+            "processed": self.processed,
+            "dropped": self.dropped,
+            "reconnects": self.reconnects,
+            "state_changes": self.state_changes,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.fps, 2),
+            "latency_ms_p50": round(latency[0], 2),
+            "latency_ms_p99": round(latency[1], 2),
+            "final_state": self.final_state,
+            "provider": self.provider,
+            "stopped_by": self.stopped_by,
+        }
+
+    def line(self) -> str:
+        d = self.to_dict()
+        return (
+            f"frames read {d['frames_read']}, processed {d['processed']}, dropped {d['dropped']}, "
+            f"{d['fps']:.1f} fps, latency p50 {d['latency_ms_p50']:.1f} ms, reconnects {d['reconnects']}, "
+            f"state changes {d['state_changes']}, stopped by {d['stopped_by']}"
+        )
+
+
+def crop_roi(image: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.ndarray:
+    """The ROI clipped to the frame (frames may change size mid-stream); the whole frame if it misses."""
+    if roi is None:
+        return image
+    x, y, width, height = roi
+    frame_height, frame_width = image.shape[:2]
+    x0, y0 = max(0, min(x, frame_width)), max(0, min(y, frame_height))
+    x1, y1 = max(x0, min(x + width, frame_width)), max(y0, min(y + height, frame_height))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return image
+    return image[y0:y1, x0:x1]
+
+
+def draw_overlay(image: np.ndarray, state: str, score: float, fps: float, provider: str, roi) -> np.ndarray:
+    """The frame with the smoothed state, score, fps and provider drawn on a banner (a copy)."""
+    canvas = image.copy()
+    color = STATE_COLORS_BGR.get(state, (255, 255, 255))
+    height, width = canvas.shape[:2]
+    scale = max(0.5, width / 900)
+    banner = int(36 * scale)
+    cv2.rectangle(canvas, (0, 0), (width, banner), (20, 20, 20), thickness=-1)
+    text = f"{state.upper()} {score:.2f}"
+    cv2.putText(canvas, text, (8, int(26 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, color, 2, cv2.LINE_AA)
+    info = f"{fps:5.1f} fps  {provider}"
+    (text_width, _), _ = cv2.getTextSize(info, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, 1)
+    cv2.putText(
+        canvas,
+        info,
+        (width - text_width - 8, int(24 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5 * scale,
+        (230, 230, 230),
+        1,
+        cv2.LINE_AA,
+    )
+    if roi is not None:
+        x, y, w, h = roi
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), color, 2)
+    return canvas
+
+
+class _Outputs:
+    """JSON Lines, recording, window and HTTP: opened lazily, flushed and closed once."""
+
+    def __init__(self, config: LiveConfig, provider: str) -> None:
+        self.config = config
+        self.provider = provider
+        self._jsonl = None
+        self._writer = None
+        self._writer_size: tuple[int, int] | None = None
+        self._record_temp = None
+        self.server = None
+        self.live_state = None
+        if config.jsonl:
+            self._jsonl = sys.stdout if config.jsonl == "-" else open(config.jsonl, "w", encoding="utf-8")  # noqa: SIM115
+        if config.http:
+            from edgecls.runtime.http import LiveState, start_server
+
+            self.live_state = LiveState()
+            self.server = start_server(config.http, self.live_state)
+
+    @property
+    def needs_overlay(self) -> bool:
+        return bool(self.config.record or self.config.show or self.server)
+
+    def write(self, record: dict, frame: np.ndarray | None, fps_hint: float) -> bool:
+        """Send one processed frame everywhere; returns False when the user closed the window (q / Esc)."""
+        if self._jsonl is not None:
+            self._jsonl.write(json.dumps(record) + "\n")
+            if self._jsonl is sys.stdout:
+                self._jsonl.flush()
+        if frame is None:
+            return True
+        if self.config.record:
+            self._record(frame, fps_hint)
+        if self.server is not None:
+            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            state = {key: record[key] for key in ("frame", "label", "score", "state")}
+            state.update(fps=fps_hint, provider=self.provider)
+            self.live_state.publish(state, jpeg.tobytes() if ok else None)
+        if self.config.show:
+            cv2.imshow("edgecls", frame)
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                return False
+        return True
+
+    def _record(self, frame: np.ndarray, fps_hint: float) -> None:
+        if self._writer is None:
+            from pathlib import Path
+
+            target = Path(self.config.record)
+            self._record_temp = target.with_name(f".{target.stem}.partial{target.suffix or '.avi'}")
+            height, width = frame.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if target.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
+            self._writer = cv2.VideoWriter(str(self._record_temp), fourcc, max(1.0, fps_hint or 25.0), (width, height))
+            if not self._writer.isOpened():
+                raise StreamError(f"--record {target}: OpenCV cannot write this file type; use .avi or .mp4.")
+            self._writer_size = (width, height)
+        if (frame.shape[1], frame.shape[0]) != self._writer_size:
+            frame = cv2.resize(frame, self._writer_size)  # the source changed size mid-stream
+        self._writer.write(frame)
+
+    def close(self) -> None:
+        if self._jsonl is not None and self._jsonl is not sys.stdout:
+            self._jsonl.close()
+        elif self._jsonl is sys.stdout:
+            sys.stdout.flush()
+        if self._writer is not None:
+            import os
+
+            self._writer.release()
+            os.replace(self._record_temp, self.config.record)
+        if self.server is not None:
+            self.live_state.close()
+            self.server.shutdown()
+            self.server.server_close()
+        if self.config.show:
+            with contextlib.suppress(cv2.error):
+                cv2.destroyAllWindows()
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(stop: threading.Event):
+    """SIGTERM sets `stop` (Ctrl-C arrives as KeyboardInterrupt); the old handler is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_live(
+    classifier: Classifier, source: FrameSource, config: LiveConfig, stop: threading.Event | None = None, on_status=None
+) -> LiveSummary:
+    """Classify frames from a started `source` until it ends, `max_frames` are processed, or a signal.
+
+    Returns a LiveSummary; every output is flushed and the capture released, whatever stopped it.
+    `on_status(message)` receives one-line notices (lost / back) for the user.
+    """
+    stop = stop or threading.Event()
+    notify = on_status or (lambda message: None)
+    summary = LiveSummary(provider=classifier.provider)
+    smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
+    outputs = _Outputs(config, classifier.provider)
+    started = time.perf_counter()
+    last_frame_at = time.perf_counter()
+    fps = 0.0
+    previous_done = None
+    was_connected = True
+    try:
+        with _stop_on_sigterm(stop):
+            while not stop.is_set():
+                if config.max_frames is not None and summary.processed >= config.max_frames:
+                    summary.stopped_by = "--max-frames"
+                    break
+                try:
+                    frame = source.get(timeout_s=0.5)
+                except EOFError:
+                    break
+                received_at = time.perf_counter()
+                if frame is None:
+                    if was_connected and source.live and not source.connected:
+                        notify(f"source lost after frame {source.stats.frames_read}; reconnecting")
+                        was_connected = False
+                        smoother.reset()
+                    if source.live and time.perf_counter() - last_frame_at > config.stall_timeout_s:
+                        notify(f"no frame for {config.stall_timeout_s:.0f}s; reopening the source")
+                        source.restart()
+                        last_frame_at = time.perf_counter()
+                    continue
+                if not was_connected:
+                    notify(f"source back at frame {frame.index}")
+                    was_connected = True
+                last_frame_at = time.perf_counter()
+                region = crop_roi(frame.image, config.roi)
+                rgb = cv2.cvtColor(classifier.prepare(region), cv2.COLOR_BGR2RGB)
+                probabilities = classifier.predict(rgb[np.newaxis])[0]
+                best = int(probabilities.argmax())
+                state, state_score = smoother.update(probabilities)
+                done = time.perf_counter()
+                # Live: from capture to result (waiting included); a file: from hand-over to result.
+                latency_ms = (done - (frame.captured_at if source.live else received_at)) * 1000
+                summary.processed += 1
+                summary.latencies_ms.append(latency_ms)
+                elapsed = done - started
+                if previous_done is not None:
+                    instant = 1.0 / max(done - previous_done, 1e-6)
+                    fps = instant if fps == 0.0 else 0.9 * fps + 0.1 * instant
+                previous_done = done
+                record = {
+                    "frame": frame.index,
+                    "time": round(elapsed, 4),
+                    "label": classifier.info.classes[best],
+                    "score": round(float(probabilities[best]), 4),
+                    "state": state,
+                    "latency_ms": round(latency_ms, 2),
+                }
+                overlay = None
+                if outputs.needs_overlay:
+                    overlay = draw_overlay(frame.image, state, state_score, fps, classifier.provider, config.roi)
+                if not outputs.write(record, overlay, fps):
+                    summary.stopped_by = "window closed"
+                    break
+    except KeyboardInterrupt:
+        summary.stopped_by = "Ctrl-C"
+    finally:
+        if stop.is_set() and summary.stopped_by == "end of source":
+            summary.stopped_by = "signal"
+        source.stop()
+        outputs.close()
+        summary.seconds = time.perf_counter() - started
+        summary.frames_read = source.stats.frames_read
+        summary.dropped = source.stats.dropped
+        summary.reconnects = source.stats.reconnects
+        summary.state_changes = smoother.changes
+        summary.final_state = smoother.state
+    return summary

@@ -1,0 +1,289 @@
+"""Video sources for live classification: cameras, device paths, video files and network streams.
+
+A reader thread owns the OpenCV capture. Live sources (cameras, network streams, or a file with
+`realtime=True`) keep only the newest frame and count what they overwrite, so latency never builds
+up; a file is delivered frame by frame, in order, nothing dropped. Opening and reading have
+timeouts; a live source that drops is reopened with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgecls.errors import StreamError
+
+NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://", "srt://")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed --source: kind is 'camera', 'device', 'file' or 'network'."""
+
+    kind: str
+    target: int | str
+
+    @property
+    def live(self) -> bool:
+        return self.kind != "file"
+
+    def __str__(self) -> str:
+        return f"camera {self.target}" if self.kind == "camera" else str(self.target)
+
+
+def parse_source(source: str) -> SourceSpec:
+    """Camera index ('0'), device path ('/dev/video0'), stream URL, or video file.
+
+    Raises:
+        StreamError: a file or device path that does not exist.
+    """
+    text = source.strip()
+    if text.isdigit():
+        return SourceSpec("camera", int(text))
+    if text.lower().startswith(NETWORK_SCHEMES):
+        return SourceSpec("network", text)
+    path = Path(text)
+    if text.startswith("/dev/"):
+        if not path.exists():
+            raise StreamError(f"--source {text}: no such device. List cameras with `ls /dev/video*`.")
+        return SourceSpec("device", text)
+    if not path.is_file():
+        raise StreamError(
+            f"--source {text}: no such file. Pass a video file, a camera index like 0, a device like "
+            "/dev/video0, or a stream URL (rtsp://..., http://...)."
+        )
+    return SourceSpec("file", text)
+
+
+def quiet_video_logs() -> None:
+    """Keep FFmpeg's and OpenCV's per-attempt warnings (connection refused, ...) off the terminal:
+    edgecls reports what happened in its own words. Call before the first capture is opened."""
+    import os
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def open_capture(spec: SourceSpec, open_timeout_s: float, read_timeout_s: float):
+    """cv2.VideoCapture for `spec`, with FFmpeg's open/read timeouts where the backend honours them."""
+    timeouts = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        int(open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        int(read_timeout_s * 1000),
+    ]
+    if spec.kind == "camera":
+        capture = cv2.VideoCapture(spec.target, cv2.CAP_ANY, timeouts)
+    elif spec.kind == "device":
+        capture = cv2.VideoCapture(spec.target, cv2.CAP_V4L2, timeouts)
+    else:
+        capture = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, timeouts)
+    if spec.kind in ("camera", "device"):
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue would add latency
+    return capture
+
+
+@dataclass
+class Frame:
+    image: np.ndarray  # BGR, as OpenCV reads it
+    index: int  # position in the source (frames read so far, dropped ones included)
+    captured_at: float  # time.perf_counter() when read
+
+
+@dataclass
+class SourceStats:
+    frames_read: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+
+
+_END = object()
+
+
+class FrameSource:
+    """Reads frames on a background thread; `get()` hands them to the caller.
+
+    Args:
+        spec: what to open.
+        realtime: treat a file like a live source (keep the newest frame, drop the rest).
+        open_timeout_s / read_timeout_s: give up opening, or declare a live source lost, after this long.
+        capture_factory: opens a capture (tests pass a fake one); called as factory(spec, open_s, read_s).
+        max_backoff_s: longest wait between reconnect attempts.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        realtime: bool = False,
+        open_timeout_s: float = 5.0,
+        read_timeout_s: float = 5.0,
+        capture_factory: Callable = open_capture,
+        max_backoff_s: float = 8.0,
+    ) -> None:
+        self.spec = spec
+        self.live = spec.live or realtime
+        self.pace = spec.kind == "file" and realtime
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.capture_factory = capture_factory
+        self.max_backoff_s = max_backoff_s
+        self.stats = SourceStats()
+        self._stop = threading.Event()
+        self._lock = threading.Condition()
+        self._newest: Frame | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._generation = 0
+        self._connected = threading.Event()
+        self._open_error: str | None = None
+        self._ended = False
+        self._captures: list = []
+        self.connected = False
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> FrameSource:
+        """Open the source (within open_timeout_s) and start reading.
+
+        Raises:
+            StreamError: the source could not be opened in time, or delivered no frame.
+        """
+        self._spawn()
+        if not self._connected.wait(self.open_timeout_s + self.read_timeout_s):
+            self.stop()
+            raise StreamError(
+                f"--source {self.spec}: no frame within {self.open_timeout_s + self.read_timeout_s:.0f}s. "
+                "Check that the camera is connected and not in use, or that the stream URL is reachable."
+            )
+        if self._open_error is not None:
+            self.stop()
+            raise StreamError(f"--source {self.spec}: {self._open_error}")
+        return self
+
+    def stop(self) -> None:
+        """Stop reading and release the capture (idempotent)."""
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        for capture in list(self._captures):
+            try:
+                capture.release()
+            except cv2.error:
+                pass
+
+    def _spawn(self) -> None:
+        self._generation += 1
+        thread = threading.Thread(target=self._run, args=(self._generation,), name="edgecls-reader", daemon=True)
+        thread.start()
+
+    # -- reader thread -------------------------------------------------------------------------------------
+    def _run(self, generation: int) -> None:
+        backoff = 0.5
+        first = not self._connected.is_set()
+        while not self._stop.is_set() and generation == self._generation:
+            capture = self.capture_factory(self.spec, self.open_timeout_s, self.read_timeout_s)
+            self._captures.append(capture)
+            if not capture.isOpened():
+                capture.release()
+                self._captures.remove(capture)
+                if first:
+                    self._open_error = "could not be opened (nothing there, unsupported format, or no permission)"
+                    self._connected.set()
+                    return
+                self.connected = False
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            ended = self._read_until_failure(capture, generation, first)
+            first = False
+            capture.release()
+            if capture in self._captures:
+                self._captures.remove(capture)
+            if ended or not self.live or self._stop.is_set() or generation != self._generation:
+                break
+            # A live source dropped: reconnect, after a pause so a dead server is not hammered.
+            self.connected = False
+            self.stats.reconnects += 1
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self.max_backoff_s)
+        if not self.live and generation == self._generation:
+            self._put_file(_END)
+
+    def _read_until_failure(self, capture, generation: int, first: bool) -> bool:
+        """Read frames until the capture fails; returns True at the end of a file."""
+        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        period = 1.0 / fps if self.pace and 0 < fps < 1000 else 0.0
+        started = time.perf_counter()
+        count = 0
+        while not self._stop.is_set() and generation == self._generation:
+            ok, image = capture.read()
+            if not ok or image is None:
+                if first and count == 0:
+                    self._open_error = "opened, but no frame could be read from it"
+                    self._connected.set()
+                    return True
+                return self.spec.kind == "file"
+            now = time.perf_counter()
+            count += 1
+            self.connected = True
+            frame = Frame(image, self.stats.frames_read, now)
+            self.stats.frames_read += 1
+            if not self._connected.is_set():
+                self._connected.set()
+            if self.live:
+                with self._lock:
+                    if self._newest is not None:
+                        self.stats.dropped += 1
+                    self._newest = frame
+                    self._lock.notify_all()
+                if period:  # --realtime on a file: play it at its own frame rate
+                    delay = started + count * period - time.perf_counter()
+                    if delay > 0:
+                        self._stop.wait(delay)
+            else:
+                self._put_file(frame)
+        return False
+
+    def _put_file(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    # -- consumer ---------------------------------------------------------------------------------------
+    def get(self, timeout_s: float = 1.0) -> Frame | None:
+        """The next frame (file) or the newest one (live); None when nothing arrived within `timeout_s`.
+
+        Raises:
+            EOFError: the file ended, or the source was stopped.
+        """
+        if self._stop.is_set():
+            raise EOFError
+        if not self.live:
+            try:
+                item = self._queue.get(timeout=timeout_s)
+            except queue.Empty:
+                return None
+            if item is _END:
+                raise EOFError
+            return item
+        with self._lock:
+            if self._newest is None:
+                self._lock.wait(timeout_s)
+            frame, self._newest = self._newest, None
+        if frame is None and self._stop.is_set():
+            raise EOFError
+        return frame
+
+    def restart(self) -> None:
+        """Abandon a reader stuck in a read that never returns (a hung camera) and start a fresh one."""
+        self.stats.reconnects += 1
+        self.connected = False
+        self._spawn()

@@ -1,0 +1,279 @@
+"""serve-camera's parts on generated video, a local MJPEG server and fake captures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgecls.errors import StreamError
+from edgecls.runtime import load_classifier
+from edgecls.runtime.http import LiveState, start_server
+from edgecls.runtime.live import LiveConfig, run_live
+from edgecls.runtime.smoothing import StateSmoother
+from edgecls.runtime.streams import FrameSource, SourceSpec, parse_source
+
+BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}
+
+
+def write_clip(path: Path, states: list[str], size=(320, 240), fps=25.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for state in states:
+        frame = np.zeros((size[1], size[0], 3), np.uint8)
+        frame[:] = BGR[state]
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def clip(tmp_path):
+    states = ["red"] * 20 + ["green"] * 20 + ["blue"] * 20
+    return write_clip(tmp_path / "clip.avi", states), states
+
+
+def test_smoother_ignores_one_odd_frame_and_reports_unknown():
+    smoother = StateSmoother(("red", "green"), window=5, min_score=0.6)
+    red, green, unsure = np.array([0.9, 0.1]), np.array([0.1, 0.9]), np.array([0.55, 0.45])
+    states = [smoother.update(p)[0] for p in [red, red, red, green, red, red]]
+    assert states == ["red"] * 6
+    assert [smoother.update(green)[0] for _ in range(5)][-1] == "green"
+    fresh = StateSmoother(("red", "green"), window=1, min_score=0.6)
+    assert fresh.update(unsure)[0] == "unknown"
+
+
+def test_file_is_processed_in_order_with_nothing_dropped(color_model, clip, tmp_path):
+    path, states = clip
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(parse_source(str(path))).start()
+    out = tmp_path / "frames.jsonl"
+    summary = run_live(classifier, source, LiveConfig(smooth=3, jsonl=str(out), record=str(tmp_path / "rec.avi")))
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(len(states)))
+    assert [line["label"] for line in lines] == states
+    assert summary.processed == summary.frames_read == len(states) and summary.dropped == 0
+    assert summary.state_changes == 3 and summary.final_state == "blue"
+    assert set(lines[0]) == {"frame", "time", "label", "score", "state", "latency_ms"}
+    recorded = cv2.VideoCapture(str(tmp_path / "rec.avi"))
+    assert int(recorded.get(cv2.CAP_PROP_FRAME_COUNT)) == len(states)
+
+
+def test_missing_sources_fail_fast_with_a_clear_message(tmp_path):
+    with pytest.raises(StreamError, match="no such file"):
+        parse_source(str(tmp_path / "missing.mp4"))
+    started = time.perf_counter()
+    with pytest.raises(StreamError, match="could not be opened"):
+        FrameSource(parse_source("http://127.0.0.1:9/stream.mjpg"), open_timeout_s=2, read_timeout_s=2).start()
+    assert time.perf_counter() - started < 5
+
+
+class FakeCapture:
+    """A capture whose open or read can hang, and whose frames can change size."""
+
+    def __init__(self, hang_open=False, hang_after=None, sizes=((240, 320),)):
+        self.hang_open, self.hang_after, self.sizes, self.count = hang_open, hang_after, sizes, 0
+        self.released = threading.Event()
+
+    def isOpened(self):  # noqa: N802 - OpenCV's name
+        if self.hang_open:
+            self.released.wait(30)
+        return True
+
+    def get(self, prop):
+        return 25.0
+
+    def read(self):
+        if self.hang_after is not None and self.count >= self.hang_after:
+            self.released.wait(30)
+            return False, None
+        height, width = self.sizes[self.count % len(self.sizes)]
+        self.count += 1
+        time.sleep(0.005)
+        frame = np.zeros((height, width, 3), np.uint8)
+        frame[:] = BGR["green"]
+        return True, frame
+
+    def release(self):
+        self.released.set()
+
+
+def test_a_camera_that_never_opens_times_out():
+    source = FrameSource(
+        SourceSpec("camera", 0),
+        open_timeout_s=0.5,
+        read_timeout_s=0.5,
+        capture_factory=lambda *a: FakeCapture(hang_open=True),
+    )
+    started = time.perf_counter()
+    with pytest.raises(StreamError, match="no frame within"):
+        source.start()
+    assert time.perf_counter() - started < 3
+
+
+def test_a_hung_read_is_restarted_and_counted(color_model):
+    captures = []
+
+    def factory(*args):
+        captures.append(FakeCapture(hang_after=10 if not captures else None))
+        return captures[-1]
+
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(SourceSpec("camera", 0), capture_factory=factory).start()
+    summary = run_live(classifier, source, LiveConfig(max_frames=20, stall_timeout_s=0.5))
+    assert summary.processed == 20 and summary.reconnects >= 1 and len(captures) >= 2
+    assert all(capture.released.is_set() for capture in captures)
+
+
+def test_frame_size_change_mid_stream_with_roi_and_recording(color_model, tmp_path):
+    factory = lambda *a: FakeCapture(sizes=((240, 320), (480, 640), (100, 90)))  # noqa: E731
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(SourceSpec("camera", 0), capture_factory=factory).start()
+    config = LiveConfig(max_frames=12, roi=(50, 50, 200, 150), record=str(tmp_path / "r.avi"))
+    summary = run_live(classifier, source, config)
+    assert summary.processed == 12 and summary.final_state == "green"
+    assert (tmp_path / "r.avi").stat().st_size > 0
+
+
+class MjpegServer:
+    """A local MJPEG-over-HTTP camera that can die and come back on the same port."""
+
+    def __init__(self, port=0):
+        self.live = LiveState()
+        self.server = start_server(f"127.0.0.1:{port}", self.live)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self._feed, daemon=True).start()
+
+    def _feed(self):
+        frame = np.zeros((240, 320, 3), np.uint8)
+        frame[:] = BGR["red"]
+        jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+        while not self.live.closed:
+            self.live.publish({"state": "red"}, jpeg)
+            time.sleep(0.02)
+
+    def kill(self):
+        self.live.close()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_until(condition, timeout=15.0):
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_network_stream_that_dies_is_reconnected(color_model):
+    camera = MjpegServer()
+    url = f"http://127.0.0.1:{camera.port}/stream.mjpg"
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(parse_source(url), open_timeout_s=2, read_timeout_s=2, max_backoff_s=1).start()
+    stop = threading.Event()
+    results = {}
+    notices = []
+    worker = threading.Thread(
+        target=lambda: results.setdefault(
+            "summary", run_live(classifier, source, LiveConfig(smooth=1), stop=stop, on_status=notices.append)
+        )
+    )
+    worker.start()
+    assert wait_until(lambda: source.stats.frames_read > 20)
+    camera.kill()
+    assert wait_until(lambda: not source.connected, timeout=10)
+    time.sleep(0.5)
+    read_while_gone = source.stats.frames_read
+    time.sleep(2.0)
+    assert source.stats.frames_read == read_while_gone  # nothing made up while the server is down
+    camera = MjpegServer(port=camera.port)
+    assert wait_until(lambda: source.stats.frames_read > read_while_gone + 20)
+    stop.set()
+    worker.join(10)
+    camera.kill()
+    summary = results["summary"]
+    assert summary.reconnects >= 1 and summary.processed > 40 and summary.final_state == "red"
+    assert any("lost" in notice for notice in notices) and any("back" in notice for notice in notices)
+
+
+def test_http_endpoints_during_a_run(color_model, clip):
+    path, _ = clip
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(parse_source(str(path)), realtime=True).start()
+    stop = threading.Event()
+    config = LiveConfig(http="127.0.0.1:0", smooth=1)
+    holder = {}
+
+    def run():
+        holder["summary"] = run_live(classifier, source, config, stop=stop)
+
+    import edgecls.runtime.http as http
+
+    real_start = http.start_server
+    servers = []
+    http.start_server = lambda address, live: servers.append(real_start(address, live)) or servers[-1]
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert wait_until(lambda: servers and source.stats.frames_read > 5)
+        base = f"http://127.0.0.1:{servers[0].server_address[1]}"
+        state = json.loads(urllib.request.urlopen(base + "/state", timeout=5).read())
+        assert state["state"] in {"red", "green", "blue"} and state["age_s"] < 5 and state["provider"] == "cpu"
+        assert json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read()) == {"ok": True}
+        assert b"/stream.mjpg" in urllib.request.urlopen(base + "/", timeout=5).read()
+        stream = urllib.request.urlopen(base + "/stream.mjpg", timeout=5)
+        assert stream.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        assert stream.read(7) == b"--frame"
+        stream.close()
+    finally:
+        http.start_server = real_start
+        stop.set()
+        thread.join(10)
+    assert holder["summary"].stopped_by == "signal"
+
+
+def test_sigterm_stops_promptly_and_flushes(color_model, tmp_path):
+    path = write_clip(tmp_path / "long.avi", ["green"] * 500, fps=25)
+    out = tmp_path / "frames.jsonl"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgecls.cli",
+            "serve-camera",
+            str(color_model),
+            "--source",
+            str(path),
+            "--realtime",
+            "--jsonl",
+            str(out),
+            "--summary-json",
+            str(tmp_path / "summary.json"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert wait_until(lambda: out.exists() and out.stat().st_size > 0 or process.poll() is not None, timeout=20)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    started = time.perf_counter()
+    _, stderr = process.communicate(timeout=10)
+    assert time.perf_counter() - started < 3
+    assert process.returncode == 0, stderr
+    assert "stopped by signal" in stderr
+    lines = out.read_text().splitlines()
+    assert lines and all(json.loads(line)["label"] == "green" for line in lines)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["processed"] == len(lines) and summary["stopped_by"] == "signal"
