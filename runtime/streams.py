@@ -8,6 +8,7 @@ timeouts; a live source that drops is reopened with exponential backoff.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -171,10 +172,8 @@ class FrameSource:
         with self._lock:
             self._lock.notify_all()
         for capture in list(self._captures):
-            try:
+            with contextlib.suppress(cv2.error):
                 capture.release()
-            except cv2.error:
-                pass
 
     def _spawn(self) -> None:
         self._generation += 1
