@@ -111,3 +111,40 @@ def to_int8(proto, calibration_images: np.ndarray, batch_size: int = 8):
         converted = onnx.load(quantized)
     converted.ir_version = min(converted.ir_version, MAX_IR_VERSION)
     return converted
+
+
+def count_gflops(proto, image_size: tuple[int, int]) -> float:
+    """Multiply-add work of one image through Conv, MatMul and Gemm (2 FLOPs per multiply-add), in GFLOP.
+
+    Other ops are cheap next to these in the backbones edgecls supports; bench divides this by the
+    measured time to show achieved GFLOP/s.
+    """
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    model = onnx.ModelProto()
+    model.CopyFrom(proto)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for dim, value in zip(dims, (1, image_size[0], image_size[1], 3), strict=True):
+        dim.Clear()
+        dim.dim_value = value
+    inferred = shape_inference.infer_shapes(model)
+    shapes = {}
+    for value_info in [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]:
+        shape = [d.dim_value for d in value_info.type.tensor_type.shape.dim]
+        if shape and all(shape):
+            shapes[value_info.name] = shape
+    for initializer in inferred.graph.initializer:
+        shapes[initializer.name] = list(numpy_helper.to_array(initializer).shape)
+    flops = 0
+    for node in inferred.graph.node:
+        output = shapes.get(node.output[0])
+        if output is None:
+            continue
+        if node.op_type == "Conv" and node.input[1] in shapes:
+            flops += 2 * int(np.prod(output)) * int(np.prod(shapes[node.input[1]][1:]))
+        elif node.op_type in ("MatMul", "Gemm") and node.input[0] in shapes:
+            transposed = any(a.name == "transA" and a.i for a in node.attribute)
+            inner = shapes[node.input[0]][-2 if transposed else -1]
+            flops += 2 * int(np.prod(output)) * inner
+    return flops / 1e9

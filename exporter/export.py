@@ -116,7 +116,7 @@ def export(config: ExportConfig) -> ExportResult:
     """
     import keras
 
-    from edgecls.exporter.convert import keras_to_onnx, to_float16, to_int8
+    from edgecls.exporter.convert import count_gflops, keras_to_onnx, to_float16, to_int8
     from edgecls.runtime.contract import build_metadata
     from edgecls.trainer.evaluate import predict_images
 
@@ -151,6 +151,7 @@ def export(config: ExportConfig) -> ExportResult:
     started = time.perf_counter()
     fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
     info(f"converted to ONNX (opset {config.opset}) in {time.perf_counter() - started:.1f}s")
+    gflops = count_gflops(fp32, (run.image_size, run.image_size))
     protos = {"fp32": fp32}
     if config.fp16:
         protos["fp16"] = to_float16(fp32)
@@ -162,7 +163,13 @@ def export(config: ExportConfig) -> ExportResult:
     written, reports = {}, {}
     for precision, proto in protos.items():
         metadata = build_metadata(
-            run.classes, (run.image_size, run.image_size), run.backbone, precision, run.val_accuracy, created
+            run.classes,
+            (run.image_size, run.image_size),
+            run.backbone,
+            precision,
+            run.val_accuracy,
+            created,
+            extra={"gflops_per_image": f"{gflops:.4f}"},
         )
         report = _gate_and_write(
             proto,

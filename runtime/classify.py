@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.errors import EdgeclsError
+from edgecls.errors import DataError, EdgeclsError
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.model import Classifier
 
@@ -111,6 +111,39 @@ def _walk_images(folder: Path) -> list[str]:
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
                 items.append(os.path.join(root, name))
     return sorted(items)
+
+
+def list_class_folders(root: Path, role: str = "--data") -> dict[str, list[Path]]:
+    """Class name -> image files (sorted), for a folder with one subfolder per class.
+
+    Raises:
+        DataError: the folder is missing, has no class subfolders, or a class folder has no images.
+    """
+    if not root.is_dir():
+        raise DataError(f"{role} {root}: folder not found. Pass a folder with one subfolder per class.")
+    classes = sorted(entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    if not classes:
+        raise DataError(
+            f"{role} {root}: no class subfolders. Expected {root}/<class name>/<images>, e.g. {root}/cats/001.jpg."
+        )
+    files = {}
+    for name in classes:
+        found = []
+        for folder, directories, names in os.walk(root / name, followlinks=True):
+            directories[:] = sorted(d for d in directories if not d.startswith("."))
+            found += [
+                Path(folder, item)
+                for item in names
+                if not item.startswith(".") and Path(item).suffix.lower() in IMAGE_SUFFIXES
+            ]
+        files[name] = sorted(found)
+    empty = [name for name, items in files.items() if not items]
+    if empty:
+        raise DataError(
+            f"{role} {root}: class folder(s) {', '.join(empty)} hold no images. "
+            "Add images, or remove the folder if the class is not wanted."
+        )
+    return files
 
 
 def bounded_map(function: Callable, items: Iterable, workers: int, window: int) -> Iterator:

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgecls.console import Progress, info, warn
 from edgecls.errors import DataError, ImageError
-from edgecls.runtime.classify import IMAGE_SUFFIXES, bounded_map
+from edgecls.runtime.classify import bounded_map, list_class_folders
 from edgecls.runtime.images import load_and_resize
 
 FEW_IMAGES_WARNING = 10
@@ -42,35 +42,6 @@ class Dataset:
     val: Split
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[str] = field(default_factory=list)
-
-
-def list_class_folders(root: Path, role: str = "--data") -> dict[str, list[Path]]:
-    """Class name -> image files (sorted), for a folder with one subfolder per class."""
-    if not root.is_dir():
-        raise DataError(f"{role} {root}: folder not found. Pass a folder with one subfolder per class.")
-    classes = sorted(entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith("."))
-    if not classes:
-        raise DataError(
-            f"{role} {root}: no class subfolders. Expected {root}/<class name>/<images>, e.g. {root}/cats/001.jpg."
-        )
-    files = {}
-    for name in classes:
-        found = []
-        for folder, directories, names in os.walk(root / name, followlinks=True):
-            directories[:] = sorted(d for d in directories if not d.startswith("."))
-            found += [
-                Path(folder, item)
-                for item in names
-                if not item.startswith(".") and Path(item).suffix.lower() in IMAGE_SUFFIXES
-            ]
-        files[name] = sorted(found)
-    empty = [name for name, items in files.items() if not items]
-    if empty:
-        raise DataError(
-            f"{role} {root}: class folder(s) {', '.join(empty)} hold no images. "
-            "Add images, or remove the folder if the class is not wanted."
-        )
-    return files
 
 
 def _decode(item: tuple[Path, int], size: tuple[int, int], max_pixels: int):
