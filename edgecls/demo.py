@@ -1,0 +1,187 @@
+"""`edgecls demo`: the whole kit on built-in data, offline, in minutes.
+
+data -> train -> export (FP32, FP16, INT8, each through the parity gate) -> predict held-out images
+-> serve-camera on a generated clip, scored against its ground truth -> a short bench -> summary.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgecls.console import info
+from edgecls.errors import EdgeclsError
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out: str = "demo-out"
+    per_class: int = 400
+    test_per_class: int = 100
+    clip_seconds: float = 12.0
+    seed: int = 0
+    backbone: str = "mobilenetv2"
+    image_size: int = 64
+    try_imagenet: bool = True
+
+
+@dataclass
+class DemoResult:
+    paths: dict[str, str] = field(default_factory=dict)
+    figures: dict[str, float | str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _stage(result: DemoResult, name: str, started: float) -> None:
+    result.seconds[name] = round(time.perf_counter() - started, 1)
+    info(f"== {name} done in {result.seconds[name]:.0f}s")
+
+
+def imagenet_available(backbone: str, image_size: int) -> tuple[bool, str]:
+    """Whether ImageNet weights for `backbone` can be had (cached or downloadable) and why not."""
+    from edgecls.trainer.backbones import build_backbone
+
+    try:
+        build_backbone(backbone, "imagenet", image_size)
+    except EdgeclsError as error:
+        return False, str(error).split(" (")[1].split(")")[0] if " (" in str(error) else str(error)
+    return True, ""
+
+
+def run_demo(config: DemoConfig) -> DemoResult:
+    """Run every stage into `config.out` (replaced if it holds an earlier demo) and return the figures."""
+    from edgecls.exporter.export import ExportConfig, export
+    from edgecls.runtime import classify_files, collect_inputs, load_classifier
+    from edgecls.runtime.bench import BenchSettings, bench_onnx
+    from edgecls.runtime.classify import list_class_folders
+    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.streams import FrameSource, parse_source, quiet_video_logs
+    from edgecls.trainer.config import TrainConfig
+    from edgecls.trainer.run import train
+    from edgecls.trainer.traffic_lights import write_clip, write_dataset
+
+    out = Path(config.out)
+    if out.exists():
+        if not (out / "demo.json").exists() and any(out.iterdir()):
+            raise EdgeclsError(f"--out {out} exists and is not an earlier demo's folder; choose another --out.")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    result = DemoResult()
+
+    started = time.perf_counter()
+    info("== 1/6 rendering traffic-light images and a test clip")
+    write_dataset(out / "data" / "train", per_class=config.per_class, seed=config.seed)
+    write_dataset(out / "data" / "held-out", per_class=config.test_per_class, seed=config.seed + 1)
+    clip = out / "data" / "clip.avi"
+    truth = write_clip(clip, seconds=config.clip_seconds, seed=config.seed + 2)
+    result.paths.update(data=str(out / "data" / "train"), held_out=str(out / "data" / "held-out"), clip=str(clip))
+    _stage(result, "data", started)
+
+    started = time.perf_counter()
+    info("== 2/6 training")
+    pretrained, reason = (False, "skipped") if not config.try_imagenet else imagenet_available("mobilenetv3small", 96)
+    if pretrained:
+        info("ImageNet weights available: MobileNetV3Small at 96 px, bottleneck then fine-tuning")
+        train_config = TrainConfig(
+            data=str(out / "data" / "train"),
+            backbone="mobilenetv3small",
+            weights="imagenet",
+            image_size=96,
+            epochs=20,
+            fine_tune_epochs=8,
+            fine_tune_layers="20",
+            batch_size=32,
+            patience=4,
+            out=str(out / "run"),
+            seed=config.seed,
+        )
+    else:
+        info(
+            f"ImageNet weights not available ({reason}): training {config.backbone} from scratch at "
+            f"{config.image_size} px instead, which works for this data on a CPU in a few minutes"
+        )
+        train_config = TrainConfig(
+            data=str(out / "data" / "train"),
+            backbone=config.backbone,
+            weights="none",
+            image_size=config.image_size,
+            epochs=25,
+            fine_tune_epochs=15,
+            batch_size=32,
+            patience=6,
+            out=str(out / "run"),
+            seed=config.seed,
+        )
+    run = train(train_config)
+    result.figures["val_accuracy"] = run.metrics["accuracy"]
+    result.figures["weights"] = "imagenet" if pretrained else "none (offline)"
+    result.paths["run"] = str(run.run_dir)
+    _stage(result, "train", started)
+
+    started = time.perf_counter()
+    info("== 3/6 exporting FP32, FP16 and INT8 through the parity gate")
+    exported = export(ExportConfig(source=str(run.run_dir), fp16=True, int8=True))
+    for precision, report in exported.reports.items():
+        result.figures[f"{precision}_agreement"] = round(report.agreement, 4)
+        result.paths[f"onnx_{precision}"] = str(exported.written[precision])
+    _stage(result, "export", started)
+
+    started = time.perf_counter()
+    info("== 4/6 predicting held-out images with the ONNX runtime")
+    classifier = load_classifier(exported.written["fp32"], "auto")
+    truth_by_path = {
+        str(p): name for name, files in list_class_folders(out / "data" / "held-out").items() for p in files
+    }
+    results = list(classify_files(classifier, collect_inputs([str(out / "data" / "held-out")]), batch_size=32))
+    correct = sum(r.ok and r.label == truth_by_path[r.path] for r in results)
+    result.figures["held_out_accuracy"] = round(correct / len(results), 4)
+    for sample in results[:: max(1, len(results) // 4)][:4]:
+        info(f"  {Path(sample.path).name}: {sample.label} {sample.score:.3f}")
+    info(f"held-out accuracy {result.figures['held_out_accuracy']:.2%} on {len(results)} images")
+    _stage(result, "predict", started)
+
+    started = time.perf_counter()
+    info("== 5/6 serve-camera on the generated clip (headless)")
+    quiet_video_logs()
+    frames_out = out / "clip.frames.jsonl"
+    source = FrameSource(parse_source(str(clip))).start()
+    summary = run_live(
+        classifier,
+        source,
+        LiveConfig(smooth=3, roi=truth.roi, jsonl=str(frames_out), record=str(out / "clip.annotated.avi")),
+        on_status=info,
+    )
+    frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
+    label_right = sum(frame["label"] == truth.states[frame["frame"]] for frame in frames)
+    state_right = sum(frame["state"] == truth.states[frame["frame"]] for frame in frames)
+    result.figures["clip_frame_accuracy"] = round(label_right / len(frames), 4)
+    result.figures["clip_smoothed_accuracy"] = round(state_right / len(frames), 4)
+    result.figures["clip_fps"] = round(summary.fps, 1)
+    result.paths.update(clip_frames=str(frames_out), clip_annotated=str(out / "clip.annotated.avi"))
+    info(
+        f"{summary.line()}\nper-frame accuracy {label_right / len(frames):.2%}, smoothed state "
+        f"{state_right / len(frames):.2%} against the clip's ground truth"
+    )
+    _stage(result, "serve-camera", started)
+
+    started = time.perf_counter()
+    info("== 6/6 a short benchmark")
+    settings = BenchSettings(batches=(1, 8), warmup=5, seconds=1.5)
+    for precision in ("fp32", "int8"):
+        for record in bench_onnx(exported.written[precision], "auto", settings):
+            key = f"{precision}_batch{record['batch']}"
+            result.figures[f"{key}_p50_ms"] = record["p50_ms"]
+            result.figures[f"{key}_images_per_s"] = record["images_per_s"]
+            info(
+                f"  {precision} batch {record['batch']}: p50 {record['p50_ms']:.2f} ms, "
+                f"{record['images_per_s']:.0f} images/s on {record['provider']}"
+            )
+    _stage(result, "bench", started)
+
+    document = {"figures": result.figures, "paths": result.paths, "seconds": result.seconds}
+    (out / "demo.json").write_text(json.dumps(document, indent=2) + "\n")
+    result.paths["summary"] = str(out / "demo.json")
+    return result
