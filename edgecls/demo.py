@@ -23,9 +23,13 @@ class DemoConfig:
     test_per_class: int = 100
     clip_seconds: float = 12.0
     seed: int = 0
-    backbone: str = "mobilenetv2"
-    image_size: int = 64
+    backbone: str = "mobilenetv3small"
+    image_size: int = 96
+    epochs: int = 40
+    patience: int = 6
     try_imagenet: bool = True
+    fp16_min_agreement: float = 0.995
+    int8_min_agreement: float = 0.98
 
 
 @dataclass
@@ -82,21 +86,27 @@ def run_demo(config: DemoConfig) -> DemoResult:
 
     started = time.perf_counter()
     info("== 2/6 training")
-    pretrained, reason = (False, "skipped") if not config.try_imagenet else imagenet_available("mobilenetv3small", 96)
+    if config.try_imagenet:
+        pretrained, reason = imagenet_available(config.backbone, config.image_size)
+    else:
+        pretrained, reason = False, "--no-imagenet"
+    common = dict(
+        data=str(out / "data" / "train"),
+        backbone=config.backbone,
+        image_size=config.image_size,
+        batch_size=32,
+        patience=config.patience,
+        out=str(out / "run"),
+        seed=config.seed,
+    )
     if pretrained:
-        info("ImageNet weights available: MobileNetV3Small at 96 px, bottleneck then fine-tuning")
+        info(f"ImageNet weights available: {config.backbone} at {config.image_size} px, bottleneck then fine-tuning")
         train_config = TrainConfig(
-            data=str(out / "data" / "train"),
-            backbone="mobilenetv3small",
+            **common,
             weights="imagenet",
-            image_size=96,
-            epochs=20,
-            fine_tune_epochs=8,
+            epochs=config.epochs // 2,
+            fine_tune_epochs=config.epochs // 4,
             fine_tune_layers="20",
-            batch_size=32,
-            patience=4,
-            out=str(out / "run"),
-            seed=config.seed,
         )
     else:
         info(
@@ -104,16 +114,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
             f"{config.image_size} px instead, which works for this data on a CPU in a few minutes"
         )
         train_config = TrainConfig(
-            data=str(out / "data" / "train"),
-            backbone=config.backbone,
-            weights="none",
-            image_size=config.image_size,
-            epochs=25,
-            fine_tune_epochs=15,
-            batch_size=32,
-            patience=6,
-            out=str(out / "run"),
-            seed=config.seed,
+            **common, weights="none", epochs=config.epochs // 2, fine_tune_epochs=config.epochs - config.epochs // 2
         )
     run = train(train_config)
     result.figures["val_accuracy"] = run.metrics["accuracy"]
@@ -123,7 +124,15 @@ def run_demo(config: DemoConfig) -> DemoResult:
 
     started = time.perf_counter()
     info("== 3/6 exporting FP32, FP16 and INT8 through the parity gate")
-    exported = export(ExportConfig(source=str(run.run_dir), fp16=True, int8=True))
+    exported = export(
+        ExportConfig(
+            source=str(run.run_dir),
+            fp16=True,
+            int8=True,
+            fp16_min_agreement=config.fp16_min_agreement,
+            int8_min_agreement=config.int8_min_agreement,
+        )
+    )
     for precision, report in exported.reports.items():
         result.figures[f"{precision}_agreement"] = round(report.agreement, 4)
         result.paths[f"onnx_{precision}"] = str(exported.written[precision])

@@ -73,3 +73,10 @@ class EpochLog(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.nan = True
             self.model.stop_training = True
+
+
+def reduce_on_plateau(patience: int) -> keras.callbacks.ReduceLROnPlateau:
+    """Cut the learning rate to 30% when validation loss stalls for half the early-stopping patience."""
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.3, patience=max(1, patience // 2), min_lr=1e-6
+    )

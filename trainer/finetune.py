@@ -96,7 +96,7 @@ def fine_tune(
     The best weights are restored at the end, also after Ctrl-C or a NaN loss.
     Returns the EpochLog.
     """
-    from edgecls.trainer.callbacks import BestWeights, EpochLog
+    from edgecls.trainer.callbacks import BestWeights, EpochLog, reduce_on_plateau
 
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     stopping = BestWeights(settings["patience"], on_improvement=on_improvement)
@@ -110,7 +110,7 @@ def fine_tune(
             epochs=settings["epochs"],
             verbose=0,
             shuffle=False,  # the pipeline shuffles
-            callbacks=[log, stopping],
+            callbacks=[log, stopping, reduce_on_plateau(settings["patience"])],
         )
     except KeyboardInterrupt:
         log.interrupted = True

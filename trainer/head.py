@@ -34,7 +34,7 @@ def train_head(
     """
     import keras
 
-    from edgecls.trainer.callbacks import BestWeights, EpochLog
+    from edgecls.trainer.callbacks import BestWeights, EpochLog, reduce_on_plateau
 
     head.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -52,7 +52,7 @@ def train_head(
             batch_size=batch_size,
             shuffle=True,
             verbose=0,
-            callbacks=[log, stopping],
+            callbacks=[log, stopping, reduce_on_plateau(patience)],
         )
     except KeyboardInterrupt:
         log.interrupted = True

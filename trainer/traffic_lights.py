@@ -27,10 +27,10 @@ LAMP_ORDER = ("red", "yellow", "green")  # top to bottom (vertical), left to rig
 def _lit_color(rng: np.random.Generator, state: str) -> np.ndarray:
     """RGB of a lit lamp: real signals vary (incandescent, LED, amber vs yellow, blue-green)."""
     if state == "red":
-        return np.array([255, rng.integers(20, 90), rng.integers(10, 70)], np.float32)
+        return np.array([255, rng.integers(0, 70), rng.integers(0, 60)], np.float32)
     if state == "yellow":
-        return np.array([255, rng.integers(150, 225), rng.integers(0, 60)], np.float32)
-    return np.array([rng.integers(20, 120), 255, rng.integers(90, 210)], np.float32)
+        return np.array([255, rng.integers(160, 220), rng.integers(0, 50)], np.float32)
+    return np.array([rng.integers(0, 100), rng.integers(230, 256), rng.integers(100, 210)], np.float32)
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -58,7 +58,22 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
                 end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
                 cv2.line(image, (x, y), end, color, int(rng.integers(1, max(2, width // 20))))
     gray = image.mean(axis=2, keepdims=True)
-    return gray + (image - gray) * rng.uniform(0.15, 1.0)  # photographs are rarely this saturated
+    image = gray + (image - gray) * rng.uniform(0.15, 1.0)  # photographs are rarely this saturated
+    # Strongly coloured things that are not the signal (a red car, brake lights, a green sign), so the
+    # model learns to read the lit lamp in its housing rather than the colour of the scene.
+    for _ in range(int(rng.poisson(1.2))):
+        hue = rng.choice(["red", "orange", "yellow", "green"])
+        color = {"red": (220, 30, 30), "orange": (240, 120, 20), "yellow": (230, 200, 40), "green": (40, 180, 70)}[hue]
+        color = tuple(float(c) * rng.uniform(0.5, 1.0) for c in color)
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        size = int(rng.integers(max(2, width // 20), max(3, width // 3)))
+        if rng.random() < 0.5:
+            cv2.ellipse(
+                image, (x, y), (size, int(size * rng.uniform(0.3, 1.0))), float(rng.uniform(0, 180)), 0, 360, color, -1
+            )
+        else:
+            cv2.rectangle(image, (x, y), (x + size, y + int(size * rng.uniform(0.3, 1.5))), color, -1)
+    return image
 
 
 def _housing_color(rng: np.random.Generator) -> np.ndarray:
@@ -70,6 +85,28 @@ def _housing_color(rng: np.random.Generator) -> np.ndarray:
     return np.array([rng.uniform(20, 60), rng.uniform(50, 90), rng.uniform(20, 50)], np.float32)  # dark green
 
 
+def _draw_lamp(canvas: np.ndarray, center: tuple[int, int], radius: int, color: np.ndarray, style: str) -> None:
+    """One lamp: a filled disc, a square lens, or a disc of LED dots (as modern signals are)."""
+    value = tuple(float(c) for c in color)
+    if style == "square":
+        cv2.rectangle(
+            canvas, (center[0] - radius, center[1] - radius), (center[0] + radius, center[1] + radius), value, -1
+        )
+    elif style == "leds":
+        step = max(2, radius // 3)
+        for dy in range(-radius, radius + 1, step):
+            for dx in range(-radius, radius + 1, step):
+                if dx * dx + dy * dy <= radius * radius:
+                    cv2.circle(canvas, (center[0] + dx, center[1] + dy), max(1, step // 2), value, -1)
+    else:
+        cv2.circle(canvas, center, radius, value, -1)
+
+
+def pad_of(radius: int) -> int:
+    """Transparent margin around a housing's canvas, room for the glow."""
+    return radius * 2
+
+
 def _draw_light(rng: np.random.Generator, state: str, radius: int, vertical: bool):
     """The light on its own canvas: (RGB float image, alpha mask, glow layer)."""
     gap = max(2, int(radius * rng.uniform(0.25, 0.6)))
@@ -77,7 +114,7 @@ def _draw_light(rng: np.random.Generator, state: str, radius: int, vertical: boo
     long_side = 3 * 2 * radius + 2 * gap + 2 * border
     short_side = 2 * radius + 2 * border
     height, width = (long_side, short_side) if vertical else (short_side, long_side)
-    pad = radius * 2
+    pad = pad_of(radius)
     canvas = np.zeros((height + 2 * pad, width + 2 * pad, 3), np.float32)
     alpha = np.zeros(canvas.shape[:2], np.float32)
     glow = np.zeros_like(canvas)
@@ -97,22 +134,34 @@ def _draw_light(rng: np.random.Generator, state: str, radius: int, vertical: boo
     if rng.random() < 0.5:  # a lighter rim
         rim = tuple(float(min(255, c + rng.uniform(20, 60))) for c in housing)
         cv2.rectangle(canvas, (x0, y0), (x1, y1), rim, max(1, radius // 8))
+    elif rng.random() < 0.4:  # a back-plate with a white or yellow border, as many countries use
+        border_color = (240.0, 240.0, 240.0) if rng.random() < 0.6 else (230.0, 200.0, 40.0)
+        cv2.rectangle(canvas, (x0, y0), (x1, y1), border_color, max(2, radius // 4))
+    lamp_style = rng.choice(["disc", "disc", "leds", "square"])
+    lamp_scale = rng.uniform(0.75, 1.0)
     for index, lamp in enumerate(LAMP_ORDER):
         offset = border + radius + index * (2 * radius + gap)
         center = (pad + border + radius, pad + offset) if vertical else (pad + offset, pad + border + radius)
         lit = lamp == state
+        # Every lamp draws the same random numbers whichever is lit, so one seed gives the same light
+        # in every state (the clip relies on it).
         color = _lit_color(rng, lamp)
+        dim, hot_size, glow_size, glint = (
+            rng.uniform(0.08, 0.3),
+            rng.uniform(0.2, 0.6),
+            rng.uniform(1.2, 2.2),
+            rng.random(),
+        )
+        face = color if lit else color * dim + housing * 0.3
+        _draw_lamp(canvas, center, int(radius * lamp_scale), face, lamp_style)
         if lit:
-            cv2.circle(canvas, center, radius, tuple(float(c) for c in color), -1)
-            hot = color * 0.4 + 255 * 0.6
-            cv2.circle(canvas, center, max(1, int(radius * rng.uniform(0.2, 0.6))), tuple(float(c) for c in hot), -1)
-            cv2.circle(glow, center, int(radius * rng.uniform(1.2, 2.2)), tuple(float(c) for c in color), -1)
-        else:
-            dim = color * rng.uniform(0.08, 0.3) + housing * 0.3
-            cv2.circle(canvas, center, radius, tuple(float(c) for c in dim), -1)
-            if rng.random() < 0.3:  # sun phantom: an unlit lens catching light
-                glint = (int(center[0] - radius * 0.4), int(center[1] - radius * 0.4))
-                cv2.circle(canvas, glint, max(1, radius // 4), tuple(float(c) for c in dim * 1.8 + 30), -1)
+            if lamp_style == "disc":
+                hot = color * 0.4 + 255 * 0.6
+                cv2.circle(canvas, center, max(1, int(radius * hot_size)), tuple(float(c) for c in hot), -1)
+            cv2.circle(glow, center, int(radius * glow_size), tuple(float(c) for c in color), -1)
+        elif lamp_style == "disc" and glint < 0.3:  # sun phantom: an unlit lens catching light
+            spot = (int(center[0] - radius * 0.4), int(center[1] - radius * 0.4))
+            cv2.circle(canvas, spot, max(1, radius // 4), tuple(float(c) for c in face * 1.8 + 30), -1)
         if rng.random() < 0.5:  # visor over each lamp
             axes = (radius + border // 2, radius + border // 2)
             angle = 0 if vertical else 90
@@ -136,8 +185,13 @@ def render_traffic_light(rng: np.random.Generator, state: str, size: int = 96) -
     angle = rng.uniform(-15, 15)
     scale = min(1.0, size * 0.98 / max(light.shape[:2]))
     height, width = light.shape[:2]
-    cx = rng.uniform(0.3, 0.7) * size
-    cy = rng.uniform(0.3, 0.7) * size
+    # Keep the whole housing in the picture: which lamp is lit is read from its place in the housing.
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float32) - (width / 2, height / 2)
+    turn = math.radians(angle)
+    rotated = corners @ np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]], np.float32)
+    half_w, half_h = (np.abs(rotated).max(axis=0) - pad_of(radius)) * scale
+    cx = rng.uniform(min(half_w, size / 2), max(size - half_w, size / 2))
+    cy = rng.uniform(min(half_h, size / 2), max(size - half_h, size / 2))
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
     matrix[:, 2] += (cx - width / 2, cy - height / 2)
     warp = lambda layer: cv2.warpAffine(layer, matrix, (size, size), flags=cv2.INTER_LINEAR)  # noqa: E731
@@ -153,7 +207,7 @@ def render_traffic_light(rng: np.random.Generator, state: str, size: int = 96) -
 def _camera(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     """Lighting, colour cast, blur, sensor noise and JPEG artefacts."""
     image = image * rng.uniform(0.55, 1.3) + rng.uniform(-25, 25)
-    image = image * rng.uniform(0.85, 1.15, 3)  # white balance
+    image = image * rng.uniform(0.92, 1.08, 3)  # white balance
     gamma = rng.uniform(0.75, 1.35)
     image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** gamma
     if rng.random() < 0.6:
@@ -227,7 +281,7 @@ def write_clip(
         roi_size,
     )
     states = cycle_states(num_frames, fps, rng)
-    light_rng_seed = int(rng.integers(0, 2**31))
+    light_seed = int(rng.integers(0, 2**31))
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
     with atomic_path(out) as temporary:
         writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
@@ -236,10 +290,8 @@ def write_clip(
                 dx = int(80 + 60 * math.sin(index / fps * 0.4))
                 dy = int(40 + 30 * math.cos(index / fps * 0.3))
                 frame = scene[dy : dy + height, dx : dx + width].copy()
-                # The same light for the whole clip (same seed), only its lit lamp changes.
-                light = render_traffic_light(
-                    np.random.default_rng(light_rng_seed + STATES.index(state)), state, roi_size
-                )
+                # The same light for the whole clip (one seed): only which lamp is lit changes.
+                light = render_traffic_light(np.random.default_rng(light_seed), state, roi_size)
                 x, y, w, h = roi
                 frame[y : y + h, x : x + w] = light
                 frame = _camera(np.random.default_rng(seed * 100_003 + index), frame)

@@ -1,0 +1,49 @@
+"""The demo's whole chain at toy scale: data, train, export, predict, serve-camera, bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_every_stage_and_reports(tmp_path):
+    from edgecls.console import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from edgecls.demo import DemoConfig, run_demo
+
+    config = DemoConfig(
+        out=str(tmp_path / "demo"),
+        per_class=20,
+        test_per_class=4,
+        clip_seconds=1.0,
+        image_size=32,
+        epochs=4,
+        patience=2,
+        try_imagenet=False,
+        fp16_min_agreement=0.0,
+        int8_min_agreement=0.0,
+    )
+    result = run_demo(config)
+    summary = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    assert set(summary["seconds"]) == {"data", "train", "export", "predict", "serve-camera", "bench"}
+    for key in ("onnx_fp32", "onnx_fp16", "onnx_int8", "clip", "clip_frames", "clip_annotated", "run"):
+        assert Path(result.paths[key]).exists(), key
+    figures = summary["figures"]
+    assert 0.0 <= figures["held_out_accuracy"] <= 1.0 and 0.0 <= figures["clip_frame_accuracy"] <= 1.0
+    assert figures["weights"] == "none (offline)"
+    assert figures["fp32_agreement"] == 1.0
+    frames = (tmp_path / "demo" / "clip.frames.jsonl").read_text().splitlines()
+    assert len(frames) == 25
+    # A second demo into the same folder replaces the first; a folder that is not a demo is refused.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("mine")
+    from edgecls.errors import EdgeclsError
+
+    with pytest.raises(EdgeclsError, match="not an earlier demo"):
+        run_demo(DemoConfig(out=str(tmp_path / "mine")))
+    assert (tmp_path / "mine" / "keep.txt").read_text() == "mine"
