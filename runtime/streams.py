@@ -8,7 +8,6 @@ timeouts; a live source that drops is reopened with exponential backoff.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
@@ -144,7 +143,7 @@ class FrameSource:
         self._connected = threading.Event()
         self._open_error: str | None = None
         self._ended = False
-        self._captures: list = []
+        self._thread: threading.Thread | None = None
         self.connected = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -166,19 +165,23 @@ class FrameSource:
             raise StreamError(f"--source {self.spec}: {self._open_error}")
         return self
 
-    def stop(self) -> None:
-        """Stop reading and release the capture (idempotent)."""
+    def stop(self, wait_s: float | None = None) -> None:
+        """Stop reading; the reader thread releases the capture as soon as its current read returns.
+
+        Waits up to `wait_s` (default: the read timeout) for that, so the device is free when this
+        returns. A capture is never released from another thread while a read is in progress: OpenCV
+        does not allow it (it crashes). A reader stuck in a read that never returns is abandoned.
+        """
         self._stop.set()
         with self._lock:
             self._lock.notify_all()
-        for capture in list(self._captures):
-            with contextlib.suppress(cv2.error):
-                capture.release()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(self.read_timeout_s if wait_s is None else wait_s)
 
     def _spawn(self) -> None:
         self._generation += 1
-        thread = threading.Thread(target=self._run, args=(self._generation,), name="edgecls-reader", daemon=True)
-        thread.start()
+        self._thread = threading.Thread(target=self._run, args=(self._generation,), name="edgecls-reader", daemon=True)
+        self._thread.start()
 
     # -- reader thread -------------------------------------------------------------------------------------
     def _run(self, generation: int) -> None:
@@ -186,10 +189,8 @@ class FrameSource:
         first = not self._connected.is_set()
         while not self._stop.is_set() and generation == self._generation:
             capture = self.capture_factory(self.spec, self.open_timeout_s, self.read_timeout_s)
-            self._captures.append(capture)
             if not capture.isOpened():
                 capture.release()
-                self._captures.remove(capture)
                 if first:
                     self._open_error = "could not be opened (nothing there, unsupported format, or no permission)"
                     self._connected.set()
@@ -198,11 +199,11 @@ class FrameSource:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
-            ended = self._read_until_failure(capture, generation, first)
+            try:
+                ended = self._read_until_failure(capture, generation, first)
+            finally:
+                capture.release()  # only ever here, on the thread that reads it
             first = False
-            capture.release()
-            if capture in self._captures:
-                self._captures.remove(capture)
             if ended or not self.live or self._stop.is_set() or generation != self._generation:
                 break
             # A live source dropped: reconnect, after a pause so a dead server is not hammered.

@@ -83,18 +83,23 @@ class FakeCapture:
     def __init__(self, hang_open=False, hang_after=None, sizes=((240, 320),)):
         self.hang_open, self.hang_after, self.sizes, self.count = hang_open, hang_after, sizes, 0
         self.released = threading.Event()
+        self.unhang = threading.Event()  # set by the test: the stuck call returns
+        self.reading = False
 
     def isOpened(self):  # noqa: N802 - OpenCV's name
         if self.hang_open:
-            self.released.wait(30)
+            self.unhang.wait(30)
         return True
 
     def get(self, prop):
         return 25.0
 
     def read(self):
+        assert not self.released.is_set(), "read after release"
         if self.hang_after is not None and self.count >= self.hang_after:
-            self.released.wait(30)
+            self.reading = True
+            self.unhang.wait(30)
+            self.reading = False
             return False, None
         height, width = self.sizes[self.count % len(self.sizes)]
         self.count += 1
@@ -104,20 +109,20 @@ class FakeCapture:
         return True, frame
 
     def release(self):
+        assert not self.reading, "released while a read is in progress"
         self.released.set()
 
 
 def test_a_camera_that_never_opens_times_out():
+    capture = FakeCapture(hang_open=True)
     source = FrameSource(
-        SourceSpec("camera", 0),
-        open_timeout_s=0.5,
-        read_timeout_s=0.5,
-        capture_factory=lambda *a: FakeCapture(hang_open=True),
+        SourceSpec("camera", 0), open_timeout_s=0.5, read_timeout_s=0.5, capture_factory=lambda *a: capture
     )
     started = time.perf_counter()
     with pytest.raises(StreamError, match="no frame within"):
         source.start()
     assert time.perf_counter() - started < 3
+    capture.unhang.set()
 
 
 def test_a_hung_read_is_restarted_and_counted(color_model):
@@ -131,7 +136,10 @@ def test_a_hung_read_is_restarted_and_counted(color_model):
     source = FrameSource(SourceSpec("camera", 0), capture_factory=factory).start()
     summary = run_live(classifier, source, LiveConfig(max_frames=20, stall_timeout_s=0.5))
     assert summary.processed == 20 and summary.reconnects >= 1 and len(captures) >= 2
-    assert all(capture.released.is_set() for capture in captures)
+    assert captures[-1].released.is_set()  # the working capture is released when the run ends
+    assert not captures[0].released.is_set()  # the stuck one is abandoned, never released mid-read
+    captures[0].unhang.set()  # when its read finally returns, its own thread releases it
+    assert wait_until(lambda: captures[0].released.is_set(), timeout=5)
 
 
 def test_frame_size_change_mid_stream_with_roi_and_recording(color_model, tmp_path):
