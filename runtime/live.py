@@ -135,8 +135,13 @@ class _Outputs:
         self._record_temp = None
         self.server = None
         self.live_state = None
-        if config.jsonl:
-            self._jsonl = sys.stdout if config.jsonl == "-" else open(config.jsonl, "w", encoding="utf-8")  # noqa: SIM115
+        if config.jsonl == "-":
+            self._jsonl = sys.stdout
+        elif config.jsonl:
+            try:
+                self._jsonl = open(config.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            except OSError as error:
+                raise StreamError(f"--jsonl {config.jsonl}: cannot write there ({error.strerror}).") from None
         if config.http:
             from edgecls.runtime.http import LiveState, start_server
 
@@ -228,7 +233,11 @@ def run_live(
     notify = on_status or (lambda message: None)
     summary = LiveSummary(provider=classifier.provider)
     smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
-    outputs = _Outputs(config, classifier.provider)
+    try:
+        outputs = _Outputs(config, classifier.provider)
+    except BaseException:
+        source.stop()
+        raise
     started = time.perf_counter()
     last_frame_at = time.perf_counter()
     fps = 0.0

@@ -285,3 +285,28 @@ def test_sigterm_stops_promptly_and_flushes(color_model, tmp_path):
     assert lines and all(json.loads(line)["label"] == "green" for line in lines)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["processed"] == len(lines) and summary["stopped_by"] == "signal"
+
+
+def test_cli_errors_are_one_line(color_model, clip, tmp_path):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    path, _ = clip
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "serve-camera",
+            str(color_model),
+            "--source",
+            str(path),
+            "--jsonl",
+            str(tmp_path / "no" / "such" / "dir.jsonl"),
+        ],
+    )
+    assert result.exit_code == 2 and "--jsonl" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["serve-camera", str(color_model), "--source", str(path), "--roi", "1,2,3"])
+    assert result.exit_code == 2 and "--roi must be X,Y,W,H" in result.output
+    result = runner.invoke(app, ["serve-camera", str(color_model), "--source", str(tmp_path / "nope.mp4")])
+    assert result.exit_code == 2 and "no such file" in result.output
