@@ -51,7 +51,11 @@ def test_export_all_precisions_through_the_runtime(trained_run, tmp_path):
 
     run, _ = trained_run
     out = tmp_path / "out" / "colors.onnx"
-    result = export(ExportConfig(source=str(run), out=str(out), fp16=True, int8=True, calib_images=30))
+    # A toy model on 18 validation images: one INT8 flip is 5.6%, so the gate is loosened here; the gate
+    # itself is tested with a tampered model below.
+    result = export(
+        ExportConfig(source=str(run), out=str(out), fp16=True, int8=True, calib_images=30, int8_min_agreement=0.75)
+    )
     assert set(result.written) == {"fp32", "fp16", "int8"}
     assert result.written["fp16"].name == "colors.fp16.onnx" and result.written["int8"].name == "colors.int8.onnx"
     fp32 = result.reports["fp32"]
