@@ -96,7 +96,7 @@ def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tupl
 
 
 def _folder_items(folder: str, classes: list[str], role: str) -> list[tuple[str, int]]:
-    from edgecls.trainer.data import list_class_folders
+    from edgecls.runtime.classify import list_class_folders
 
     files = list_class_folders(Path(folder), role=role)
     unknown = sorted(set(files) - set(classes))
@@ -147,7 +147,7 @@ def export(config: ExportConfig) -> ExportResult:
 
     model = keras.saving.load_model(run.model_path, safe_mode=True)
     info(f"loaded {run.model_path}; checking against {len(paths)} images")
-    keras_probabilities = predict_images(model, images, 32)
+    checks = CheckSet(paths, labels, images, predict_images(model, images, 32), run.classes)
     started = time.perf_counter()
     fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
     info(f"converted to ONNX (opset {config.opset}) in {time.perf_counter() - started:.1f}s")
@@ -171,18 +171,7 @@ def export(config: ExportConfig) -> ExportResult:
             created,
             extra={"gflops_per_image": f"{gflops:.4f}"},
         )
-        report = _gate_and_write(
-            proto,
-            metadata,
-            targets[precision],
-            images,
-            keras_probabilities,
-            paths,
-            labels,
-            run.classes,
-            gates[precision],
-            precision,
-        )
+        report = _gate_and_write(proto, metadata, targets[precision], checks, gates[precision])
         reports[precision] = report
         info(report.summary())
         if report.passed:
@@ -205,9 +194,18 @@ def export(config: ExportConfig) -> ExportResult:
     return ExportResult(written, reports, report_path)
 
 
-def _gate_and_write(
-    proto, metadata, target: Path, images, keras_probabilities, paths, labels, classes, gate, precision
-):
+@dataclass
+class CheckSet:
+    """The images every export is checked on, with the Keras model's answers for them."""
+
+    paths: list[str]
+    labels: np.ndarray
+    images: np.ndarray
+    keras_probabilities: np.ndarray
+    classes: list[str]
+
+
+def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: CheckSet, gate: Gate) -> ParityReport:
     """Run the model through the real runtime from a temp file; rename it into place only if it passes."""
     import onnx
     from onnx import helper
@@ -221,10 +219,19 @@ def _gate_and_write(
     onnx.save(proto, temporary)
     try:
         classifier = load_classifier(temporary, "cpu")
+        images = checks.images
         onnx_probabilities = np.concatenate(
             [classifier.predict(images[start : start + 32]) for start in range(0, len(images), 32)]
         )
-        report = compare(precision, keras_probabilities, onnx_probabilities, paths, classes, gate, labels)
+        report = compare(
+            metadata["precision"],
+            checks.keras_probabilities,
+            onnx_probabilities,
+            checks.paths,
+            checks.classes,
+            gate,
+            checks.labels,
+        )
         if report.passed:
             os.replace(temporary, target)
     finally:

@@ -4,6 +4,7 @@ preprocessing, built from stock Keras layers only (no Lambda), so `model.keras` 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,13 +82,16 @@ def build_backbone(name: str, weights: str, image_size: int, scratch_batchnorm_m
     keyword = {"include_preprocessing": True} if spec.preprocessing == "builtin" else {}
     keras_weights = None if weights == "none" else weights
     try:
-        model = constructor(
-            include_top=False,
-            weights=keras_weights,
-            input_shape=(image_size, image_size, 3),
-            pooling="avg",
-            **keyword,
-        )
+        with warnings.catch_warnings():
+            # Keras warns that ImageNet weights are "for 224 px" at other sizes; the convolutions transfer.
+            warnings.filterwarnings("ignore", message=".*Weights for input shape.*", category=UserWarning)
+            model = constructor(
+                include_top=False,
+                weights=keras_weights,
+                input_shape=(image_size, image_size, 3),
+                pooling="avg",
+                **keyword,
+            )
     except Exception as error:  # Keras raises plain Exception for a failed download
         if weights == "imagenet":
             raise EdgeclsError(
