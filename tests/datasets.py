@@ -24,3 +24,23 @@ def color_squares(root: Path, per_class: int = 24, size: int = 40, seed: int = 0
             image[top : top + side, left : left + side] = np.clip(np.array(rgb) + jitter, 0, 255)
             cv2.imwrite(str(folder / f"{index:03d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return root
+
+
+def tiny_scratch_config(data: Path, out: Path):
+    """A TrainConfig that trains MobileNetV3Small from scratch at 32 px in seconds (for tests)."""
+    from edgecls.trainer.config import TrainConfig
+
+    return TrainConfig(
+        data=str(data),
+        backbone="mobilenetv3small",
+        weights="none",
+        image_size=32,
+        epochs=12,
+        fine_tune_epochs=1,
+        batch_size=8,
+        patience=4,
+        augment=False,
+        head_units=(32,),
+        dropout=0.1,
+        out=str(out),
+    )

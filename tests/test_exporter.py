@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from edgecls.cli import app
 from edgecls.errors import ParityError
 
-from datasets import color_squares
+from datasets import color_squares, tiny_scratch_config
 
 pytestmark = pytest.mark.slow
 
@@ -22,25 +22,11 @@ def trained_run(tmp_path_factory):
     from edgecls.console import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from edgecls.trainer.config import TrainConfig
     from edgecls.trainer.run import train
 
     root = tmp_path_factory.mktemp("export")
     data = color_squares(root / "data", per_class=30, size=40)
-    config = TrainConfig(
-        data=str(data),
-        backbone="mobilenetv3small",
-        weights="none",
-        image_size=32,
-        epochs=12,
-        fine_tune_epochs=1,
-        batch_size=8,
-        patience=4,
-        augment=False,
-        head_units=(32,),
-        dropout=0.1,
-        out=str(root / "run"),
-    )
+    config = tiny_scratch_config(data, root / "run")
     train(config)
     return root / "run", data
 

@@ -14,7 +14,7 @@ from edgecls.cli import app
 from edgecls.errors import EdgeclsError
 from edgecls.trainer.config import TrainConfig
 
-from datasets import color_squares
+from datasets import color_squares, tiny_scratch_config
 
 pytestmark = pytest.mark.slow
 
@@ -38,20 +38,7 @@ def tiny_weights(tmp_path_factory):
 
 def test_scratch_training_learns_and_writes_every_output(tmp_path):
     data = color_squares(tmp_path / "data", per_class=30, size=40)
-    config = TrainConfig(
-        data=str(data),
-        backbone="mobilenetv3small",
-        weights="none",
-        image_size=32,
-        epochs=12,
-        fine_tune_epochs=1,
-        batch_size=8,
-        patience=4,
-        augment=False,
-        head_units=(32,),
-        dropout=0.1,
-        out=str(tmp_path / "run"),
-    )
+    config = tiny_scratch_config(data, tmp_path / "run")
     from edgecls.trainer.run import train
 
     result = train(config)
@@ -178,3 +165,33 @@ def test_cli_reports_data_errors_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "missing"), "--weights", "none"])
     assert result.exit_code == 2
     assert "folder not found" in result.output and "Traceback" not in result.output
+
+
+def test_a_nan_loss_stops_the_epoch_log():
+    from edgecls.trainer.callbacks import EpochLog
+
+    class Model:
+        stop_training = False
+
+    log = EpochLog("scratch", 3)
+    log.set_model(Model())
+    log.on_train_batch_end(0, {"loss": 0.5})
+    assert not log.nan and not log.model.stop_training
+    log.on_train_batch_end(1, {"loss": float("nan")})
+    assert log.nan and log.model.stop_training
+
+
+def test_a_nan_run_saves_nothing_bad(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from edgecls.trainer import finetune
+    from edgecls.trainer.run import TrainingStopped, train
+
+    def diverging(model, train_xy, val_xy, optimizer, settings, on_improvement):
+        return SimpleNamespace(rows=[], interrupted=False, nan=True, best_epoch=-1)
+
+    monkeypatch.setattr(finetune, "fine_tune", diverging)
+    data = color_squares(tmp_path / "data", per_class=6, size=40)
+    with pytest.raises(TrainingStopped, match="NaN before any epoch"):
+        train(tiny_scratch_config(data, tmp_path / "run"))
+    assert not (tmp_path / "run" / "model.keras").exists()

@@ -56,6 +56,7 @@ class EpochLog(keras.callbacks.Callback):
         self.rows: list[dict] = []
         self.interrupted = False
         self.nan = False
+        self.best_epoch = -1  # set by the stage: the epoch whose weights were kept, -1 if none was good
         self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):

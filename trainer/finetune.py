@@ -115,4 +115,5 @@ def fine_tune(
     except KeyboardInterrupt:
         log.interrupted = True
     stopping.restore_best()
+    log.best_epoch = stopping.best_epoch
     return log

@@ -57,4 +57,5 @@ def train_head(
     except KeyboardInterrupt:
         log.interrupted = True
     stopping.restore_best()
+    log.best_epoch = stopping.best_epoch
     return log

@@ -129,6 +129,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         bottleneck_seconds = time.perf_counter() - started
         rows += log.rows
         interrupted, nan = log.interrupted, log.nan
+        _refuse_if_nothing_good(log, "bottleneck", config)
         probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
         _stage_metrics(metrics, "bottleneck", dataset, probabilities, bottleneck_seconds)
         _save_model(model, model_path)
@@ -169,6 +170,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         )
         rows += log.rows
         interrupted, nan = log.interrupted, log.nan
+        _refuse_if_nothing_good(log, stage, config)
         from edgecls.trainer.evaluate import predict_images
 
         probabilities = predict_images(model, dataset.val.images, config.batch_size)
@@ -192,6 +194,16 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     if interrupted:
         warn(f"interrupted: kept the best model so far in {model_path}")
     return RunResult(run_dir, model_path, metrics, interrupted, num_extracted, bottleneck_seconds)
+
+
+def _refuse_if_nothing_good(log, stage: str, config: TrainConfig) -> None:
+    """A stage whose loss went NaN before any good epoch has nothing worth saving over the last model."""
+    if log.nan and log.best_epoch < 0:
+        kept = " The previous stage's model is kept in model.keras." if stage in ("finetune",) else ""
+        raise TrainingStopped(
+            f"the {stage} loss became NaN before any epoch finished well, so nothing from it was saved.{kept} "
+            f"Lower the learning rate (now {config.learning_rate} / {config.fine_tune_learning_rate}) and train again."
+        )
 
 
 def _stage_metrics(metrics: dict, stage: str, dataset, probabilities: np.ndarray, seconds: float) -> None:
