@@ -66,6 +66,7 @@ def bench_onnx(path: str | os.PathLike[str], provider: str, settings: BenchSetti
         ProviderError: the provider cannot run here (never silently measured on another one).
     """
     from edgecls.runtime.model import load_classifier
+    from edgecls.runtime.providers import usable_cpus
 
     path = Path(path)
     started = time.perf_counter()
@@ -95,7 +96,7 @@ def bench_onnx(path: str | os.PathLike[str], provider: str, settings: BenchSetti
                 "cold_start_ms": round(cold_start_s * 1000, 1),
                 "gflops_per_image": gflops,
                 "achieved_gflops_per_s": round(gflops * stats["images_per_s"], 2) if gflops else None,
-                "threads": settings.threads,
+                "threads": settings.threads or usable_cpus(),
                 **stats,
             }
         )
