@@ -68,7 +68,7 @@ def quiet_video_logs() -> None:
     import os
 
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
 
 
 def open_capture(spec: SourceSpec, open_timeout_s: float, read_timeout_s: float):
