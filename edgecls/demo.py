@@ -19,7 +19,7 @@ from edgecls.errors import EdgeclsError
 @dataclass(frozen=True)
 class DemoConfig:
     out: str = "demo-out"
-    per_class: int = 500
+    per_class: int = 800
     test_per_class: int = 100
     clip_seconds: float = 12.0
     seed: int = 0

@@ -15,7 +15,7 @@ def demo(
     out: Annotated[
         Path, typer.Option(help="Folder for everything the demo makes (replaced if it holds an earlier demo).")
     ] = Path("demo-out"),
-    per_class: Annotated[int, typer.Option(min=20, help="Training images per class.")] = 500,
+    per_class: Annotated[int, typer.Option(min=20, help="Training images per class.")] = 800,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     imagenet: Annotated[
         bool, typer.Option(help="Use ImageNet weights when they can be had (else train from scratch).")
