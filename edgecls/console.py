@@ -113,3 +113,7 @@ def import_tensorflow_quietly() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    import tensorflow as tf
+
+    # Retracing notices are advice for TensorFlow developers, not for someone training a classifier.
+    tf.get_logger().setLevel("ERROR")
