@@ -55,14 +55,40 @@ def imagenet_available(backbone: str, image_size: int) -> tuple[bool, str]:
     return True, ""
 
 
+def score_clip(classifier, clip: Path, frames_out: Path, record: Path | None = None) -> dict[str, float]:
+    """Run serve-camera's loop on a clip that has a ground truth (`<clip>.truth.json`: fps, roi,
+    states) inside its ROI, and score the per-frame labels and the smoothed states against it."""
+    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.streams import FrameSource, parse_source, quiet_video_logs
+
+    truth = json.loads(Path(f"{clip}.truth.json").read_text())
+    states = truth["states"]
+    quiet_video_logs()
+    source = FrameSource(parse_source(str(clip))).start()
+    config = LiveConfig(
+        smooth=3, roi=tuple(truth["roi"]), jsonl=str(frames_out), record=str(record) if record else None
+    )
+    summary = run_live(classifier, source, config, on_status=info)
+    frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
+    label_right = sum(frame["label"] == states[frame["frame"]] for frame in frames)
+    state_right = sum(frame["state"] == states[frame["frame"]] for frame in frames)
+    info(
+        f"{summary.line()}\nper-frame accuracy {label_right / len(frames):.2%}, smoothed state "
+        f"{state_right / len(frames):.2%} against the clip's ground truth ({len(frames)} frames)"
+    )
+    return {
+        "clip_frame_accuracy": round(label_right / len(frames), 4),
+        "clip_smoothed_accuracy": round(state_right / len(frames), 4),
+        "clip_fps": round(summary.fps, 1),
+    }
+
+
 def run_demo(config: DemoConfig) -> DemoResult:
     """Run every stage into `config.out` (replaced if it holds an earlier demo) and return the figures."""
     from edgecls.exporter.export import ExportConfig, export
     from edgecls.runtime import classify_files, collect_inputs, load_classifier
     from edgecls.runtime.bench import BenchSettings, bench_onnx
     from edgecls.runtime.classify import list_class_folders
-    from edgecls.runtime.live import LiveConfig, run_live
-    from edgecls.runtime.streams import FrameSource, parse_source, quiet_video_logs
     from edgecls.trainer.config import TrainConfig
     from edgecls.trainer.run import train
     from edgecls.trainer.traffic_lights import write_clip, write_dataset
@@ -80,7 +106,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     write_dataset(out / "data" / "train", per_class=config.per_class, seed=config.seed)
     write_dataset(out / "data" / "held-out", per_class=config.test_per_class, seed=config.seed + 1)
     clip = out / "data" / "clip.avi"
-    truth = write_clip(clip, seconds=config.clip_seconds, seed=config.seed + 2)
+    write_clip(clip, seconds=config.clip_seconds, seed=config.seed + 2)
     result.paths.update(data=str(out / "data" / "train"), held_out=str(out / "data" / "held-out"), clip=str(clip))
     _stage(result, "data", started)
 
@@ -154,26 +180,10 @@ def run_demo(config: DemoConfig) -> DemoResult:
 
     started = time.perf_counter()
     info("== 5/6 serve-camera on the generated clip (headless)")
-    quiet_video_logs()
     frames_out = out / "clip.frames.jsonl"
-    source = FrameSource(parse_source(str(clip))).start()
-    summary = run_live(
-        classifier,
-        source,
-        LiveConfig(smooth=3, roi=truth.roi, jsonl=str(frames_out), record=str(out / "clip.annotated.avi")),
-        on_status=info,
-    )
-    frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
-    label_right = sum(frame["label"] == truth.states[frame["frame"]] for frame in frames)
-    state_right = sum(frame["state"] == truth.states[frame["frame"]] for frame in frames)
-    result.figures["clip_frame_accuracy"] = round(label_right / len(frames), 4)
-    result.figures["clip_smoothed_accuracy"] = round(state_right / len(frames), 4)
-    result.figures["clip_fps"] = round(summary.fps, 1)
+    scores = score_clip(classifier, clip, frames_out, record=out / "clip.annotated.avi")
+    result.figures.update(scores)
     result.paths.update(clip_frames=str(frames_out), clip_annotated=str(out / "clip.annotated.avi"))
-    info(
-        f"{summary.line()}\nper-frame accuracy {label_right / len(frames):.2%}, smoothed state "
-        f"{state_right / len(frames):.2%} against the clip's ground truth"
-    )
     _stage(result, "serve-camera", started)
 
     started = time.perf_counter()
