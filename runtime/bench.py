@@ -7,7 +7,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -190,10 +190,6 @@ def format_table(records: list[dict]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def as_dict(settings: BenchSettings) -> dict:
-    return asdict(settings)
 
 
 def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, batch: int, threads: int | None) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgecls.errors import ModelContractError
 from edgecls.runtime.contract import ModelInfo, read_contract
-from edgecls.runtime.images import load_and_resize, resize_image
+from edgecls.runtime.images import DEFAULT_MAX_PIXELS, load_and_resize, resize_image
 from edgecls.runtime.providers import Provider, create_session
 
 
@@ -38,10 +38,8 @@ class Classifier:
         """Resize an RGB uint8 image of any size to the model's input size (the contract's rule)."""
         return resize_image(image, self.info.input_size)
 
-    def load(self, path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
+    def load(self, path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         """Decode and resize one image file for this model."""
-        if max_pixels is None:
-            return load_and_resize(path, self.info.input_size)
         return load_and_resize(path, self.info.input_size, max_pixels=max_pixels)
 
 
