@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgecls.demo import score_clip
 from edgecls.runtime import load_classifier
+from edgecls.runtime.images import quiet_opencv_logs
 
 
 def main() -> None:
@@ -23,6 +24,7 @@ def main() -> None:
     parser.add_argument("clip", type=Path)
     parser.add_argument("--provider", default="auto")
     args = parser.parse_args()
+    quiet_opencv_logs()
     classifier = load_classifier(args.model, args.provider)
     with tempfile.TemporaryDirectory() as folder:
         scores = score_clip(classifier, args.clip, Path(folder) / "frames.jsonl")

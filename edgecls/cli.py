@@ -50,6 +50,9 @@ def main(
     ),
 ) -> None:
     """Train, export and run image classifiers on edge devices."""
+    from edgecls.runtime.images import quiet_opencv_logs
+
+    quiet_opencv_logs()
 
 
 def _register() -> None:

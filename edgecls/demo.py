@@ -59,11 +59,10 @@ def score_clip(classifier, clip: Path, frames_out: Path, record: Path | None = N
     """Run serve-camera's loop on a clip that has a ground truth (`<clip>.truth.json`: fps, roi,
     states) inside its ROI, and score the per-frame labels and the smoothed states against it."""
     from edgecls.runtime.live import LiveConfig, run_live
-    from edgecls.runtime.streams import FrameSource, parse_source, quiet_video_logs
+    from edgecls.runtime.streams import FrameSource, parse_source
 
     truth = json.loads(Path(f"{clip}.truth.json").read_text())
     states = truth["states"]
-    quiet_video_logs()
     source = FrameSource(parse_source(str(clip))).start()
     config = LiveConfig(
         smooth=3, roi=tuple(truth["roi"]), jsonl=str(frames_out), record=str(record) if record else None

@@ -27,6 +27,14 @@ RESIZE_RULE = "stretch"
 enlarging."""
 
 
+def quiet_opencv_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own warnings ("PNG input buffer is incomplete", "connection refused")
+    off the terminal: edgecls reports each failure itself, in one line naming the file or source.
+    Changes process-wide settings, so the CLI calls it when a command starts, never at import."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when FFmpeg opens its first capture
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
+
+
 def probe_image_size(header: bytes) -> tuple[int, int] | None:
     """Width and height promised by an image header, without decoding it.
 

@@ -62,15 +62,6 @@ def parse_source(source: str) -> SourceSpec:
     return SourceSpec("file", text)
 
 
-def quiet_video_logs() -> None:
-    """Keep FFmpeg's and OpenCV's per-attempt warnings (connection refused, ...) off the terminal:
-    edgecls reports what happened in its own words. Call before the first capture is opened."""
-    import os
-
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
-
-
 def open_capture(spec: SourceSpec, open_timeout_s: float, read_timeout_s: float):
     """cv2.VideoCapture for `spec`, with FFmpeg's open/read timeouts where the backend honours them."""
     timeouts = [

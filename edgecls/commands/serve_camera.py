@@ -55,7 +55,7 @@ def serve_camera(
     """Classify a live source frame by frame; Ctrl-C or SIGTERM stop it cleanly with a summary."""
     from edgecls.runtime.live import LiveConfig, run_live
     from edgecls.runtime.model import load_classifier
-    from edgecls.runtime.streams import FrameSource, parse_source, quiet_video_logs
+    from edgecls.runtime.streams import FrameSource, parse_source
 
     config = LiveConfig(
         smooth=smooth,
@@ -69,7 +69,6 @@ def serve_camera(
         http=http,
     )
     spec = parse_source(source)
-    quiet_video_logs()
     classifier = load_classifier(model, provider, threads=threads or None)
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
     frames = FrameSource(spec, realtime=realtime, open_timeout_s=open_timeout, read_timeout_s=open_timeout).start()
