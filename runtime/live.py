@@ -259,7 +259,10 @@ def run_live(
                         notify(f"source lost after frame {source.stats.frames_read}; reconnecting")
                         was_connected = False
                         smoother.reset()
-                    if source.live and time.perf_counter() - last_frame_at > config.stall_timeout_s:
+                    # Connected yet silent: a read that never returns (a hung camera). A source that is
+                    # already reconnecting is left to its own backoff.
+                    stalled = time.perf_counter() - last_frame_at > config.stall_timeout_s
+                    if source.live and source.connected and stalled:
                         notify(f"no frame for {config.stall_timeout_s:.0f}s; reopening the source")
                         source.restart()
                         last_frame_at = time.perf_counter()
