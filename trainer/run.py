@@ -55,26 +55,9 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         DataError / EdgeclsError: bad data or arguments, with the fix in the message.
         TrainingStopped: a NaN loss stopped training (the last good model is kept).
     """
-    from edgecls.trainer.backbones import check_weights_argument, get_spec, resolve_image_size
-
-    get_spec(config.backbone)
-    if config.mode not in MODES:
-        raise EdgeclsError(f"--mode must be one of {', '.join(MODES)}; received {config.mode!r}.")
-    check_weights_argument(config.weights)
+    config, run_dir = _prepare_run(config, runs_root)
+    size = config.image_size
     pretrained = config.weights != "none"
-    if not pretrained and config.mode == "bottleneck":
-        raise EdgeclsError(
-            "--mode bottleneck needs pretrained weights: with --weights none there are no features to transfer. "
-            "Use --weights imagenet or --weights PATH, or --mode finetune to train from scratch."
-        )
-    size = resolve_image_size(config.backbone, config.image_size)
-    config = replace(config, image_size=size)
-    run_dir = Path(config.out) if config.out else next_run_dir(runs_root, config.backbone)
-    if (run_dir / "model.keras").exists():
-        raise EdgeclsError(f"--out {run_dir} already holds a trained model. Choose another folder or remove it.")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
-    info(f"run directory: {run_dir}")
 
     from edgecls.trainer.data import load_dataset, report_scan
 
@@ -88,9 +71,9 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
 
     import keras
 
-    from edgecls.trainer.backbones import build_backbone, weights_identity
-    from edgecls.trainer.finetune import assemble_model, fine_tune, unfreeze_last_layers
-    from edgecls.trainer.head import build_head, train_head
+    from edgecls.trainer.backbones import build_backbone
+    from edgecls.trainer.finetune import assemble_model
+    from edgecls.trainer.head import build_head
 
     keras.utils.set_random_seed(config.seed)
     backbone = build_backbone(config.backbone, config.weights, size)
@@ -101,36 +84,14 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     metrics: dict = {"classes": dataset.classes, "stages": {}}
     interrupted = nan = False
     num_extracted, bottleneck_seconds = 0, None
-    train_xy = (dataset.train.images, dataset.train.labels)
-    val_xy = (dataset.val.images, dataset.val.labels)
 
     if pretrained and config.mode in ("bottleneck", "both"):
-        from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
-
         started = time.perf_counter()
-        backbone.trainable = False
-        cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
-        cache_path = cache_file(cache_dir, config.backbone, weights_identity(config.weights), size)
-        features, num_extracted = cached_features(
-            extractor,
-            {"train": (dataset.train.images, dataset.train.hashes), "val": (dataset.val.images, dataset.val.hashes)},
-            cache_path,
-            config.batch_size,
-        )
-        log = train_head(
-            head,
-            (features["train"], dataset.train.labels),
-            (features["val"], dataset.val.labels),
-            config.epochs,
-            config.batch_size,
-            config.learning_rate,
-            config.patience,
-        )
+        log, probabilities, num_extracted = _bottleneck_stage(config, dataset, backbone, head, extractor)
         bottleneck_seconds = time.perf_counter() - started
         rows += log.rows
         interrupted, nan = log.interrupted, log.nan
         _refuse_if_nothing_good(log, "bottleneck", config)
-        probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
         _stage_metrics(metrics, "bottleneck", dataset, probabilities, bottleneck_seconds)
         _save_model(model, model_path)
         info(
@@ -140,34 +101,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
 
     if config.mode in ("finetune", "both") and not interrupted and not nan:
         started = time.perf_counter()
-        if pretrained:
-            count = unfreeze_last_layers(backbone, config.fine_tune_layers)
-            optimizer = keras.optimizers.SGD(config.fine_tune_learning_rate, momentum=0.9)
-            stage, epochs = "finetune", config.fine_tune_epochs
-            info(f"fine-tuning the last {count} backbone layer(s) at learning rate {config.fine_tune_learning_rate}")
-        else:
-            backbone.trainable = True
-            optimizer = keras.optimizers.Adam(config.learning_rate)
-            stage, epochs = "scratch", config.epochs + config.fine_tune_epochs
-            info(
-                "--weights none: nothing to transfer, training the whole network from scratch "
-                f"(Adam, learning rate {config.learning_rate})"
-            )
-        log = fine_tune(
-            model,
-            train_xy,
-            val_xy,
-            optimizer,
-            {
-                "epochs": epochs,
-                "batch_size": config.batch_size,
-                "patience": config.patience,
-                "augment": config.augment,
-                "seed": config.seed,
-                "stage": stage,
-            },
-            on_improvement=lambda improved: _save_model(improved, model_path),
-        )
+        stage, log = _image_stage(config, dataset, backbone, model, model_path)
         rows += log.rows
         interrupted, nan = log.interrupted, log.nan
         _refuse_if_nothing_good(log, stage, config)
@@ -194,6 +128,101 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     if interrupted:
         warn(f"interrupted: kept the best model so far in {model_path}")
     return RunResult(run_dir, model_path, metrics, interrupted, num_extracted, bottleneck_seconds)
+
+
+def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Path]:
+    """Check the arguments, resolve the image size, create the run directory and write config.json."""
+    from edgecls.trainer.backbones import check_weights_argument, get_spec, resolve_image_size
+
+    get_spec(config.backbone)
+    if config.mode not in MODES:
+        raise EdgeclsError(f"--mode must be one of {', '.join(MODES)}; received {config.mode!r}.")
+    check_weights_argument(config.weights)
+    if config.weights == "none" and config.mode == "bottleneck":
+        raise EdgeclsError(
+            "--mode bottleneck needs pretrained weights: with --weights none there are no features to transfer. "
+            "Use --weights imagenet or --weights PATH, or --mode finetune to train from scratch."
+        )
+    config = replace(config, image_size=resolve_image_size(config.backbone, config.image_size))
+    run_dir = Path(config.out) if config.out else next_run_dir(runs_root, config.backbone)
+    if (run_dir / "model.keras").exists():
+        raise EdgeclsError(f"--out {run_dir} already holds a trained model. Choose another folder or remove it.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
+    info(f"run directory: {run_dir}")
+    return config, run_dir
+
+
+def _bottleneck_stage(config: TrainConfig, dataset, backbone, head, extractor):
+    """Stage 1: cached features of the frozen backbone, then the head on them.
+
+    Returns the EpochLog, the head's validation probabilities and how many images were extracted.
+    """
+    from edgecls.trainer.backbones import weights_identity
+    from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
+    from edgecls.trainer.head import train_head
+
+    backbone.trainable = False
+    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    cache_path = cache_file(cache_dir, config.backbone, weights_identity(config.weights), config.image_size)
+    features, num_extracted = cached_features(
+        extractor,
+        {"train": (dataset.train.images, dataset.train.hashes), "val": (dataset.val.images, dataset.val.hashes)},
+        cache_path,
+        config.batch_size,
+    )
+    log = train_head(
+        head,
+        (features["train"], dataset.train.labels),
+        (features["val"], dataset.val.labels),
+        config.epochs,
+        config.batch_size,
+        config.learning_rate,
+        config.patience,
+    )
+    probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
+    return log, probabilities, num_extracted
+
+
+def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path):
+    """Stage 2 on images: fine-tuning a pretrained backbone's last layers, or training from scratch.
+
+    Returns the stage's name ("finetune" or "scratch") and its EpochLog.
+    """
+    import keras
+
+    from edgecls.trainer.finetune import fine_tune, unfreeze_last_layers
+
+    if config.weights != "none":
+        count = unfreeze_last_layers(backbone, config.fine_tune_layers)
+        optimizer = keras.optimizers.SGD(config.fine_tune_learning_rate, momentum=0.9)
+        stage, epochs = "finetune", config.fine_tune_epochs
+        info(f"fine-tuning the last {count} backbone layer(s) at learning rate {config.fine_tune_learning_rate}")
+    else:
+        backbone.trainable = True
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+        stage, epochs = "scratch", config.epochs + config.fine_tune_epochs
+        info(
+            "--weights none: nothing to transfer, training the whole network from scratch "
+            f"(Adam, learning rate {config.learning_rate})"
+        )
+    settings = {
+        "epochs": epochs,
+        "batch_size": config.batch_size,
+        "patience": config.patience,
+        "augment": config.augment,
+        "seed": config.seed,
+        "stage": stage,
+    }
+    log = fine_tune(
+        model,
+        (dataset.train.images, dataset.train.labels),
+        (dataset.val.images, dataset.val.labels),
+        optimizer,
+        settings,
+        on_improvement=lambda improved: _save_model(improved, model_path),
+    )
+    return stage, log
 
 
 def _refuse_if_nothing_good(log, stage: str, config: TrainConfig) -> None:
