@@ -47,5 +47,6 @@ def require_extra(module: str, extra: str = "train") -> None:
 
     if importlib.util.find_spec(module) is None:
         raise MissingExtraError(
-            f"This command needs `{module}`, which is not installed. Install it with: pip install 'edgecls[{extra}]'"
+            f"This command needs `{module}`, which is not installed. Install the `{extra}` extra: "
+            f"pip install 'edgecls[{extra}]' (from a clone: pip install '.[{extra}]')"
         )

@@ -97,3 +97,13 @@ def test_importing_edgecls_modules_writes_nothing(tmp_path):
     code = "import edgecls.cli, edgecls.runtime, edgecls.runtime.classify, edgecls.runtime.providers"
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_a_missing_extra_names_the_pip_command():
+    import pytest
+
+    from edgecls.errors import MissingExtraError, require_extra
+
+    with pytest.raises(MissingExtraError, match=r"pip install 'edgecls\[train\]'"):
+        require_extra("no_such_module_for_edgecls")
+    require_extra("numpy")  # present: no error
