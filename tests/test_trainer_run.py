@@ -195,3 +195,26 @@ def test_a_nan_run_saves_nothing_bad(tmp_path, monkeypatch):
     with pytest.raises(TrainingStopped, match="NaN before any epoch"):
         train(tiny_scratch_config(data, tmp_path / "run"))
     assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, monkeypatch):
+    from edgecls.trainer.callbacks import EpochLog
+    from edgecls.trainer.run import train
+
+    original = EpochLog.on_epoch_end
+
+    def interrupt_at_third_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(EpochLog, "on_epoch_end", interrupt_at_third_epoch)
+    data = color_squares(tmp_path / "data", per_class=10, size=40)
+    result = train(tiny_scratch_config(data, tmp_path / "run"))
+    assert result.interrupted
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["interrupted"] is True
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 3
+    import keras
+
+    assert keras.saving.load_model(tmp_path / "run" / "model.keras").output_shape == (None, 3)
