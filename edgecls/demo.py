@@ -60,8 +60,9 @@ def score_clip(classifier, clip: Path, frames_out: Path, record: Path | None = N
     states) inside its ROI, and score the per-frame labels and the smoothed states against it."""
     from edgecls.runtime.live import LiveConfig, run_live
     from edgecls.runtime.streams import FrameSource, parse_source
+    from edgecls.trainer.traffic_lights import truth_path
 
-    truth = json.loads(Path(f"{clip}.truth.json").read_text())
+    truth = json.loads(truth_path(Path(clip)).read_text())
     states = truth["states"]
     source = FrameSource(parse_source(str(clip))).start()
     config = LiveConfig(
