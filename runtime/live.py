@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -135,6 +137,16 @@ class _Outputs:
         self._record_temp = None
         self.server = None
         self.live_state = None
+        if (
+            config.show
+            and sys.platform.startswith("linux")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        ):
+            # Without a display OpenCV's window toolkit aborts the whole process; say so instead.
+            raise StreamError(
+                "--show needs a display, and none is set (DISPLAY / WAYLAND_DISPLAY). Watch from a browser with "
+                "--http 127.0.0.1:8080, or write the annotated video with --record OUT.avi."
+            )
         if config.jsonl == "-":
             self._jsonl = sys.stdout
         elif config.jsonl:
@@ -175,8 +187,6 @@ class _Outputs:
 
     def _record(self, frame: np.ndarray, fps_hint: float) -> None:
         if self._writer is None:
-            from pathlib import Path
-
             target = Path(self.config.record)
             self._record_temp = target.with_name(f".{target.stem}.partial{target.suffix or '.avi'}")
             height, width = frame.shape[:2]
@@ -195,8 +205,6 @@ class _Outputs:
         elif self._jsonl is sys.stdout:
             sys.stdout.flush()
         if self._writer is not None:
-            import os
-
             self._writer.release()
             os.replace(self._record_temp, self.config.record)
         if self.server is not None:

@@ -310,3 +310,15 @@ def test_cli_errors_are_one_line(color_model, clip, tmp_path):
     assert result.exit_code == 2 and "--roi must be X,Y,W,H" in result.output
     result = runner.invoke(app, ["serve-camera", str(color_model), "--source", str(tmp_path / "nope.mp4")])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_show_without_a_display_is_a_clear_error(color_model, clip, monkeypatch):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    path, _ = clip
+    result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", str(path), "--show"])
+    assert result.exit_code == 2 and "--show needs a display" in result.output and "--http" in result.output
