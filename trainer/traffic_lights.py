@@ -204,9 +204,8 @@ def render_traffic_light(rng: np.random.Generator, state: str, size: int = 96) -
     return _camera(rng, image)
 
 
-def _camera(rng: np.random.Generator, image: np.ndarray, noise_rng: np.random.Generator | None = None) -> np.ndarray:
-    """Lighting, colour cast, blur, sensor noise and JPEG artefacts, all drawn from `rng`; the noise
-    itself from `noise_rng` when given, so a video can keep one camera's settings and vary only the noise."""
+def _camera(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Lighting, colour cast, blur, sensor noise and JPEG artefacts."""
     image = image * rng.uniform(0.55, 1.3) + rng.uniform(-25, 25)
     image = image * rng.uniform(0.92, 1.08, 3)  # white balance
     gamma = rng.uniform(0.75, 1.35)
@@ -220,8 +219,7 @@ def _camera(rng: np.random.Generator, image: np.ndarray, noise_rng: np.random.Ge
         rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1.0)
         kernel = cv2.warpAffine(kernel, rotation, (length, length))
         image = cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1e-6))
-    sigma = rng.uniform(0, 12)
-    image = image + (noise_rng or rng).normal(0, sigma, image.shape)
+    image = image + rng.normal(0, rng.uniform(0, 12), image.shape)
     image = np.clip(image, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
         quality = int(rng.integers(25, 95))
@@ -284,7 +282,6 @@ def write_clip(
     )
     states = cycle_states(num_frames, fps, rng)
     light_seed = int(rng.integers(0, 2**31))
-    camera_seed = int(rng.integers(0, 2**31))
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
     with atomic_path(out) as temporary:
         writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
@@ -297,9 +294,7 @@ def write_clip(
                 light = render_traffic_light(np.random.default_rng(light_seed), state, roi_size)
                 x, y, w, h = roi
                 frame[y : y + h, x : x + w] = light
-                # One camera for the whole clip: exposure, blur and compression stay put; the sensor
-                # noise changes from frame to frame, as it does in a real video.
-                frame = _camera(np.random.default_rng(camera_seed), frame, np.random.default_rng(camera_seed + index))
+                frame = _camera(np.random.default_rng(seed * 100_003 + index), frame)
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 progress.update()
         writer.release()
