@@ -78,21 +78,15 @@ def read_run(source: str) -> RunFiles:
 
 
 def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    from edgecls.runtime.images import load_and_resize
+    from edgecls.runtime.images import DEFAULT_MAX_PIXELS
+    from edgecls.trainer.data import decode_files
 
-    paths, labels, images, unreadable = [], [], [], 0
-    for path, label in items:
-        try:
-            images.append(load_and_resize(path, (size, size)))
-        except EdgeclsError:
-            unreadable += 1
-            continue
-        paths.append(path)
-        labels.append(label)
-    if unreadable:
-        warn(f"{unreadable} {role} image(s) could not be read and were left out")
-    stacked = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
-    return paths, np.array(labels, dtype=np.int64), stacked
+    split, skipped = decode_files(
+        [(Path(path), label) for path, label in items], (size, size), DEFAULT_MAX_PIXELS, f"loading {role} images"
+    )
+    if skipped:
+        warn(f"{len(skipped)} {role} image(s) could not be read and were left out")
+    return split.paths, split.labels, split.images
 
 
 def _folder_items(folder: str, classes: list[str], role: str) -> list[tuple[str, int]]:

@@ -126,17 +126,7 @@ def list_class_folders(root: Path, role: str = "--data") -> dict[str, list[Path]
         raise DataError(
             f"{role} {root}: no class subfolders. Expected {root}/<class name>/<images>, e.g. {root}/cats/001.jpg."
         )
-    files = {}
-    for name in classes:
-        found = []
-        for folder, directories, names in os.walk(root / name, followlinks=True):
-            directories[:] = sorted(d for d in directories if not d.startswith("."))
-            found += [
-                Path(folder, item)
-                for item in names
-                if not item.startswith(".") and Path(item).suffix.lower() in IMAGE_SUFFIXES
-            ]
-        files[name] = sorted(found)
+    files = {name: [Path(item) for item in _walk_images(root / name)] for name in classes}
     empty = [name for name, items in files.items() if not items]
     if empty:
         raise DataError(

@@ -125,6 +125,16 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
             message names the file and the reason.
     """
     path = Path(path)
+    return decode_image(read_image_file(path), name=str(path), max_pixels=max_pixels)
+
+
+def read_image_file(path: Path) -> np.ndarray:
+    """The bytes of an image file, after the checks that name what is wrong with it (missing, broken
+    symlink, folder, empty, implausibly large).
+
+    Raises:
+        ImageError: naming the file and the reason.
+    """
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -139,10 +149,9 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     if size > MAX_FILE_BYTES:
         raise ImageError(f"{path}: file is {size / 2**20:.0f} MiB, larger than any image edgecls accepts")
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        return np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
-    return decode_image(data, name=str(path), max_pixels=max_pixels)
 
 
 def decode_image(data: bytes | np.ndarray, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edgecls.runtime.images import DEFAULT_MAX_PIXELS
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -31,7 +33,7 @@ class TrainConfig:
     dropout: float = 0.5
     out: str | None = None
     cache_dir: str | None = None
-    max_pixels: int = 89_478_485
+    max_pixels: int = DEFAULT_MAX_PIXELS
     extras: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:

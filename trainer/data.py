@@ -17,7 +17,7 @@ import numpy as np
 from edgecls.console import Progress, info, warn
 from edgecls.errors import DataError, ImageError
 from edgecls.runtime.classify import bounded_map, list_class_folders
-from edgecls.runtime.images import load_and_resize
+from edgecls.runtime.images import decode_image, read_image_file, resize_image
 
 FEW_IMAGES_WARNING = 10
 
@@ -47,12 +47,10 @@ class Dataset:
 def _decode(item: tuple[Path, int], size: tuple[int, int], max_pixels: int):
     path, label = item
     try:
-        data = path.read_bytes()
-        image = load_and_resize(path, size, max_pixels=max_pixels)
+        data = read_image_file(path)  # read once: decoded here and hashed for the cache and duplicates
+        image = resize_image(decode_image(data, name=str(path), max_pixels=max_pixels), size)
     except ImageError as error:
         return path, label, None, None, str(error).removeprefix(f"{path}: ")
-    except OSError as error:
-        return path, label, None, None, f"cannot read ({error.strerror})"
     return path, label, image, hashlib.sha1(data).hexdigest(), None
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from edgecls.console import Progress, info
+from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.providers import Provider
 
 
@@ -31,7 +32,9 @@ def predict(
         OutputFormat, typer.Option("--format", help="table, json (JSON Lines) or csv.")
     ] = OutputFormat.table,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for inference (0: onnxruntime decides).")] = 0,
-    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images larger than this many pixels.")] = 89_478_485,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse images larger than this many pixels.")
+    ] = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Classify images. Exit code 0 when every file was classified, 1 when any failed."""
     from edgecls.runtime import classify_files, collect_inputs, load_classifier
