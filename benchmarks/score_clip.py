@@ -3,7 +3,7 @@
     python benchmarks/score_clip.py MODEL.onnx CLIP.avi
 
 CLIP.avi.truth.json holds fps, the light's ROI and the state of every frame (written by
-`edgecls data traffic-clip` or `benchmarks/photo_clip.py`). Prints per-frame and smoothed accuracy.
+`edgecls data traffic-clip` or `benchmarks/independent.py clip`). Prints per-frame and smoothed accuracy.
 """
 
 from __future__ import annotations

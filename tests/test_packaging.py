@@ -14,7 +14,12 @@ from edgecls.runtime.contract import build_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where each installed package's source lives (the layout of the design card).
-SOURCE_FOLDERS = {"edgecls": "edgecls", "edgecls/trainer": "trainer", "edgecls/exporter": "exporter", "edgecls/runtime": "runtime"}
+SOURCE_FOLDERS = {
+    "edgecls": "edgecls",
+    "edgecls/trainer": "trainer",
+    "edgecls/exporter": "exporter",
+    "edgecls/runtime": "runtime",
+}
 
 
 def pyproject_version() -> str:
@@ -38,7 +43,17 @@ def test_wheel_holds_every_module_of_the_source_tree(tmp_path):
     for folder in SOURCE_FOLDERS.values():
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(tmp_path), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path),
+            str(source),
+        ],
         capture_output=True,
         text=True,
     )

@@ -8,7 +8,15 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecls.cli import app
-from edgecls.trainer.traffic_lights import STATES, cycle_states, render_traffic_light, truth_path, write_clip
+from edgecls.trainer.traffic_lights import (
+    LAMPS,
+    STATES,
+    cycle_states,
+    render_light,
+    render_traffic_light,
+    truth_path,
+    write_clip,
+)
 
 
 def lamp_brightness(image: np.ndarray) -> float:
@@ -26,16 +34,53 @@ def test_renderer_is_deterministic_and_varied():
         render_traffic_light(np.random.default_rng(0), "blue", 64)
 
 
-def test_the_lit_lamp_sets_the_colour():
-    # Averaged over many images, red lights are redder and green lights greener than each other.
-    means = {}
-    for state in STATES:
-        rng = np.random.default_rng(1)
-        means[state] = np.mean(
-            [render_traffic_light(rng, state, 48).reshape(-1, 3).max(axis=0) for _ in range(40)], axis=0
-        )
-    assert means["red"][0] - means["red"][1] > means["green"][0] - means["green"][1]
-    assert means["green"][1] - means["green"][0] > means["red"][1] - means["red"][0]
+def lit_centre(seed: int, state: str) -> tuple[float, float, bool, tuple[int, int, int, int], np.ndarray]:
+    """Where the emitted light of `state` is centred, whether the light is vertical, its housing
+    box and the emission's summed colour."""
+    layers = render_light(np.random.default_rng(seed), state)
+    weight = layers.emission.sum(axis=2)
+    ys, xs = np.indices(weight.shape)
+    x0, y0, x1, y1 = layers.box
+    return (
+        float((xs * weight).sum() / weight.sum()),
+        float((ys * weight).sum() / weight.sum()),
+        (y1 - y0) > (x1 - x0),
+        layers.box,
+        layers.emission.reshape(-1, 3).sum(axis=0),
+    )
+
+
+def test_the_lit_lamp_is_in_its_place_and_colour_family():
+    # What defines a class is never varied: red on top (or at the left), yellow in the middle, green
+    # at the bottom (or the right), each in its colour family; off emits nothing.
+    for seed in range(30):
+        for index, state in enumerate(LAMPS):
+            x, y, vertical, (x0, y0, x1, y1), color = lit_centre(seed, state)
+            position = (y - y0) / (y1 - y0) if vertical else (x - x0) / (x1 - x0)
+            assert index / 3 < position < (index + 1) / 3, (seed, state, position)
+            red, green, blue = color / color.max()
+            if state == "red":
+                assert red == 1 and green <= 0.2, (seed, color)
+            elif state == "yellow":
+                assert red == 1 and 0.3 <= green <= 0.7 and blue < green, (seed, color)
+            else:
+                assert green == 1 and red < 0.25 and blue >= 0.25, (seed, color)
+        assert render_light(np.random.default_rng(seed), "off").emission.max() == 0
+
+
+def test_one_seed_is_one_light_in_every_state():
+    # The clip keeps its light and changes only the state: the housing and lenses do not depend on it.
+    bodies = [render_light(np.random.default_rng(11), state).body for state in STATES]
+    for body in bodies[1:]:
+        assert np.array_equal(body, bodies[0])
+
+
+def test_bright_lamps_saturate_every_channel_in_their_core():
+    # Lit lamps emit many times the scene's white (1.0 in linear light), so the sensor clips every
+    # channel of the core to (near) white in many lights, while the halo keeps the hue.
+    for state in LAMPS:
+        cores = [render_light(np.random.default_rng(seed), state).emission.min(axis=2).max() for seed in range(40)]
+        assert 0.3 < np.mean(np.array(cores) > 1.0) < 0.95, (state, cores)
 
 
 def test_cli_writes_class_folders_and_a_clip_with_truth(tmp_path):
@@ -46,6 +91,11 @@ def test_cli_writes_class_folders_and_a_clip_with_truth(tmp_path):
         files = sorted((tmp_path / "tl" / state).glob("*.png"))
         assert len(files) == 4
         assert cv2.imread(str(files[0])).shape == (48, 48, 3)
+    # Without --size each image comes at the size its framing gives it, as a camera's crops do.
+    result = runner.invoke(app, ["data", "traffic-lights", str(tmp_path / "native"), "--per-class", "6"])
+    assert result.exit_code == 0, result.output
+    shapes = {cv2.imread(str(path)).shape for path in (tmp_path / "native").rglob("*.png")}
+    assert len(shapes) > 10 and all(min(shape[:2]) >= 4 and max(shape[:2]) <= 200 for shape in shapes)
     clip = tmp_path / "clip.avi"
     result = runner.invoke(app, ["data", "traffic-clip", str(clip), "--seconds", "1", "--fps", "10"])
     assert result.exit_code == 0, result.output
@@ -59,14 +109,17 @@ def test_cli_writes_class_folders_and_a_clip_with_truth(tmp_path):
 
 
 def test_cycle_has_every_state_in_order():
-    states = cycle_states(500, 25.0, np.random.default_rng(0))
-    changes = [b for a, b in zip(states, states[1:], strict=False) if a != b]
-    following = {"red": "green", "green": "yellow", "yellow": "red"}
-    assert set(states) == set(STATES)
-    previous = states[0]
-    for state in changes:
-        assert following[previous] == state
-        previous = state
+    # red -> green -> yellow -> red, with one spell of flashing yellow or an outage (off) in it.
+    for seed in range(5):
+        states = cycle_states(500, 25.0, np.random.default_rng(seed))
+        runs = [state for index, state in enumerate(states) if index == 0 or states[index - 1] != state]
+        assert set(states) == set(STATES)
+        first, last = runs.index("off"), len(runs) - 1 - runs[::-1].index("off")
+        assert set(runs[first : last + 1]) <= {"off", "yellow"}
+        following = {"red": "green", "green": "yellow", "yellow": "red"}
+        for part in (runs[:first], runs[last + 1 :]):
+            for previous, state in zip(part, part[1:], strict=False):
+                assert following[previous] == state, (seed, runs)
 
 
 def test_clip_truth_matches_frames(tmp_path):

@@ -29,6 +29,7 @@ class TrainConfig:
     fine_tune_layers: str = "4"  # a number of layers from the end of the backbone, or "all"
     patience: int = 5
     augment: bool = True
+    flip: bool = True  # left-right mirroring while augmenting
     head_units: tuple[int, ...] = (256,)
     dropout: float = 0.5
     out: str | None = None

@@ -48,13 +48,14 @@ def unfreeze_last_layers(backbone, fine_tune_layers: str) -> int:
     return min(count, len(layers))
 
 
-def augmentation(seed: int):
-    """Flips, shifts, rotation, zoom and brightness, on float images in [0, 255]."""
+def augmentation(seed: int, flip: bool = True):
+    """Flips (unless `flip` is False), shifts, rotation, zoom and brightness, on float images in [0, 255].
+    Nothing here changes hue: a colour that defines a class stays that colour."""
     import keras
 
     return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
+        [keras.layers.RandomFlip("horizontal", seed=seed)] * flip
+        + [
             keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 1),
             keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 2),
             keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 3),
@@ -64,14 +65,14 @@ def augmentation(seed: int):
     )
 
 
-def image_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, augment: bool, seed: int):
+def image_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, augment: bool, seed: int, flip: bool = True):
     """A shuffled tf.data pipeline of uint8 batches, augmented on the fly (the model still sees uint8)."""
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if augment:
-        layers = augmentation(seed)
+        layers = augmentation(seed, flip)
 
         def augment_batch(batch, batch_labels):
             changed = layers(tf.cast(batch, tf.float32), training=True)
@@ -91,7 +92,7 @@ def fine_tune(
 ):
     """Train the whole `model` on images with early stopping on validation loss.
 
-    `settings` holds epochs, batch_size, patience, augment, seed and stage (the log's name).
+    `settings` holds epochs, batch_size, patience, augment, flip, seed and stage (the log's name).
     `on_improvement(model)` is called at every new best (the run writes its checkpoint there).
     The best weights are restored at the end, also after Ctrl-C or a NaN loss.
     Returns the EpochLog.
@@ -101,7 +102,9 @@ def fine_tune(
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     stopping = BestWeights(settings["patience"], on_improvement=on_improvement)
     log = EpochLog(settings["stage"], settings["epochs"])
-    batches = image_batches(train[0], train[1], settings["batch_size"], settings["augment"], settings["seed"])
+    batches = image_batches(
+        train[0], train[1], settings["batch_size"], settings["augment"], settings["seed"], settings.get("flip", True)
+    )
     try:
         model.fit(
             batches,

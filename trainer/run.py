@@ -211,6 +211,7 @@ def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path
         "batch_size": config.batch_size,
         "patience": config.patience,
         "augment": config.augment,
+        "flip": config.flip,
         "seed": config.seed,
         "stage": stage,
     }

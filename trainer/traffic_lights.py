@@ -1,10 +1,25 @@
-"""A traffic-light renderer (numpy and OpenCV only): built-in data for the demo and the tests.
+"""A traffic-light renderer built around how a camera sees a lamp (numpy and OpenCV only): the
+built-in data for the demo and the tests.
 
-Each image shows one traffic light in a state (red, yellow or green) over a varied background:
-housings of varied size, colour, orientation, position and tilt; the lit lamp bright with a glow,
-the others dim; gradients, textures, clutter and photo-like noise behind; then lighting, blur,
-sensor noise and JPEG artefacts. The variety is there so a model learns "which lamp is lit", not
-this renderer's habits.
+Each image shows one traffic light in a state: `red`, `yellow` or `green` (that lamp lit) or `off`
+(every lamp dark: between the flashes of a flashing light, or an outage). What defines the class is
+never varied: which lamp is lit, its colour family, and the lamp order (red on top, or at the left of
+a horizontal light). Everything else is:
+
+- The lamp as light, not paint. A lit lamp is an emitter many times brighter than the scene, in the
+  hue ranges real LEDs and bulbs have (red: deep red to orange-red or pinkish; yellow: amber to
+  orange; green: blue-green to cyan), spread by the optics into a halo and bloom. The scene is
+  rendered in linear light and the sensor clips each channel, so a bright lamp's core comes out
+  white or nearly white and its colour lives in the halo and fringe, as in photographs.
+- Unlit lamps: dark grey to black lenses, a tint of their glass, sky reflected in their upper part.
+- Housings: black, grey, yellow or dark green, rounded or square, with or without visors over the
+  lamps and back plates (some with a white or yellow border); lamps as plain lenses, LED-dot arrays
+  or arrows; vertical or horizontal.
+- Framing: a tight crop around the housing (as from a detector or an `--roi`), a looser crop, or a
+  small light in a busy street scene (a fixed camera without `--roi`). Crops come at the size a
+  camera gives them, often 15-100 pixels wide, so the model meets them upscaled and soft.
+- The camera: exposure, white balance, haze, defocus and motion blur, sensor noise, saturation, a
+  tone curve and JPEG compression, all at the crop's own resolution.
 """
 
 from __future__ import annotations
@@ -20,229 +35,464 @@ import numpy as np
 from edgecls.console import Progress
 from edgecls.files import atomic_path, write_text_atomic
 
-STATES = ("red", "yellow", "green")
-LAMP_ORDER = ("red", "yellow", "green")  # top to bottom (vertical), left to right (horizontal)
+STATES = ("red", "yellow", "green", "off")
+LAMPS = ("red", "yellow", "green")  # top to bottom (vertical), left to right (horizontal)
+FRAMINGS = ("tight", "loose", "street")
+FRAMING_WEIGHTS = (0.55, 0.25, 0.2)
+MAX_NATIVE = 200  # pixels: the longest side of a rendered image
 
 
-def _lit_color(rng: np.random.Generator, state: str) -> np.ndarray:
-    """RGB of a lit lamp: real signals vary (incandescent, LED, amber vs yellow, blue-green)."""
-    if state == "red":
-        return np.array([255, rng.integers(0, 70), rng.integers(0, 60)], np.float32)
-    if state == "yellow":
-        return np.array([255, rng.integers(160, 220), rng.integers(0, 50)], np.float32)
-    return np.array([rng.integers(0, 100), rng.integers(230, 256), rng.integers(100, 210)], np.float32)
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Float RGB background: a sky-like gradient, a texture, a blurred photo-like field, or clutter."""
-    kind = rng.choice(["gradient", "texture", "noise", "clutter"], p=[0.3, 0.25, 0.2, 0.25])
-    top, bottom = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+def _lamp_hue(rng: np.random.Generator, lamp: str) -> np.ndarray:
+    """Linear-light RGB of a lamp's emission, the brightest channel 1."""
+    if lamp == "red":  # deep red .. orange-red; some LEDs look pinkish
+        blue = rng.uniform(0.0, 0.05) if rng.random() < 0.75 else rng.uniform(0.05, 0.2)
+        return np.array([1.0, rng.uniform(0.0, 0.1), blue], np.float32)
+    if lamp == "yellow":  # amber to orange-yellow
+        return np.array([1.0, rng.uniform(0.3, 0.62), rng.uniform(0.0, 0.07)], np.float32)
+    # blue-green to cyan
+    return np.array([rng.uniform(0.0, 0.18), 1.0, rng.uniform(0.25, 1.0)], np.float32)
+
+
+def _fbm(rng: np.random.Generator, height: int, width: int, octaves=(3, 6, 12, 24), falloff: float = 0.6):
+    """Smooth value noise in about [-1, 1], one channel."""
+    field = np.zeros((height, width), np.float32)
+    amplitude = 1.0
+    for cells in octaves:
+        grid = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
+        field += cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC) * amplitude
+        amplitude *= falloff
+    return field / 1.6
+
+
+# ----------------------------------------------------------------------------------------------- scene
+
+
+def _sky(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Linear RGB sky: clear blue to a whiter horizon, overcast grey, or haze; clouds."""
     ramp = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
-    image = (top * (1 - ramp) + bottom * ramp) * np.ones((1, width, 1), np.float32)
-    if kind in ("texture", "noise", "clutter"):
-        for octave in (4, 8, 16, 32):
-            cells = rng.uniform(-1, 1, (octave, octave, 3)).astype(np.float32)
-            layer = cv2.resize(cells, (width, height), interpolation=cv2.INTER_CUBIC)
-            image += layer * rng.uniform(10, 60) / (octave / 4) ** (0.5 if kind == "texture" else 1.0)
-    if kind == "clutter":
-        for _ in range(int(rng.integers(3, 14))):
-            color = tuple(float(c) for c in rng.uniform(0, 255, 3) * rng.uniform(0.3, 0.9))
-            shape = rng.integers(0, 3)
-            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
-            size = int(rng.integers(width // 12, width // 2))
-            if shape == 0:
-                cv2.rectangle(image, (x, y), (x + size, y + int(size * rng.uniform(0.2, 2))), color, -1)
-            elif shape == 1:
-                cv2.circle(image, (x, y), size // 2, color, -1)
-            else:
-                end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-                cv2.line(image, (x, y), end, color, int(rng.integers(1, max(2, width // 20))))
-    gray = image.mean(axis=2, keepdims=True)
-    image = gray + (image - gray) * rng.uniform(0.15, 1.0)  # photographs are rarely this saturated
-    # Strongly coloured things that are not the signal (a red car, brake lights, a green sign), so the
-    # model learns to read the lit lamp in its housing rather than the colour of the scene.
-    for _ in range(int(rng.poisson(1.2))):
-        hue = rng.choice(["red", "orange", "yellow", "green"])
-        color = {"red": (220, 30, 30), "orange": (240, 120, 20), "yellow": (230, 200, 40), "green": (40, 180, 70)}[hue]
-        color = tuple(float(c) * rng.uniform(0.5, 1.0) for c in color)
-        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
-        size = int(rng.integers(max(2, width // 20), max(3, width // 3)))
-        if rng.random() < 0.5:
-            cv2.ellipse(
-                image, (x, y), (size, int(size * rng.uniform(0.3, 1.0))), float(rng.uniform(0, 180)), 0, 360, color, -1
-            )
-        else:
-            cv2.rectangle(image, (x, y), (x + size, y + int(size * rng.uniform(0.3, 1.5))), color, -1)
-    return image
+    kind = rng.random()
+    if kind < 0.45:  # clear
+        zenith = np.array([0.12, 0.3, 0.85], np.float32) * rng.uniform(0.5, 1.1)
+        horizon = np.array([0.6, 0.72, 0.95], np.float32) * rng.uniform(0.7, 1.2)
+    elif kind < 0.85:  # overcast
+        level = rng.uniform(0.35, 1.2)
+        zenith = np.full(3, level, np.float32) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+        horizon = zenith * rng.uniform(0.9, 1.2)
+    else:  # dusk or a dull evening
+        zenith = np.array([0.05, 0.07, 0.2], np.float32) * rng.uniform(0.3, 1.5)
+        horizon = np.array([0.6, 0.35, 0.2], np.float32) * rng.uniform(0.3, 1.2)
+    flip = rng.random() < 0.3  # not every crop has the zenith on top
+    ramp = ramp[::-1] if flip else ramp
+    sky = zenith * (1 - ramp) + horizon * ramp
+    sky = sky * np.ones((1, width, 1), np.float32)
+    if rng.random() < 0.6:
+        clouds = np.clip(_fbm(rng, height, width) * rng.uniform(0.6, 1.5) + rng.uniform(-0.3, 0.4), 0, 1)[..., None]
+        sky = sky * (1 - clouds) + clouds * rng.uniform(0.6, 1.3)
+    return sky
+
+
+def _trees(rng: np.random.Generator, canvas: np.ndarray, amount: float) -> None:
+    """Foliage: textured greens and browns over part of the canvas, in place."""
+    height, width = canvas.shape[:2]
+    mask = _fbm(rng, height, width, (2, 4, 8, 16, 32), 0.7) + rng.uniform(-0.2, 0.4) + (amount - 0.5)
+    mask = np.clip(mask * 4, 0, 1)[..., None]
+    leaf = np.array([rng.uniform(0.02, 0.12), rng.uniform(0.05, 0.22), rng.uniform(0.01, 0.06)], np.float32)
+    texture = 0.5 + np.clip(_fbm(rng, height, width, (16, 32, 48), 0.9), -1, 1)[..., None] * 0.6
+    canvas[:] = canvas * (1 - mask) + leaf * texture * mask
+
+
+def _building(rng: np.random.Generator, canvas: np.ndarray) -> None:
+    """A facade with windows over a random part of the canvas, in place."""
+    height, width = canvas.shape[:2]
+    x0 = int(rng.uniform(-0.3, 0.7) * width)
+    y0 = int(rng.uniform(-0.2, 0.6) * height)
+    x1, y1 = x0 + int(rng.uniform(0.3, 1.2) * width), height + 10
+    wall = (rng.uniform(0.05, 0.6, 3) * rng.uniform(0.6, 1.0, 1)).astype(np.float32)
+    cv2.rectangle(canvas, (x0, y0), (x1, y1), tuple(float(c) for c in wall), -1)
+    step_x, step_y = max(3, int(rng.uniform(0.06, 0.2) * width)), max(3, int(rng.uniform(0.06, 0.2) * height))
+    window = wall * rng.uniform(0.2, 0.7) if rng.random() < 0.6 else np.float32(rng.uniform(0.3, 0.9)) * np.ones(3)
+    for y in range(y0 + step_y // 3, y1, step_y):
+        for x in range(x0 + step_x // 3, x1, step_x):
+            cv2.rectangle(canvas, (x, y), (x + step_x // 2, y + step_y // 2), tuple(float(c) for c in window), -1)
+
+
+def _street_things(rng: np.random.Generator, canvas: np.ndarray, scale: float) -> None:
+    """What shares a street with a traffic light: poles, wires, signs, cars with tail lights, in place.
+    `scale` is a typical object size in pixels. Strong colours here teach the model to read the
+    lamp in its housing rather than the colour of the scene."""
+    height, width = canvas.shape[:2]
+    for _ in range(int(rng.integers(0, 3))):  # poles and wires
+        color = tuple(float(c) for c in rng.uniform(0.02, 0.3, 1).repeat(3))
+        x = int(rng.uniform(0, width))
+        cv2.line(canvas, (x, 0), (x + int(rng.uniform(-0.1, 0.1) * width), height), color, max(1, int(scale * 0.15)))
+    for _ in range(int(rng.integers(0, 3))):
+        y = int(rng.uniform(0, height))
+        cv2.line(canvas, (0, y), (width, y + int(rng.uniform(-0.3, 0.3) * height)), (0.03, 0.03, 0.03), 1)
+    for _ in range(int(rng.poisson(1.0))):  # signs: green, blue, red, white, yellow
+        color = [(0.02, 0.25, 0.08), (0.02, 0.08, 0.4), (0.5, 0.02, 0.02), (0.8, 0.8, 0.8), (0.7, 0.5, 0.02)][
+            int(rng.integers(0, 5))
+        ]
+        x, y = int(rng.uniform(0, width)), int(rng.uniform(0, height))
+        w, h = int(scale * rng.uniform(0.5, 2.5)), int(scale * rng.uniform(0.4, 1.5))
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), tuple(c * rng.uniform(0.6, 1.3) for c in color), -1)
+    for _ in range(int(rng.poisson(0.8))):  # a car with its tail lights (bright red, sometimes amber)
+        x, y = int(rng.uniform(-0.2, 1) * width), int(rng.uniform(0.5, 1.0) * height)
+        w, h = int(scale * rng.uniform(2, 5)), int(scale * rng.uniform(0.8, 2))
+        body = tuple(float(c) for c in rng.uniform(0.02, 0.6, 3))
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), body, -1)
+        lamp = (rng.uniform(2, 8), rng.uniform(0.0, 0.3), rng.uniform(0.0, 0.1))
+        radius = max(1, int(scale * rng.uniform(0.1, 0.3)))
+        for lx in (x + radius * 2, x + w - radius * 2):
+            cv2.circle(canvas, (lx, y + h // 3), radius, lamp, -1)
+
+
+def _colour_field(rng: np.random.Generator, canvas: np.ndarray) -> None:
+    """A strongly coloured surface behind the light (a red wall, an orange awning, a painted sign,
+    foliage in the sun), of any hue, over part of the canvas, in place: the scene's colour must never
+    tell the state."""
+    height, width = canvas.shape[:2]
+    hsv = np.array([[[rng.integers(0, 180), rng.integers(140, 256), rng.integers(90, 256)]]], np.uint8)
+    color = (cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0) ** 2.2
+    mask = np.clip(_fbm(rng, height, width, (2, 4, 8)) * 3 + rng.uniform(-0.5, 1.5), 0, 1)[..., None]
+    texture = 1.0 + 0.3 * _fbm(rng, height, width, (8, 16))[..., None]
+    canvas[:] = canvas * (1 - mask) + color * texture * mask
+
+
+def _scene(rng: np.random.Generator, height: int, width: int, busy: float, scale: float) -> np.ndarray:
+    """Linear RGB background: sky, with foliage, buildings and street things as `busy` (0..1) grows."""
+    canvas = _sky(rng, height, width)
+    if rng.random() < 0.25 + 0.6 * busy:
+        _building(rng, canvas)
+    if rng.random() < 0.3 + 0.4 * busy:
+        _trees(rng, canvas, rng.uniform(0.1, 0.6 + 0.4 * busy))
+    if rng.random() < 0.25:
+        _colour_field(rng, canvas)
+    if busy > 0.3 or rng.random() < 0.3:
+        _street_things(rng, canvas, scale)
+    return canvas
+
+
+# ----------------------------------------------------------------------------------------------- light
+
+
+@dataclass
+class LightLayers:
+    """One traffic light on its own canvas, in linear light: `body` (housing, lenses) over the scene
+    by `alpha`, then `emission` added (lit lamp, halo, bloom). `box` is the housing: x0, y0, x1, y1."""
+
+    body: np.ndarray
+    alpha: np.ndarray
+    emission: np.ndarray
+    box: tuple[int, int, int, int]
 
 
 def _housing_color(rng: np.random.Generator) -> np.ndarray:
     choice = rng.random()
-    if choice < 0.6:
-        return np.full(3, rng.uniform(10, 70), np.float32)  # black / dark grey
-    if choice < 0.8:
-        return np.array([rng.uniform(150, 220), rng.uniform(130, 190), rng.uniform(0, 50)], np.float32)  # yellow
-    return np.array([rng.uniform(20, 60), rng.uniform(50, 90), rng.uniform(20, 50)], np.float32)  # dark green
+    if choice < 0.55:
+        return np.full(3, _log_uniform(rng, 0.008, 0.08), np.float32) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
+    if choice < 0.75:  # yellow (North America)
+        return np.array([0.55, 0.4, 0.03], np.float32) * rng.uniform(0.5, 1.3)
+    if choice < 0.88:  # grey metal
+        return np.full(3, rng.uniform(0.06, 0.2), np.float32)
+    return np.array([0.02, 0.06, 0.03], np.float32) * rng.uniform(0.6, 1.6)  # dark green
 
 
-def _draw_lamp(canvas: np.ndarray, center: tuple[int, int], radius: int, color: np.ndarray, style: str) -> None:
-    """One lamp: a filled disc, a square lens, or a disc of LED dots (as modern signals are)."""
-    value = tuple(float(c) for c in color)
-    if style == "square":
-        cv2.rectangle(
-            canvas, (center[0] - radius, center[1] - radius), (center[0] + radius, center[1] + radius), value, -1
-        )
-    elif style == "leds":
-        step = max(2, radius // 3)
-        for dy in range(-radius, radius + 1, step):
-            for dx in range(-radius, radius + 1, step):
-                if dx * dx + dy * dy <= radius * radius:
-                    cv2.circle(canvas, (center[0] + dx, center[1] + dy), max(1, step // 2), value, -1)
+def _lens_mask(shape: tuple[int, int], center: tuple[float, float], radius: float, style: str, arrow: int):
+    """Float mask of what emits when a lamp is lit: a disc, LED dots, or an arrow (0..3: left, up,
+    right, down-left... drawn on the disc)."""
+    mask = np.zeros(shape, np.float32)
+    cx, cy = center
+    if style == "leds":
+        step = max(1.5, radius / 3.5)
+        dot = max(1, int(round(step * 0.38)))
+        for dy in np.arange(-radius, radius + 0.1, step):
+            for dx in np.arange(-radius, radius + 0.1, step):
+                if dx * dx + dy * dy <= (radius * 0.95) ** 2:
+                    cv2.circle(mask, (int(round(cx + dx)), int(round(cy + dy))), dot, 1.0, -1)
+    elif style == "arrow":
+        r = radius * 0.85
+        points = np.array([[-1, 0], [0, -0.8], [0, -0.35], [0.9, -0.35], [0.9, 0.35], [0, 0.35], [0, 0.8]], np.float32)
+        turn = math.pi / 2 * arrow
+        rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]], np.float32)
+        points = points @ rotation.T * r + (cx, cy)
+        cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1.0)
     else:
-        cv2.circle(canvas, center, radius, value, -1)
+        cv2.circle(mask, (int(round(cx)), int(round(cy))), int(round(radius)), 1.0, -1)
+        if style == "fresnel":  # concentric rings of a glass lens
+            yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+            rings = 0.85 + 0.15 * np.cos(np.hypot(xx - cx, yy - cy) / max(radius, 1.0) * 18)
+            mask *= rings
+    return mask
 
 
-def pad_of(radius: int) -> int:
-    """Transparent margin around a housing's canvas, room for the glow."""
-    return radius * 2
-
-
-def _draw_light(rng: np.random.Generator, state: str, radius: int, vertical: bool):
-    """The light on its own canvas: (RGB float image, alpha mask, glow layer)."""
-    gap = max(2, int(radius * rng.uniform(0.25, 0.6)))
-    border = max(2, int(radius * rng.uniform(0.3, 0.7)))
-    long_side = 3 * 2 * radius + 2 * gap + 2 * border
-    short_side = 2 * radius + 2 * border
-    height, width = (long_side, short_side) if vertical else (short_side, long_side)
-    pad = pad_of(radius)
-    canvas = np.zeros((height + 2 * pad, width + 2 * pad, 3), np.float32)
-    alpha = np.zeros(canvas.shape[:2], np.float32)
-    glow = np.zeros_like(canvas)
-    housing = _housing_color(rng)
-    corner = int(radius * rng.uniform(0.1, 0.9))
-    x0, y0, x1, y1 = pad, pad, pad + width - 1, pad + height - 1
-    for mask_target, value in ((canvas, tuple(float(c) for c in housing)), (alpha, 1.0)):
-        cv2.rectangle(mask_target, (x0 + corner, y0), (x1 - corner, y1), value, -1)
-        cv2.rectangle(mask_target, (x0, y0 + corner), (x1, y1 - corner), value, -1)
-        for cx, cy in (
-            (x0 + corner, y0 + corner),
-            (x1 - corner, y0 + corner),
-            (x0 + corner, y1 - corner),
-            (x1 - corner, y1 - corner),
-        ):
-            cv2.circle(mask_target, (cx, cy), corner, value, -1)
-    if rng.random() < 0.5:  # a lighter rim
-        rim = tuple(float(min(255, c + rng.uniform(20, 60))) for c in housing)
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), rim, max(1, radius // 8))
-    elif rng.random() < 0.4:  # a back-plate with a white or yellow border, as many countries use
-        border_color = (240.0, 240.0, 240.0) if rng.random() < 0.6 else (230.0, 200.0, 40.0)
-        cv2.rectangle(canvas, (x0, y0), (x1, y1), border_color, max(2, radius // 4))
-    lamp_style = rng.choice(["disc", "disc", "leds", "square"])
-    lamp_scale = rng.uniform(0.75, 1.0)
-    for index, lamp in enumerate(LAMP_ORDER):
-        offset = border + radius + index * (2 * radius + gap)
-        center = (pad + border + radius, pad + offset) if vertical else (pad + offset, pad + border + radius)
-        lit = lamp == state
-        # Every lamp draws the same random numbers whichever is lit, so one seed gives the same light
-        # in every state (the clip relies on it).
-        color = _lit_color(rng, lamp)
-        dim, hot_size, glow_size, glint = (
-            rng.uniform(0.08, 0.3),
-            rng.uniform(0.2, 0.6),
-            rng.uniform(1.2, 2.2),
-            rng.random(),
-        )
-        face = color if lit else color * dim + housing * 0.3
-        _draw_lamp(canvas, center, int(radius * lamp_scale), face, lamp_style)
-        if lit:
-            if lamp_style == "disc":
-                hot = color * 0.4 + 255 * 0.6
-                cv2.circle(canvas, center, max(1, int(radius * hot_size)), tuple(float(c) for c in hot), -1)
-            cv2.circle(glow, center, int(radius * glow_size), tuple(float(c) for c in color), -1)
-        elif lamp_style == "disc" and glint < 0.3:  # sun phantom: an unlit lens catching light
-            spot = (int(center[0] - radius * 0.4), int(center[1] - radius * 0.4))
-            cv2.circle(canvas, spot, max(1, radius // 4), tuple(float(c) for c in face * 1.8 + 30), -1)
-        if rng.random() < 0.5:  # visor over each lamp
-            axes = (radius + border // 2, radius + border // 2)
-            angle = 0 if vertical else 90
-            cv2.ellipse(
-                canvas, center, axes, angle, 180, 360, tuple(float(c) * 0.7 for c in housing), max(1, radius // 5)
-            )
-    sigma = radius * rng.uniform(0.6, 1.6)
-    glow = cv2.GaussianBlur(glow, (0, 0), sigma) * rng.uniform(0.4, 1.0)
-    return canvas, alpha, glow
-
-
-def render_traffic_light(rng: np.random.Generator, state: str, size: int = 96) -> np.ndarray:
-    """One RGB uint8 image (size x size) of a traffic light showing `state`."""
+def render_light(rng: np.random.Generator, state: str, radius: float = 10.0) -> LightLayers:
+    """One traffic light showing `state`, lamps of `radius` pixels. The random numbers drawn do not
+    depend on the state, so one seed gives the same light in every state (the clip relies on it)."""
     if state not in STATES:
         raise ValueError(f"state must be one of {STATES}, got {state!r}")
-    image = _background(rng, size, size)
-    vertical = rng.random() < 0.8
-    target = rng.uniform(0.45, 0.95) * size  # long side of the housing
-    radius = max(3, int(target / (6 + 2 * 0.4 + 2 * 0.5)))
-    light, alpha, glow = _draw_light(rng, state, radius, vertical)
-    angle = rng.uniform(-15, 15)
-    scale = min(1.0, size * 0.98 / max(light.shape[:2]))
-    height, width = light.shape[:2]
-    # Keep the whole housing in the picture: which lamp is lit is read from its place in the housing.
-    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float32) - (width / 2, height / 2)
-    turn = math.radians(angle)
-    rotated = corners @ np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]], np.float32)
-    half_w, half_h = (np.abs(rotated).max(axis=0) - pad_of(radius)) * scale
-    cx = rng.uniform(min(half_w, size / 2), max(size - half_w, size / 2))
-    cy = rng.uniform(min(half_h, size / 2), max(size - half_h, size / 2))
-    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
-    matrix[:, 2] += (cx - width / 2, cy - height / 2)
-    warp = lambda layer: cv2.warpAffine(layer, matrix, (size, size), flags=cv2.INTER_LINEAR)  # noqa: E731
-    light, alpha, glow = warp(light), warp(alpha)[..., None], warp(glow)
-    if rng.random() < 0.5:  # a pole
-        pole_color = tuple(float(c) for c in rng.uniform(30, 120, 3))
-        bottom = int(cy + height * scale / 2)
-        cv2.line(image, (int(cx), bottom), (int(cx + rng.uniform(-5, 5)), size), pole_color, max(2, radius // 2))
-    image = image * (1 - alpha) + light * alpha + glow
-    return _camera(rng, image)
+    vertical = rng.random() < 0.82
+    gap = radius * rng.uniform(0.15, 0.55)
+    border = radius * rng.uniform(0.25, 0.7)
+    long_side = 6 * radius + 2 * gap + 2 * border
+    short_side = 2 * radius + 2 * border
+    plate = rng.random() < 0.3
+    plate_margin = radius * rng.uniform(0.6, 1.4) if plate else 0.0
+    visor = rng.random() < 0.55
+    visor_reach = radius * rng.uniform(0.15, 0.5) if visor else 0.0
+    pad = int(radius * 3 + plate_margin)
+    width, height = (short_side, long_side) if vertical else (long_side, short_side)
+    canvas_shape = (int(height + 2 * pad), int(width + 2 * pad))
+    body = np.zeros((*canvas_shape, 3), np.float32)
+    alpha = np.zeros(canvas_shape, np.float32)
+    emission = np.zeros_like(body)
+    x0, y0 = pad, pad
+    x1, y1 = pad + width, pad + height
+    housing = _housing_color(rng)
+    shade = rng.uniform(0.5, 1.0)  # how much darker the lower part is (light from the sky)
+
+    def fill(points_or_box, color, rounded: float = 0.0) -> None:
+        bx0, by0, bx1, by1 = (int(round(v)) for v in points_or_box)
+        corner = int(min(rounded, (bx1 - bx0) / 2, (by1 - by0) / 2))
+        value = tuple(float(c) for c in color)
+        for target, v in ((body, value), (alpha, 1.0)):
+            cv2.rectangle(target, (bx0 + corner, by0), (bx1 - corner, by1), v, -1)
+            cv2.rectangle(target, (bx0, by0 + corner), (bx1, by1 - corner), v, -1)
+            for cx, cy in (
+                (bx0 + corner, by0 + corner),
+                (bx1 - corner, by0 + corner),
+                (bx0 + corner, by1 - corner),
+                (bx1 - corner, by1 - corner),
+            ):
+                cv2.circle(target, (cx, cy), corner, v, -1)
+
+    if plate:
+        plate_color = np.full(3, rng.uniform(0.005, 0.05), np.float32)
+        box = (x0 - plate_margin, y0 - plate_margin * 0.5, x1 + plate_margin, y1 + plate_margin * 0.5)
+        fill(box, plate_color, radius * rng.uniform(0, 0.6))
+        if rng.random() < 0.5:  # a retroreflective border, white or yellow
+            edge = np.array([0.8, 0.8, 0.8] if rng.random() < 0.6 else [0.7, 0.5, 0.03], np.float32)
+            edge = edge * rng.uniform(0.5, 1.2)
+            thick = max(1, int(radius * rng.uniform(0.12, 0.3)))
+            cv2.rectangle(
+                body, (int(box[0]), int(box[1])), (int(box[2]), int(box[3])), tuple(float(c) for c in edge), thick
+            )
+    fill((x0, y0, x1, y1), housing, radius * rng.uniform(0.0, 0.9))
+    # Light falls from above: the housing darkens towards the bottom (or the shadowed side).
+    ramp = np.linspace(1.0, shade, canvas_shape[0], dtype=np.float32)[:, None, None]
+    body *= ramp
+
+    lamp_style = rng.choice(["disc", "disc", "fresnel", "leds", "leds", "arrow"], p=[0.3, 0.1, 0.15, 0.2, 0.1, 0.15])
+    arrow = int(rng.integers(0, 4))
+    lamp_radius = radius * rng.uniform(0.8, 0.98)
+    brightness = _log_uniform(rng, 2.0, 60.0)  # emission over the scene's white
+    crosstalk = rng.uniform(0.04, 0.15)  # the sensor's colour filters overlap: a red lamp reaches G and B
+    halo_sigma, halo_gain = radius * rng.uniform(0.15, 0.7), rng.uniform(0.08, 0.6)
+    bloom_sigma, bloom_gain = radius * rng.uniform(1.2, 3.5), rng.uniform(0.01, 0.12)
+    profile = rng.uniform(0.0, 0.45)  # how much a lit lens dims towards its rim
+    occlude = rng.uniform(0.0, 0.3) if visor else 0.0  # the visor's underside over the lens top
+    sky = np.array([0.3, 0.4, 0.6], np.float32) * rng.uniform(0.0, 0.25)  # reflected in unlit lenses
+    half = int(math.ceil(lamp_radius)) + 2
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)  # one lamp's window
+    for index, lamp in enumerate(LAMPS):
+        offset = border + radius + index * (2 * radius + gap)
+        center = (x0 + border + radius, y0 + offset) if vertical else (x0 + offset, y0 + border + radius)
+        cx, cy = int(round(center[0])), int(round(center[1]))
+        window = (slice(cy - half, cy + half + 1), slice(cx - half, cx + half + 1))
+        hue = _lamp_hue(rng, lamp)
+        tint, dark = rng.uniform(0.0, 0.06), _log_uniform(rng, 0.005, 0.05)
+        phantom = rng.uniform(0.0, 0.12) if rng.random() < 0.08 else 0.0  # sun low behind the camera
+        distance = np.hypot(xx, yy) / max(lamp_radius, 1.0)
+        lens = np.clip((1.0 - distance) * lamp_radius, 0, 1)[..., None]  # an anti-aliased disc
+        # Unlit lens: dark glass with a trace of its colour, sky reflected in its upper half.
+        upper = np.clip(-yy / max(lamp_radius, 1.0) + 0.3, 0, 1)[..., None]
+        face = dark + hue * (tint + phantom) + sky * upper
+        if occlude > 0:  # the hood's underside hides the top of the lens
+            hidden = (yy < -lamp_radius + 2 * lamp_radius * occlude)[..., None]
+            face = np.where(hidden, housing * 0.5, face)
+        body[window] = body[window] * (1 - lens) + face * lens
+        if visor:  # a hood over the lamp: an arc around its top, reaching past the housing's side
+            axes = (int(round(lamp_radius + visor_reach)), int(round(lamp_radius + visor_reach)))
+            thick = max(1, int(round(radius * 0.25)))
+            color = tuple(float(c) for c in housing * rng.uniform(0.6, 1.3))
+            for target, value in ((body, color), (alpha, 1.0)):
+                cv2.ellipse(target, (cx, cy), axes, 0, 180, 360, value, thick)
+        if lamp == state:
+            emit = _lens_mask(yy.shape, (half, half), lamp_radius, str(lamp_style), arrow)
+            emit *= 1.0 - profile * np.clip(distance, 0, 1) ** 2
+            if occlude > 0:
+                emit *= np.clip((yy + lamp_radius - 2 * lamp_radius * occlude) / 2 + 0.5, 0, 1)
+            source = np.zeros(canvas_shape, np.float32)
+            source[window] = emit
+            light = cv2.GaussianBlur(source, (0, 0), max(0.5, radius * 0.04))
+            halo = cv2.GaussianBlur(source, (0, 0), halo_sigma) * halo_gain
+            bloom = cv2.GaussianBlur(source, (0, 0), bloom_sigma) * bloom_gain
+            sensed = hue * (1 - crosstalk) + crosstalk * hue.mean()
+            emission += (light + halo + bloom)[..., None] * sensed * brightness
+    box = (int(x0), int(y0), int(x1), int(y1))
+    return LightLayers(body, alpha, emission, box)
 
 
-def _camera(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """Lighting, colour cast, blur, sensor noise and JPEG artefacts."""
-    image = image * rng.uniform(0.55, 1.3) + rng.uniform(-25, 25)
-    image = image * rng.uniform(0.92, 1.08, 3)  # white balance
-    gamma = rng.uniform(0.75, 1.35)
-    image = 255.0 * (np.clip(image, 0, 255) / 255.0) ** gamma
-    if rng.random() < 0.6:
-        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.6))
-    if rng.random() < 0.2:  # motion blur
-        length = int(rng.integers(3, 8))
+# ----------------------------------------------------------------------------------------------- camera
+
+
+def _camera_settings(rng: np.random.Generator) -> dict:
+    """How one camera renders a scene; drawn once per image (or once per clip)."""
+    warm = rng.uniform(-1, 1)
+    return {
+        "exposure": _log_uniform(rng, 0.45, 1.6),
+        "balance": np.array([1 + 0.12 * warm, 1.0, 1 - 0.15 * warm], np.float32) * rng.uniform(0.95, 1.05, 3),
+        "haze": rng.uniform(0.0, 0.2) if rng.random() < 0.25 else 0.0,
+        "defocus": rng.uniform(0.0, 1.2) if rng.random() < 0.6 else 0.0,
+        "motion": (int(rng.integers(2, 6)), rng.uniform(0, 180)) if rng.random() < 0.15 else None,
+        "gamma": rng.uniform(1.8, 2.6),
+        "saturation": rng.uniform(0.6, 1.4),
+        "noise": rng.uniform(0.0, 0.035),
+        "jpeg": int(rng.integers(25, 95)) if rng.random() < 0.75 else None,
+    }
+
+
+def _camera(rng: np.random.Generator, linear: np.ndarray, settings: dict) -> np.ndarray:
+    """Linear RGB in (scene white = 1) -> uint8 RGB out, as a camera does it."""
+    image = linear * settings["exposure"] * settings["balance"]
+    if settings["haze"]:
+        image = image * (1 - settings["haze"]) + settings["haze"] * np.array([0.7, 0.75, 0.8], np.float32)
+    if settings["defocus"]:  # the optics spread light before the sensor clips it
+        image = cv2.GaussianBlur(image, (0, 0), settings["defocus"])
+    if settings["motion"]:
+        length, angle = settings["motion"]
         kernel = np.zeros((length, length), np.float32)
-        kernel[length // 2, :] = 1.0 / length
-        rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1.0)
+        kernel[length // 2, :] = 1.0
+        rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
         kernel = cv2.warpAffine(kernel, rotation, (length, length))
-        image = cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1e-6))
-    image = image + rng.normal(0, rng.uniform(0, 12), image.shape)
-    image = np.clip(image, 0, 255).astype(np.uint8)
-    if rng.random() < 0.7:
-        quality = int(rng.integers(25, 95))
-        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        image = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        image = cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6))
+    image = np.clip(
+        image + rng.normal(0, 1, image.shape).astype(np.float32) * settings["noise"] * np.sqrt(np.clip(image, 0.02, 1)),
+        0,
+        1,
+    )
+    image = image ** (1.0 / settings["gamma"])
+    gray = image.mean(axis=2, keepdims=True)
+    image = np.clip(gray + (image - gray) * settings["saturation"], 0, 1)
+    image = (image * 255 + 0.5).astype(np.uint8)
+    if settings["jpeg"]:
+        ok, encoded = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, settings["jpeg"]])
+        image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(image)
+
+
+# ----------------------------------------------------------------------------------------------- framing
+
+
+def _compose(scene: np.ndarray, layers: LightLayers, matrix: np.ndarray) -> np.ndarray:
+    """The light warped by `matrix` (2x3) onto the scene (both linear)."""
+    size = (scene.shape[1], scene.shape[0])
+    warp = lambda layer: cv2.warpAffine(layer, matrix, size, flags=cv2.INTER_LINEAR)  # noqa: E731
+    alpha = warp(layers.alpha)[..., None]
+    return scene * (1 - alpha) + warp(layers.body) * alpha + warp(layers.emission)
+
+
+def _placement(rng: np.random.Generator, framing: str, layers: LightLayers) -> tuple[int, int, np.ndarray]:
+    """The crop around the housing at the light's render scale: (width, height, 2x3 matrix that
+    places the light canvas in it)."""
+    x0, y0, x1, y1 = layers.box
+    box_w, box_h = x1 - x0, y1 - y0
+    if framing == "tight":  # as a detector's box or a tight --roi: a little sky, pole or wall around
+        left, right = rng.uniform(-0.05, 0.35, 2) * box_w
+        top, bottom = rng.uniform(-0.03, 0.15, 2) * box_h
+        width, height = box_w + left + right, box_h + top + bottom
+    else:
+        fill = rng.uniform(0.45, 0.8) if framing == "loose" else rng.uniform(0.22, 0.5)  # housing's share
+        long_side = max(box_w, box_h) / fill
+        aspect = rng.uniform(0.75, 1.35)
+        width, height = long_side * aspect, long_side / aspect
+        width, height = max(width, box_w * 1.05), max(height, box_h * 1.05)
+        left = rng.uniform(0.02, 0.98) * (width - box_w)
+        top = rng.uniform(0.02, 0.98) * (height - box_h)
+    angle = rng.normal(0, 3.0)
+    matrix = cv2.getRotationMatrix2D(((x0 + x1) / 2, (y0 + y1) / 2), angle, 1.0)
+    matrix[:, 2] += (left - x0, top - y0)
+    return max(4, int(round(width))), max(4, int(round(height))), matrix
+
+
+def render_traffic_light(rng: np.random.Generator, state: str, size: int | None = None) -> np.ndarray:
+    """One RGB uint8 image of a traffic light showing `state`, framed as a camera would give it:
+    at its own resolution (often a few dozen pixels wide), or stretched to `size` x `size`."""
+    framing = str(rng.choice(FRAMINGS, p=FRAMING_WEIGHTS))
+    layers = render_light(rng, state, radius=10.0)
+    width, height, matrix = _placement(rng, framing, layers)
+    x0, y0, x1, y1 = layers.box
+    housing_width = _log_uniform(rng, 12, 110) if framing == "tight" else _log_uniform(rng, 8, 60)
+    # Render at the camera's resolution: the light's canvas shrinks to it (area-averaged, as a
+    # sensor integrates), the scene is drawn at it. Larger than MAX_NATIVE adds nothing at model size.
+    scale = min(housing_width / min(x1 - x0, y1 - y0), MAX_NATIVE / max(width, height))
+    native = (max(4, int(round(width * scale))), max(4, int(round(height * scale))))
+    light = LightLayers(
+        *(
+            cv2.resize(layer, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            for layer in (layers.body, layers.alpha, layers.emission)
+        ),
+        box=layers.box,
+    )
+    matrix = matrix.copy()
+    matrix[:, 2] *= scale
+    busy = {"tight": 0.1, "loose": 0.4, "street": 0.9}[framing]
+    scene = _scene(rng, native[1], native[0], busy, scale=(x1 - x0) * scale)
+    linear = _compose(scene, light, matrix)
+    image = _camera(rng, linear, _camera_settings(rng))
+    if size is not None:
+        from edgecls.runtime.images import resize_image
+
+        image = resize_image(image, (size, size))
     return image
 
 
-def write_dataset(out: Path, per_class: int = 300, seed: int = 0, size: int = 96) -> dict[str, int]:
-    """red/, yellow/, green/ folders of PNG images under `out`; returns the count per class."""
-    rng = np.random.default_rng(seed)
-    counts = {}
+def _write_images(folder: Path, state: str, indices: range, seed: int, size: int | None) -> int:
+    """Render and write images `indices` of one class; each image has its own seed, so the result does
+    not depend on how the work is split between processes."""
+    for index in indices:
+        rng = np.random.default_rng([seed, STATES.index(state), index])
+        image = render_traffic_light(rng, state, size)
+        with atomic_path(folder / f"{state}_{index:05d}.png") as temporary:
+            cv2.imwrite(str(temporary), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return len(indices)
+
+
+def write_dataset(
+    out: Path, per_class: int = 300, seed: int = 0, size: int | None = None, workers: int | None = None
+) -> dict[str, int]:
+    """red/, yellow/, green/ and off/ folders of PNG images under `out`; returns the count per class.
+    `size` None keeps each image at the size its framing gives it. Renders on `workers` processes
+    (default: one per usable CPU)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    chunk = 50
+    jobs = []
+    for state in STATES:
+        (out / state).mkdir(parents=True, exist_ok=True)
+        jobs += [
+            (out / state, state, range(i, min(i + chunk, per_class)), seed, size) for i in range(0, per_class, chunk)
+        ]
     with Progress(per_class * len(STATES), "rendering traffic lights") as progress:
-        for state in STATES:
-            folder = out / state
-            folder.mkdir(parents=True, exist_ok=True)
-            for index in range(per_class):
-                image = render_traffic_light(rng, state, size)
-                with atomic_path(folder / f"{state}_{index:05d}.png") as temporary:
-                    cv2.imwrite(str(temporary), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-                progress.update()
-            counts[state] = per_class
-    return counts
+        if workers <= 1:
+            for job in jobs:
+                progress.update(_write_images(*job))
+        else:
+            # spawn, not fork: the caller may hold TensorFlow's threads, which a fork can deadlock
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for done in pool.map(_write_images, *zip(*jobs, strict=True)):
+                    progress.update(done)
+    return {state: per_class for state in STATES}
+
+
+# ----------------------------------------------------------------------------------------------- clip
 
 
 @dataclass(frozen=True)
@@ -253,11 +503,22 @@ class ClipTruth:
 
 
 def cycle_states(num_frames: int, fps: float, rng: np.random.Generator) -> list[str]:
-    """A plausible signal cycle: red, green, yellow (short), red, ... with random durations."""
+    """A plausible signal: red, green, yellow (short), red, ... with random durations, and a spell of
+    flashing yellow (yellow and off alternating about once a second) or an outage (off)."""
     durations = {"red": (2.0, 4.0), "green": (2.0, 4.0), "yellow": (0.8, 1.5)}
     order = ["red", "green", "yellow"]
     states, position = [], int(rng.integers(0, 3))
+    special_at = int(rng.integers(0, max(1, num_frames // 2)))
     while len(states) < num_frames:
+        if special_at is not None and len(states) >= special_at:
+            special_at = None
+            if rng.random() < 0.6:  # flashing yellow
+                for _ in range(int(rng.integers(2, 4))):
+                    states += ["off"] * max(1, int(0.5 * fps)) + ["yellow"] * max(1, int(0.5 * fps))
+                states += ["off"] * max(1, int(0.5 * fps))
+            else:
+                states += ["off"] * max(1, int(rng.uniform(1.0, 2.0) * fps))
+            continue
         state = order[position % 3]
         states += [state] * max(1, int(rng.uniform(*durations[state]) * fps))
         position += 1
@@ -267,22 +528,30 @@ def cycle_states(num_frames: int, fps: float, rng: np.random.Generator) -> list[
 def write_clip(
     out: Path, seconds: float = 12.0, fps: float = 25.0, size: tuple[int, int] = (640, 480), seed: int = 0
 ) -> ClipTruth:
-    """A 640x480 clip of a traffic light cycling through its states over a slowly moving scene, and
-    its ground truth (`<out>.truth.json`: fps, the light's ROI, the state of every frame)."""
+    """A clip from a fixed street camera watching one traffic light cycle through its states, the
+    scene drifting slightly, and its ground truth (`<out>.truth.json`: fps, the light's ROI, the
+    state of every frame). The camera is drawn once; only its sensor noise changes per frame."""
     rng = np.random.default_rng(seed)
     width, height = size
     num_frames = int(seconds * fps)
-    scene = _background(rng, height + 80, width + 160)
-    roi_size = int(min(width, height) * rng.uniform(0.35, 0.5))
+    roi_size = int(min(width, height) * rng.uniform(0.3, 0.45))
     roi = (
         int(rng.integers(20, width - roi_size - 20)),
         int(rng.integers(20, height - roi_size - 20)),
         roi_size,
         roi_size,
     )
+    scene = _scene(rng, height + 80, width + 160, busy=0.8, scale=roi_size / 6)
     states = cycle_states(num_frames, fps, rng)
     light_seed = int(rng.integers(0, 2**31))
+    radius = roi_size / 9
+    probe = render_light(np.random.default_rng(light_seed), "off", radius)
+    x0, y0, x1, y1 = probe.box
+    fill = rng.uniform(0.6, 0.85)
+    scale = fill * roi_size / max(x1 - x0, y1 - y0)
+    settings = _camera_settings(rng)
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
+    layers_by_state = {state: render_light(np.random.default_rng(light_seed), state, radius) for state in STATES}
     with atomic_path(out) as temporary:
         writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
         with Progress(num_frames, "rendering clip") as progress:
@@ -290,11 +559,12 @@ def write_clip(
                 dx = int(80 + 60 * math.sin(index / fps * 0.4))
                 dy = int(40 + 30 * math.cos(index / fps * 0.3))
                 frame = scene[dy : dy + height, dx : dx + width].copy()
-                # The same light for the whole clip (one seed): only which lamp is lit changes.
-                light = render_traffic_light(np.random.default_rng(light_seed), state, roi_size)
                 x, y, w, h = roi
-                frame[y : y + h, x : x + w] = light
-                frame = _camera(np.random.default_rng(seed * 100_003 + index), frame)
+                center = ((x0 + x1) / 2, (y0 + y1) / 2)
+                matrix = cv2.getRotationMatrix2D(center, 0.0, scale)
+                matrix[:, 2] += (x + w / 2 - center[0], y + h / 2 - center[1])
+                frame = _compose(frame, layers_by_state[state], matrix)
+                frame = _camera(np.random.default_rng(seed * 100_003 + index), frame, settings)
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 progress.update()
         writer.release()

@@ -14,12 +14,19 @@ app = typer.Typer(help="Generate built-in synthetic data.", no_args_is_help=True
 
 @app.command("traffic-lights")
 def traffic_lights(
-    out: Annotated[Path, typer.Argument(help="Folder to write red/, yellow/ and green/ into.", file_okay=False)],
+    out: Annotated[Path, typer.Argument(help="Folder to write red/, yellow/, green/ and off/ into.", file_okay=False)],
     per_class: Annotated[int, typer.Option(min=1, help="Images per class.")] = 300,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same images.")] = 0,
-    size: Annotated[int, typer.Option(min=32, max=1024, help="Image side in pixels.")] = 96,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            min=16,
+            max=1024,
+            help="Stretch every image to SIZE x SIZE (default: each at the size a camera gives its crop).",
+        ),
+    ] = None,
 ) -> None:
-    """Render traffic-light images in class folders (red, yellow, green)."""
+    """Render traffic-light images in class folders (red, yellow, green, off), as a camera sees them."""
     from edgecls.trainer.traffic_lights import write_dataset
 
     counts = write_dataset(out, per_class=per_class, seed=seed, size=size)
@@ -34,7 +41,7 @@ def traffic_clip(
     fps: Annotated[float, typer.Option(min=1.0, help="Frames per second.")] = 25.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Render a 640x480 clip of a traffic light cycling red/green/yellow, with its ground truth beside it."""
+    """Render a 640x480 clip of a traffic light cycling red/green/yellow (and off), with its ground truth beside it."""
     from edgecls.trainer.traffic_lights import truth_path, write_clip
 
     truth = write_clip(out, seconds=seconds, fps=fps, seed=seed)

@@ -49,6 +49,12 @@ def train(
     fine_tune_layers: Annotated[str, typer.Option(help="Backbone layers to unfreeze, from the end, or 'all'.")] = "4",
     patience: Annotated[int, typer.Option(min=1, help="Early stopping: epochs without a better validation loss.")] = 5,
     augment: Annotated[bool, typer.Option(help="Flips, shifts, rotation, zoom, brightness while fine-tuning.")] = True,
+    flip: Annotated[
+        bool,
+        typer.Option(
+            help="Mirror left-right while augmenting; --no-flip where left and right differ (text, arrows, horizontal traffic lights)."
+        ),
+    ] = True,
     head_units: Annotated[str, typer.Option(help="Widths of the head's dense layers, comma-separated.")] = "256",
     dropout: Annotated[float, typer.Option(help="Dropout after each dense layer of the head.")] = 0.5,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<backbone>-NNN).")] = None,
@@ -83,6 +89,7 @@ def train(
         fine_tune_layers=fine_tune_layers,
         patience=patience,
         augment=augment,
+        flip=flip,
         head_units=units,
         dropout=dropout,
         out=str(out) if out else None,

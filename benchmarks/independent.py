@@ -1,0 +1,306 @@
+"""An independent yardstick for the built-in traffic-light model: lights drawn by a second renderer
+that shares no code and no lamp model with the built-in one, over real photographs.
+
+    python benchmarks/independent.py crops OUT_DIR [--per-class 200]     # red/ yellow/ green/ off/
+    python benchmarks/independent.py clip OUT.avi [--seconds 20]           # + OUT.avi.truth.json
+    python benchmarks/independent.py score MODEL.onnx OUT_DIR OUT.avi      # per-class recall of both
+
+Where the built-in renderer simulates light (an HDR emitter clipped by the sensor), this one paints
+in display colours with Pillow: a lit lamp is a radial gradient from a white core to a colour picked
+from a fixed list of LED colours, with a soft glow; housings are Pillow polygons with tunnel or cap
+visors, louvres or none; unlit lenses are flat dark discs with a highlight arc; the camera is
+Pillow's resampling, blur, colour and contrast enhancers and JPEG encoder. Backgrounds are cut from
+real photographs (none of them of traffic lights): by default those that ship inside scikit-image,
+scikit-learn and matplotlib (`pip install -e '.[bench]'`), or `--photos DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
+
+STATES = ("red", "yellow", "green", "off")
+ORDER = ("red", "yellow", "green")
+# Display colours of lit signals, from deep to pale; the core is white whatever the colour.
+PALETTE = {
+    "red": [(255, 30, 20), (255, 60, 40), (235, 20, 50), (255, 85, 70), (220, 0, 0), (255, 110, 120)],
+    "yellow": [(255, 170, 0), (255, 190, 40), (250, 140, 10), (255, 205, 90), (240, 160, 60)],
+    "green": [(0, 230, 170), (60, 255, 200), (0, 200, 140), (90, 255, 235), (0, 215, 110), (40, 240, 255)],
+}
+HOUSINGS = [(20, 20, 20), (35, 35, 38), (60, 60, 60), (10, 12, 10), (200, 160, 20), (30, 55, 35), (90, 90, 95)]
+
+
+def photographs(folder: Path | None) -> list[Image.Image]:
+    """Real photographs to cut backgrounds from."""
+    paths: list[Path] = []
+    if folder:
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    else:
+        for module, sub, names in (
+            (
+                "skimage",
+                "data",
+                (
+                    "astronaut.png",
+                    "brick.png",
+                    "chelsea.png",
+                    "coffee.png",
+                    "grass.png",
+                    "motorcycle_left.png",
+                    "rocket.jpg",
+                    "gravel.png",
+                    "color.png",
+                ),
+            ),
+            ("sklearn", "datasets/images", ("china.jpg", "flower.jpg")),
+            ("matplotlib", "mpl-data/sample_data", ("grace_hopper.jpg",)),
+        ):
+            try:
+                root = Path(__import__(module).__file__).parent / sub
+            except ImportError:
+                continue
+            paths += [root / name for name in names if (root / name).exists()]
+    if not paths:
+        sys.exit("no photographs: pip install -e '.[bench]' (scikit-image, scikit-learn) or pass --photos DIR")
+    return [Image.open(path).convert("RGB") for path in paths]
+
+
+def lamp_tile(color: tuple[int, int, int], diameter: int, rng: np.random.Generator) -> Image.Image:
+    """A lit lamp: white core fading to `color` at the rim, RGBA, with a glow around it."""
+    size = diameter * 2
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = np.hypot(xx - size / 2 + 0.5, yy - size / 2 + 0.5) / (diameter / 2)
+    core = rng.uniform(0.15, 0.8)
+    white = np.clip((1 - r) / max(1 - core, 1e-3), 0, 1) ** rng.uniform(0.5, 2.0)  # 1 at the centre
+    rgb = np.array(color, np.float32) * (1 - white[..., None]) + 255 * white[..., None]
+    glow = np.exp(-(np.clip(r - 1, 0, None) ** 2) / (2 * rng.uniform(0.08, 0.5) ** 2)) * rng.uniform(0.3, 0.9)
+    alpha = np.where(r <= 1, 1.0, glow)
+    rgba = np.dstack([np.clip(rgb, 0, 255), np.clip(alpha * 255, 0, 255)]).astype(np.uint8)
+    return Image.fromarray(rgba, "RGBA")
+
+
+def draw_light(state: str, lamp: int, rng: np.random.Generator) -> Image.Image:
+    """The whole signal head, RGBA, lamps of diameter `lamp`, vertical."""
+    margin = int(lamp * rng.uniform(0.2, 0.5))
+    spacing = int(lamp * rng.uniform(0.15, 0.45))
+    width = lamp + 2 * margin
+    height = 3 * lamp + 2 * spacing + 2 * margin
+    pad = lamp
+    head = Image.new("RGBA", (width + 2 * pad, height + 2 * pad), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(head)
+    housing = HOUSINGS[int(rng.integers(0, len(HOUSINGS)))]
+    housing = tuple(int(np.clip(c * rng.uniform(0.7, 1.2), 0, 255)) for c in housing)
+    if rng.random() < 0.3:  # back plate
+        edge = (230, 230, 230) if rng.random() < 0.5 else (20, 20, 20)
+        draw.rectangle((pad - lamp // 2, pad - lamp // 4, pad + width + lamp // 2, pad + height + lamp // 4), fill=edge)
+        inset = max(1, lamp // 8)
+        draw.rectangle(
+            (
+                pad - lamp // 2 + inset,
+                pad - lamp // 4 + inset,
+                pad + width + lamp // 2 - inset,
+                pad + height + lamp // 4 - inset,
+            ),
+            fill=(15, 15, 15),
+        )
+    draw.rounded_rectangle((pad, pad, pad + width, pad + height), radius=int(lamp * rng.uniform(0, 0.5)), fill=housing)
+    visor = rng.choice(["none", "tunnel", "cap", "louvre"])
+    palette_index = rng.random()
+    for index, name in enumerate(ORDER):
+        cx = pad + width // 2
+        cy = pad + margin + lamp // 2 + index * (lamp + spacing)
+        box = (cx - lamp // 2, cy - lamp // 2, cx + lamp // 2, cy + lamp // 2)
+        if name == state:
+            colors = PALETTE[name]
+            color = colors[min(len(colors) - 1, int(palette_index * len(colors)))]
+            tile = lamp_tile(color, lamp, rng)
+            head.alpha_composite(tile, (cx - lamp, cy - lamp))
+        else:
+            dark = int(rng.uniform(10, 45))
+            draw.ellipse(box, fill=(dark, dark, dark + int(rng.uniform(0, 10))))
+            if rng.random() < 0.5:  # a highlight on the glass
+                draw.arc(box, 200, 300, fill=(dark + 40, dark + 40, dark + 50), width=max(1, lamp // 12))
+        if visor == "tunnel":
+            draw.polygon(
+                [
+                    (box[0] - 2, cy),
+                    (box[0] - lamp // 5, box[1] - lamp // 5),
+                    (box[2] + lamp // 5, box[1] - lamp // 5),
+                    (box[2] + 2, cy),
+                ],
+                outline=housing,
+                width=max(1, lamp // 8),
+            )
+        elif visor == "cap":
+            draw.chord(
+                (box[0] - lamp // 8, box[1] - lamp // 6, box[2] + lamp // 8, cy + lamp // 6), 180, 360, fill=housing
+            )
+        elif visor == "louvre":
+            for k in range(1, 4):
+                y = box[1] + k * lamp // 4
+                draw.line((box[0], y, box[2], y), fill=housing, width=max(1, lamp // 20))
+    return head.crop((pad - lamp // 2, pad - lamp // 3, pad + width + lamp // 2, pad + height + lamp // 3))
+
+
+def camera(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Pillow's idea of a camera: blur, colour, contrast, brightness, noise, JPEG."""
+    if rng.random() < 0.5:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 1.0)))
+    image = ImageEnhance.Color(image).enhance(rng.uniform(0.7, 1.3))
+    image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.75, 1.2))
+    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.75, 1.25))
+    pixels = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(0, 6), (image.height, image.width, 3))
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    if rng.random() < 0.7:
+        with tempfile.SpooledTemporaryFile() as buffer:
+            image.save(buffer, "JPEG", quality=int(rng.integers(30, 95)))
+            buffer.seek(0)
+            image = Image.open(buffer).convert("RGB")
+    return image
+
+
+def background(photos: list[Image.Image], size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    photo = photos[int(rng.integers(0, len(photos)))]
+    scale = rng.uniform(0.3, 1.0)
+    w, h = max(size[0], int(photo.width * scale)), max(size[1], int(photo.height * scale))
+    photo = photo.resize((w, h), Image.BILINEAR)
+    x, y = int(rng.integers(0, w - size[0] + 1)), int(rng.integers(0, h - size[1] + 1))
+    return photo.crop((x, y, x + size[0], y + size[1]))
+
+
+def crop_image(state: str, photos: list[Image.Image], rng: np.random.Generator) -> Image.Image:
+    """A crop around one light at a camera's resolution: 15-110 px wide, tight or with some scene."""
+    head = draw_light(state, int(rng.integers(24, 48)), rng)
+    horizontal = rng.random() < 0.15
+    if horizontal:  # red at the left
+        head = head.transpose(Image.Transpose.ROTATE_90)
+    head = head.rotate(rng.normal(0, 2.5), resample=Image.BICUBIC, expand=True)
+    loose = rng.random() < 0.3
+    margin = rng.uniform(0.3, 1.2) if loose else rng.uniform(0.0, 0.25)
+    size = (int(head.width * (1 + margin)), int(head.height * (1 + margin * rng.uniform(0.3, 1.0))))
+    scene = background(photos, size, rng).convert("RGBA")
+    scene.alpha_composite(
+        head,
+        (
+            (size[0] - head.width) // 2 + int(rng.integers(-2, 3)),
+            (size[1] - head.height) // 2 + int(rng.integers(-2, 3)),
+        ),
+    )
+    width = int(math.exp(rng.uniform(math.log(15), math.log(110))))
+    if horizontal:
+        width = int(width * 2.5)
+    target = (max(8, width), max(8, int(width * size[1] / size[0])))
+    resample = [Image.BICUBIC, Image.BILINEAR, Image.LANCZOS, Image.BOX][int(rng.integers(0, 4))]
+    return camera(scene.convert("RGB").resize(target, resample), rng)
+
+
+def write_crops(out: Path, per_class: int, photos: list[Image.Image], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for state in STATES:
+        (out / state).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            crop_image(state, photos, rng).save(out / state / f"{index:04d}.png")
+    print(f"wrote {per_class * len(STATES)} crops to {out}")
+
+
+def write_clip(out: Path, seconds: float, fps: float, photos: list[Image.Image], seed: int) -> None:
+    """640x480, a slowly panning photograph, one light in a fixed ROI cycling through its states
+    (with a spell of flashing yellow); the light's style changes every few seconds."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    width, height, side = 640, 480, 180
+    roi = (400, 110, side, side)
+    cycle = ["red"] * 60 + ["green"] * 55 + ["yellow"] * 25 + ["red"] * 40 + (["yellow"] * 12 + ["off"] * 13) * 3
+    num_frames = int(seconds * fps)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    states = []
+    for index in range(num_frames):
+        if index % 100 == 0:
+            photo = background(photos, (width + 120, height + 90), rng)
+            style_seed = int(rng.integers(0, 2**31))
+            lamp = int(rng.integers(30, 40))
+        state = cycle[(index + 37 * (index // 100)) % len(cycle)]
+        head = draw_light(state, lamp, np.random.default_rng(style_seed))
+        dx = int(60 + 50 * math.sin(index / fps * 0.5))
+        dy = int(45 + 35 * math.cos(index / fps * 0.4))
+        frame = photo.crop((dx, dy, dx + width, dy + height)).convert("RGBA")
+        frame.alpha_composite(head, (roi[0] + (side - head.width) // 2, roi[1] + (side - head.height) // 2))
+        frame = camera(frame.convert("RGB"), np.random.default_rng(seed * 7919 + index))
+        writer.write(cv2.cvtColor(np.asarray(frame), cv2.COLOR_RGB2BGR))
+        states.append(state)
+    writer.release()
+    Path(str(out) + ".truth.json").write_text(json.dumps({"fps": fps, "roi": list(roi), "states": states}) + "\n")
+    print(f"wrote {num_frames} frames to {out}")
+
+
+def score(model: Path, crops: Path, clip: Path | None) -> dict:
+    """Per-class recall on the crops and on the clip's frames (per-frame label and smoothed state)."""
+    from edgecls.demo import score_clip
+    from edgecls.runtime import classify_files, collect_inputs, load_classifier
+    from edgecls.runtime.classify import list_class_folders
+
+    classifier = load_classifier(model, "cpu")
+    truth = {str(p): name for name, files in list_class_folders(crops).items() for p in files}
+    results = list(classify_files(classifier, collect_inputs([str(crops)]), batch_size=32))
+    report = {"crops": recall([(truth[r.path], r.label) for r in results])}
+    if clip:
+        with tempfile.TemporaryDirectory() as folder:
+            frames_out = Path(folder) / "frames.jsonl"
+            score_clip(classifier, clip, frames_out)
+            states = json.loads(Path(str(clip) + ".truth.json").read_text())["states"]
+            frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
+        report["clip_frames"] = recall([(states[f["frame"]], f["label"]) for f in frames])
+        report["clip_state"] = recall([(states[f["frame"]], f["state"]) for f in frames])
+    return report
+
+
+def recall(pairs: list[tuple[str, str]]) -> dict:
+    from edgecls.demo import recall_by_class
+
+    return {
+        "accuracy": round(sum(t == p for t, p in pairs) / len(pairs), 4),
+        "recall": recall_by_class(pairs),
+        "n": len(pairs),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    crops = sub.add_parser("crops")
+    crops.add_argument("out", type=Path)
+    crops.add_argument("--per-class", type=int, default=200)
+    clip = sub.add_parser("clip")
+    clip.add_argument("out", type=Path)
+    clip.add_argument("--seconds", type=float, default=20.0)
+    clip.add_argument("--fps", type=float, default=25.0)
+    for command in (crops, clip):
+        command.add_argument("--photos", type=Path)
+        command.add_argument("--seed", type=int, default=7)
+    scoring = sub.add_parser("score")
+    scoring.add_argument("model", type=Path)
+    scoring.add_argument("crops", type=Path)
+    scoring.add_argument("clip", type=Path, nargs="?")
+    scoring.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.command == "score":
+        report = score(args.model, args.crops, args.clip)
+        print(json.dumps(report, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+    elif args.command == "crops":
+        write_crops(args.out, args.per_class, photographs(args.photos), args.seed)
+    else:
+        write_clip(args.out, args.seconds, args.fps, photographs(args.photos), args.seed)
+
+
+if __name__ == "__main__":
+    main()
