@@ -35,7 +35,7 @@ def main() -> None:
             image = render_traffic_light(rng, state)
             tile = resize_image(image, (TILE, TILE))
             caption = f"{image.shape[1]}x{image.shape[0]}"
-            cv2.putText(tile, caption, (3, TILE - 4), cv2.FONT_HERSHEY_PLAIN, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
+            cv2.rectangle(tile, (0, TILE - 14), (8 * len(caption) + 4, TILE), (0, 0, 0), -1)
             cv2.putText(tile, caption, (3, TILE - 4), cv2.FONT_HERSHEY_PLAIN, 0.8, (255, 255, 255), 1, cv2.LINE_AA)
             tiles.append(np.pad(tile, ((1, 1), (1, 1), (0, 0)), constant_values=255))
         tiles[0] = np.pad(tiles[0], ((1, 1), (1, 1), (0, 0)), constant_values=255)
