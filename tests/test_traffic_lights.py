@@ -19,10 +19,6 @@ from edgecls.trainer.traffic_lights import (
 )
 
 
-def lamp_brightness(image: np.ndarray) -> float:
-    return float(image.max(axis=2).astype(np.float32).mean())
-
-
 def test_renderer_is_deterministic_and_varied():
     first = render_traffic_light(np.random.default_rng(5), "red", 64)
     again = render_traffic_light(np.random.default_rng(5), "red", 64)

@@ -103,7 +103,7 @@ def fine_tune(
     stopping = BestWeights(settings["patience"], on_improvement=on_improvement)
     log = EpochLog(settings["stage"], settings["epochs"])
     batches = image_batches(
-        train[0], train[1], settings["batch_size"], settings["augment"], settings["seed"], settings.get("flip", True)
+        train[0], train[1], settings["batch_size"], settings["augment"], settings["seed"], settings["flip"]
     )
     try:
         model.fit(

@@ -202,8 +202,8 @@ def _housing_color(rng: np.random.Generator) -> np.ndarray:
 
 
 def _lens_mask(shape: tuple[int, int], center: tuple[float, float], radius: float, style: str, arrow: int):
-    """Float mask of what emits when a lamp is lit: a disc, LED dots, or an arrow (0..3: left, up,
-    right, down-left... drawn on the disc)."""
+    """Float mask of what emits when a lamp is lit: a disc (plain or with fresnel rings), LED dots,
+    or an arrow pointing left, up, right or down (`arrow` 0..3)."""
     mask = np.zeros(shape, np.float32)
     cx, cy = center
     if style == "leds":
@@ -370,7 +370,7 @@ def _camera(rng: np.random.Generator, linear: np.ndarray, settings: dict) -> np.
         kernel = cv2.warpAffine(kernel, rotation, (length, length))
         image = cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6))
     image = np.clip(
-        image + rng.normal(0, 1, image.shape).astype(np.float32) * settings["noise"] * np.sqrt(np.clip(image, 0.02, 1)),
+        image + rng.standard_normal(image.shape, dtype=np.float32) * settings["noise"] * np.sqrt(np.clip(image, 0.02, 1)),
         0,
         1,
     )
@@ -387,12 +387,16 @@ def _camera(rng: np.random.Generator, linear: np.ndarray, settings: dict) -> np.
 # ----------------------------------------------------------------------------------------------- framing
 
 
-def _compose(scene: np.ndarray, layers: LightLayers, matrix: np.ndarray) -> np.ndarray:
-    """The light warped by `matrix` (2x3) onto the scene (both linear)."""
-    size = (scene.shape[1], scene.shape[0])
+def _place(layers: LightLayers, matrix: np.ndarray, size: tuple[int, int]) -> LightLayers:
+    """The light's layers warped by `matrix` (2x3) onto a canvas of `size` (width, height)."""
     warp = lambda layer: cv2.warpAffine(layer, matrix, size, flags=cv2.INTER_LINEAR)  # noqa: E731
-    alpha = warp(layers.alpha)[..., None]
-    return scene * (1 - alpha) + warp(layers.body) * alpha + warp(layers.emission)
+    return LightLayers(warp(layers.body), warp(layers.alpha), warp(layers.emission), layers.box)
+
+
+def _compose(scene: np.ndarray, placed: LightLayers) -> np.ndarray:
+    """A placed light over the scene (both linear)."""
+    alpha = placed.alpha[..., None]
+    return scene * (1 - alpha) + placed.body * alpha + placed.emission
 
 
 def _placement(rng: np.random.Generator, framing: str, layers: LightLayers) -> tuple[int, int, np.ndarray]:
@@ -441,7 +445,7 @@ def render_traffic_light(rng: np.random.Generator, state: str, size: int | None 
     matrix[:, 2] *= scale
     busy = {"tight": 0.1, "loose": 0.4, "street": 0.9}[framing]
     scene = _scene(rng, native[1], native[0], busy, scale=(x1 - x0) * scale)
-    linear = _compose(scene, light, matrix)
+    linear = _compose(scene, _place(light, matrix, native))
     image = _camera(rng, linear, _camera_settings(rng))
     if size is not None:
         from edgecls.runtime.images import resize_image
@@ -545,25 +549,22 @@ def write_clip(
     states = cycle_states(num_frames, fps, rng)
     light_seed = int(rng.integers(0, 2**31))
     radius = roi_size / 9
-    probe = render_light(np.random.default_rng(light_seed), "off", radius)
-    x0, y0, x1, y1 = probe.box
-    fill = rng.uniform(0.6, 0.85)
-    scale = fill * roi_size / max(x1 - x0, y1 - y0)
+    layers_by_state = {state: render_light(np.random.default_rng(light_seed), state, radius) for state in STATES}
+    x0, y0, x1, y1 = layers_by_state["off"].box  # the same housing in every state
+    scale = rng.uniform(0.6, 0.85) * roi_size / max(x1 - x0, y1 - y0)
+    center = ((x0 + x1) / 2, (y0 + y1) / 2)
+    matrix = cv2.getRotationMatrix2D(center, 0.0, scale)
+    matrix[:, 2] += (roi[0] + roi_size / 2 - center[0], roi[1] + roi_size / 2 - center[1])
+    placed = {state: _place(layers, matrix, size) for state, layers in layers_by_state.items()}
     settings = _camera_settings(rng)
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
-    layers_by_state = {state: render_light(np.random.default_rng(light_seed), state, radius) for state in STATES}
     with atomic_path(out) as temporary:
         writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
         with Progress(num_frames, "rendering clip") as progress:
             for index, state in enumerate(states):
                 dx = int(80 + 60 * math.sin(index / fps * 0.4))
                 dy = int(40 + 30 * math.cos(index / fps * 0.3))
-                frame = scene[dy : dy + height, dx : dx + width].copy()
-                x, y, w, h = roi
-                center = ((x0 + x1) / 2, (y0 + y1) / 2)
-                matrix = cv2.getRotationMatrix2D(center, 0.0, scale)
-                matrix[:, 2] += (x + w / 2 - center[0], y + h / 2 - center[1])
-                frame = _compose(frame, layers_by_state[state], matrix)
+                frame = _compose(scene[dy : dy + height, dx : dx + width], placed[state])
                 frame = _camera(np.random.default_rng(seed * 100_003 + index), frame, settings)
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 progress.update()
