@@ -32,9 +32,14 @@ class MissingExtraError(EdgeclsError):
 
 
 class ParityError(EdgeclsError):
-    """An exported model disagrees with the Keras model beyond the allowed tolerance."""
+    """An exported model disagrees with the Keras model beyond the allowed tolerance. `result`, when
+    an export raised it, holds what was written anyway and every precision's report."""
 
     exit_code = 1
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class StreamError(EdgeclsError):

@@ -42,6 +42,11 @@ class ExportResult:
     reports: dict[str, ParityReport]
     report_path: Path
 
+    @property
+    def failed(self) -> list[str]:
+        """The precisions that failed their gate (and were not written)."""
+        return [precision for precision, report in self.reports.items() if not report.passed]
+
 
 @dataclass
 class RunFiles:
@@ -178,14 +183,15 @@ def export(config: ExportConfig) -> ExportResult:
         info("note: FP16 halves the file and speeds up GPUs with tensor cores; on a CPU it is not faster than FP32.")
     if "int8" in protos:
         info("note: INT8 is fastest on CPUs with VNNI (AVX512-VNNI or AVX-VNNI); without VNNI the gain is small.")
-    failed = [precision for precision, report in reports.items() if not report.passed]
-    if failed:
+    result = ExportResult(written, reports, report_path)
+    if result.failed:
         raise ParityError(
-            f"{', '.join(failed)} failed the parity gate and {'was' if len(failed) == 1 else 'were'} not written "
-            f"(details in {report_path}). Check the images it flipped, or relax the gate with the --*-min-agreement "
-            "/ --fp32-max-diff flags if the difference is acceptable."
+            f"{', '.join(result.failed)} failed the parity gate and {'was' if len(result.failed) == 1 else 'were'} "
+            f"not written (details in {report_path}). Check the images it flipped, or relax the gate with the "
+            "--*-min-agreement / --fp32-max-diff flags if the difference is acceptable.",
+            result,
         )
-    return ExportResult(written, reports, report_path)
+    return result
 
 
 @dataclass

@@ -26,17 +26,21 @@ def test_demo_runs_every_stage_and_reports(tmp_path):
         patience=2,
         try_imagenet=False,
         fp16_min_agreement=0.0,
-        int8_min_agreement=0.0,
+        int8_min_agreement=1.01,  # no INT8 model can pass: the demo must report it and go on
     )
     result = run_demo(config)
     summary = json.loads((tmp_path / "demo" / "demo.json").read_text())
     assert set(summary["seconds"]) == {"data", "train", "export", "predict", "serve-camera", "bench"}
-    for key in ("onnx_fp32", "onnx_fp16", "onnx_int8", "clip", "clip_frames", "clip_annotated", "run"):
+    for key in ("onnx_fp32", "onnx_fp16", "clip", "clip_frames", "clip_annotated", "run"):
         assert Path(result.paths[key]).exists(), key
     figures = summary["figures"]
     assert 0.0 <= figures["held_out_accuracy"] <= 1.0 and 0.0 <= figures["clip_frame_accuracy"] <= 1.0
     assert figures["weights"] == "none (offline)"
+    assert set(figures["held_out_recall"]) == {"red", "yellow", "green", "off"}
     assert figures["fp32_agreement"] == 1.0
+    assert figures["int8_gate"] == "failed, not written" and "onnx_int8" not in result.paths
+    assert 0.0 <= figures["int8_agreement"] < 1.01
+    assert "fp32_batch1_p50_ms" in figures and not any(key.startswith("int8_batch") for key in figures)
     frames = (tmp_path / "demo" / "clip.frames.jsonl").read_text().splitlines()
     assert len(frames) == 25
     # A second demo into the same folder replaces the first; a folder that is not a demo is refused.

@@ -104,9 +104,11 @@ def test_a_model_that_disagrees_is_not_written(trained_run, tmp_path, monkeypatc
     monkeypatch.setattr(convert, "keras_to_onnx", tampered)
     run, _ = trained_run
     out = tmp_path / "tampered.onnx"
-    with pytest.raises(ParityError, match="fp32 failed the parity gate"):
+    with pytest.raises(ParityError, match="fp32 failed the parity gate") as raised:
         export(ExportConfig(source=str(run), out=str(out)))
     assert not out.exists()
+    # The error carries the export's outcome: nothing written, the failing report for a caller to read.
+    assert raised.value.result.failed == ["fp32"] and raised.value.result.written == {}
     assert list(tmp_path.glob(".*tmp")) == []
     report = json.loads((tmp_path / "tampered.parity.json").read_text())
     assert report["fp32"]["passed"] is False and report["fp32"]["flips"]

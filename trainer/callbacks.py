@@ -76,6 +76,20 @@ class EpochLog(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def learning_rate_schedule(kind: str, patience: int, base: float, epochs: int) -> keras.callbacks.Callback:
+    """`plateau`: cut on a stall (below). `cosine`: from `base` down to 1% of it along a half cosine
+    over the stage's `epochs`, for a fixed budget of epochs (the low rate at the end settles the weights)."""
+    if kind == "cosine":
+        import math
+
+        def rate(epoch: int, _current: float) -> float:
+            progress = min(epoch, epochs - 1) / max(1, epochs - 1)
+            return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+        return keras.callbacks.LearningRateScheduler(rate)
+    return reduce_on_plateau(patience)
+
+
 def reduce_on_plateau(patience: int) -> keras.callbacks.ReduceLROnPlateau:
     """Cut the learning rate to 30% when validation loss stalls for half the early-stopping patience."""
     return keras.callbacks.ReduceLROnPlateau(

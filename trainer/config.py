@@ -8,6 +8,8 @@ from pathlib import Path
 
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 
+LR_SCHEDULES = ("plateau", "cosine")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -28,6 +30,7 @@ class TrainConfig:
     fine_tune_learning_rate: float = 1e-4
     fine_tune_layers: str = "4"  # a number of layers from the end of the backbone, or "all"
     patience: int = 5
+    lr_schedule: str = "plateau"  # "plateau" (cut on a stall) or "cosine" (decay over the epochs)
     augment: bool = True
     flip: bool = True  # left-right mirroring while augmenting
     head_units: tuple[int, ...] = (256,)

@@ -92,18 +92,21 @@ def fine_tune(
 ):
     """Train the whole `model` on images with early stopping on validation loss.
 
-    `settings` holds epochs, batch_size, patience, augment, flip, seed and stage (the log's name).
+    `settings` holds epochs, batch_size, patience, augment, flip, lr_schedule, seed and stage (the log's name).
     `on_improvement(model)` is called at every new best (the run writes its checkpoint there).
     The best weights are restored at the end, also after Ctrl-C or a NaN loss.
     Returns the EpochLog.
     """
-    from edgecls.trainer.callbacks import BestWeights, EpochLog, reduce_on_plateau
+    from edgecls.trainer.callbacks import BestWeights, EpochLog, learning_rate_schedule
 
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     stopping = BestWeights(settings["patience"], on_improvement=on_improvement)
     log = EpochLog(settings["stage"], settings["epochs"])
     batches = image_batches(
         train[0], train[1], settings["batch_size"], settings["augment"], settings["seed"], settings["flip"]
+    )
+    schedule = learning_rate_schedule(
+        settings["lr_schedule"], settings["patience"], float(optimizer.learning_rate), settings["epochs"]
     )
     try:
         model.fit(
@@ -113,7 +116,7 @@ def fine_tune(
             epochs=settings["epochs"],
             verbose=0,
             shuffle=False,  # the pipeline shuffles
-            callbacks=[log, stopping, reduce_on_plateau(settings["patience"])],
+            callbacks=[log, stopping, schedule],
         )
     except KeyboardInterrupt:
         log.interrupted = True

@@ -26,6 +26,7 @@ def train_head(
     batch_size: int,
     learning_rate: float,
     patience: int,
+    lr_schedule: str = "plateau",
 ):
     """Train `head` on (features, labels) with early stopping on validation loss.
 
@@ -34,7 +35,7 @@ def train_head(
     """
     import keras
 
-    from edgecls.trainer.callbacks import BestWeights, EpochLog, reduce_on_plateau
+    from edgecls.trainer.callbacks import BestWeights, EpochLog, learning_rate_schedule
 
     head.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -52,7 +53,7 @@ def train_head(
             batch_size=batch_size,
             shuffle=True,
             verbose=0,
-            callbacks=[log, stopping, reduce_on_plateau(patience)],
+            callbacks=[log, stopping, learning_rate_schedule(lr_schedule, patience, learning_rate, epochs)],
         )
     except KeyboardInterrupt:
         log.interrupted = True

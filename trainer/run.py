@@ -17,7 +17,7 @@ import numpy as np
 from edgecls.console import info, warn
 from edgecls.errors import EdgeclsError
 from edgecls.files import atomic_path, write_text_atomic
-from edgecls.trainer.config import TrainConfig
+from edgecls.trainer.config import LR_SCHEDULES, TrainConfig
 
 MODES = ("bottleneck", "finetune", "both")
 
@@ -137,6 +137,8 @@ def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Pat
     get_spec(config.backbone)
     if config.mode not in MODES:
         raise EdgeclsError(f"--mode must be one of {', '.join(MODES)}; received {config.mode!r}.")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise EdgeclsError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}; received {config.lr_schedule!r}.")
     check_weights_argument(config.weights)
     if config.weights == "none" and config.mode == "bottleneck":
         raise EdgeclsError(
@@ -179,6 +181,7 @@ def _bottleneck_stage(config: TrainConfig, dataset, backbone, head, extractor):
         config.batch_size,
         config.learning_rate,
         config.patience,
+        config.lr_schedule,
     )
     probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
     return log, probabilities, num_extracted
@@ -212,6 +215,7 @@ def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path
         "patience": config.patience,
         "augment": config.augment,
         "flip": config.flip,
+        "lr_schedule": config.lr_schedule,
         "seed": config.seed,
         "stage": stage,
     }

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecls.console import import_tensorflow_quietly, info
+from edgecls.demo import DemoConfig
 from edgecls.errors import require_extra
 
 
@@ -15,8 +16,9 @@ def demo(
     out: Annotated[
         Path, typer.Option(help="Folder for everything the demo makes (replaced if it holds an earlier demo).")
     ] = Path("demo-out"),
-    per_class: Annotated[int, typer.Option(min=20, help="Training images per class.")] = 800,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    per_class: Annotated[int, typer.Option(min=20, help="Training images per class.")] = DemoConfig.per_class,
+    epochs: Annotated[int, typer.Option(min=2, help="Training epochs in all.")] = DemoConfig.epochs,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = DemoConfig.seed,
     imagenet: Annotated[
         bool, typer.Option(help="Use ImageNet weights when they can be had (else train from scratch).")
     ] = True,
@@ -25,9 +27,9 @@ def demo(
     require_extra("tensorflow")
     require_extra("tf2onnx")
     import_tensorflow_quietly()
-    from edgecls.demo import DemoConfig, run_demo
+    from edgecls.demo import run_demo
 
-    result = run_demo(DemoConfig(out=str(out), per_class=per_class, seed=seed, try_imagenet=imagenet))
+    result = run_demo(DemoConfig(out=str(out), per_class=per_class, epochs=epochs, seed=seed, try_imagenet=imagenet))
     info("\nedgecls demo: summary")
     for key, value in result.figures.items():
         info(f"  {key:28s} {value}")

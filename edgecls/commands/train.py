@@ -10,6 +10,7 @@ import typer
 
 from edgecls.console import import_tensorflow_quietly
 from edgecls.errors import EdgeclsError, require_extra
+from edgecls.trainer.config import LR_SCHEDULES
 
 
 class Backbone(str, Enum):
@@ -22,6 +23,9 @@ class Backbone(str, Enum):
     mobilenetv3small = "mobilenetv3small"
     mobilenetv3large = "mobilenetv3large"
     efficientnetv2b0 = "efficientnetv2b0"
+
+
+Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)
 
 
 class Mode(str, Enum):
@@ -48,6 +52,12 @@ def train(
     fine_tune_learning_rate: Annotated[float, typer.Option(help="Fine-tuning learning rate, SGD + momentum.")] = 1e-4,
     fine_tune_layers: Annotated[str, typer.Option(help="Backbone layers to unfreeze, from the end, or 'all'.")] = "4",
     patience: Annotated[int, typer.Option(min=1, help="Early stopping: epochs without a better validation loss.")] = 5,
+    lr_schedule: Annotated[
+        Schedule,
+        typer.Option(
+            help="plateau: cut the learning rate when validation loss stalls; cosine: decay it over the epochs."
+        ),
+    ] = Schedule.plateau,
     augment: Annotated[bool, typer.Option(help="Flips, shifts, rotation, zoom, brightness while fine-tuning.")] = True,
     flip: Annotated[
         bool,
@@ -88,6 +98,7 @@ def train(
         fine_tune_learning_rate=fine_tune_learning_rate,
         fine_tune_layers=fine_tune_layers,
         patience=patience,
+        lr_schedule=lr_schedule.value,
         augment=augment,
         flip=flip,
         head_units=units,
