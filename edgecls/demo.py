@@ -25,7 +25,7 @@ class DemoConfig:
     seed: int = 0
     backbone: str = "mobilenetv3small"
     image_size: int = 64  # the built-in crops are mostly 15-110 px wide; 64 px trains fast on a CPU
-    epochs: int = 26
+    epochs: int = 22
     patience: int = 6
     batch_size: int = 64
     learning_rate: float = 2e-3
