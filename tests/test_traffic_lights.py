@@ -58,7 +58,7 @@ def test_the_lit_lamp_is_in_its_place_and_colour_family():
             if state == "red":
                 assert red == 1 and green <= 0.2, (seed, color)
             elif state == "yellow":
-                assert red == 1 and 0.3 <= green <= 0.7 and blue < green, (seed, color)
+                assert red == 1 and 0.22 <= green <= 0.7 and blue < green, (seed, color)
             else:
                 assert green == 1 and red < 0.25 and blue >= 0.25, (seed, color)
         assert render_light(np.random.default_rng(seed), "off").emission.max() == 0

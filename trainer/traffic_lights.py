@@ -12,7 +12,7 @@ a horizontal light). Everything else is:
   rendered in linear light and the sensor clips each channel, so a bright lamp's core comes out
   white or nearly white and its colour lives in the halo and fringe, as in photographs.
 - Unlit lamps: dark grey to black lenses, a tint of their glass, sky reflected in their upper part.
-- Housings: black, grey, yellow or dark green, rounded or square, with or without visors over the
+- Housings: black, grey, yellow, dark green or painted another colour, rounded or square, with or without visors over the
   lamps and back plates (some with a white or yellow border); lamps as plain lenses, LED-dot arrays
   or arrows; vertical or horizontal.
 - Framing: a tight crop around the housing (as from a detector or an `--roi`), a looser crop, or a
@@ -51,8 +51,8 @@ def _lamp_hue(rng: np.random.Generator, lamp: str) -> np.ndarray:
     if lamp == "red":  # deep red .. orange-red; some LEDs look pinkish
         blue = rng.uniform(0.0, 0.05) if rng.random() < 0.75 else rng.uniform(0.05, 0.2)
         return np.array([1.0, rng.uniform(0.0, 0.1), blue], np.float32)
-    if lamp == "yellow":  # amber to orange-yellow
-        return np.array([1.0, rng.uniform(0.3, 0.62), rng.uniform(0.0, 0.07)], np.float32)
+    if lamp == "yellow":  # orange through amber to yellow (display green 150-200 of 255)
+        return np.array([1.0, rng.uniform(0.24, 0.62), rng.uniform(0.0, 0.07)], np.float32)
     # blue-green to cyan
     return np.array([rng.uniform(0.0, 0.18), 1.0, rng.uniform(0.25, 1.0)], np.float32)
 
@@ -165,6 +165,23 @@ def _colour_field(rng: np.random.Generator, canvas: np.ndarray) -> None:
     canvas[:] = canvas * (1 - mask) + color * texture * mask
 
 
+def _glows(rng: np.random.Generator, canvas: np.ndarray, scale: float) -> None:
+    """Bright coloured lights in the scene (shop signs, neon, headlights and tail lights, other
+    signals far away), of any hue, often out of focus, in place: a red glow behind a dark housing
+    is not a red light."""
+    height, width = canvas.shape[:2]
+    glow = np.zeros_like(canvas)
+    for _ in range(int(rng.integers(1, 4))):
+        hue = rng.integers(0, 180) if rng.random() < 0.5 else (rng.integers(-8, 70) % 180)
+        hsv = np.array([[[hue, rng.integers(120, 256), 255]]], np.uint8)
+        color = (cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0) ** 2.2
+        center = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
+        radius = max(1, int(scale * _log_uniform(rng, 0.05, 0.4)))
+        cv2.circle(glow, center, radius, tuple(float(c) * _log_uniform(rng, 1.0, 8.0) for c in color), -1)
+    sigma = max(0.5, scale * rng.uniform(0.02, 0.2))
+    canvas += cv2.GaussianBlur(glow, (0, 0), sigma)
+
+
 def _scene(rng: np.random.Generator, height: int, width: int, busy: float, scale: float) -> np.ndarray:
     """Linear RGB background: sky, with foliage, buildings and street things as `busy` (0..1) grows."""
     canvas = _sky(rng, height, width)
@@ -172,8 +189,10 @@ def _scene(rng: np.random.Generator, height: int, width: int, busy: float, scale
         _building(rng, canvas)
     if rng.random() < 0.3 + 0.4 * busy:
         _trees(rng, canvas, rng.uniform(0.1, 0.6 + 0.4 * busy))
-    if rng.random() < 0.5:
+    if rng.random() < 0.65:
         _colour_field(rng, canvas)
+    if rng.random() < 0.3:
+        _glows(rng, canvas, scale)
     if busy > 0.3 or rng.random() < 0.3:
         _street_things(rng, canvas, scale)
     return canvas
@@ -199,9 +218,13 @@ def _housing_color(rng: np.random.Generator) -> np.ndarray:
         return np.full(3, _log_uniform(rng, 0.008, 0.08), np.float32) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
     if choice < 0.75:  # yellow (North America)
         return np.array([0.55, 0.4, 0.03], np.float32) * rng.uniform(0.5, 1.3)
-    if choice < 0.88:  # grey metal
+    if choice < 0.85:  # grey metal
         return np.full(3, rng.uniform(0.06, 0.2), np.float32)
-    return np.array([0.02, 0.06, 0.03], np.float32) * rng.uniform(0.6, 1.6)  # dark green
+    if choice < 0.93:
+        return np.array([0.02, 0.06, 0.03], np.float32) * rng.uniform(0.6, 1.6)  # dark green
+    # Painted any colour (orange, olive, blue, purple ...): a housing's colour never tells the state.
+    hsv = np.array([[[rng.integers(0, 180), rng.integers(60, 230), rng.integers(60, 220)]]], np.uint8)
+    return (cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0) ** 2.2
 
 
 def _lens_mask(shape: tuple[int, int], center: tuple[float, float], radius: float, style: str, arrow: int):
@@ -291,7 +314,10 @@ def render_light(rng: np.random.Generator, state: str, radius: float = 10.0) -> 
     lamp_style = rng.choice(["disc", "disc", "fresnel", "leds", "leds", "arrow"], p=[0.3, 0.1, 0.15, 0.2, 0.1, 0.15])
     arrow = int(rng.integers(0, 4))
     lamp_radius = radius * rng.uniform(0.8, 0.98)
-    brightness = _log_uniform(rng, 2.0, 60.0)  # emission over the scene's white
+    # Emission over the scene's white: from a lamp that does not clip (a dim LED, a bright day)
+    # to one whose whole core is white and whose colour is left only in the fringe, where the
+    # lamp's position is what tells yellow from red.
+    brightness = _log_uniform(rng, 1.0, 60.0)
     crosstalk = rng.uniform(0.04, 0.15)  # the sensor's colour filters overlap: a red lamp reaches G and B
     halo_sigma, halo_gain = radius * rng.uniform(0.15, 0.7), rng.uniform(0.08, 0.6)
     bloom_sigma, bloom_gain = radius * rng.uniform(1.2, 3.5), rng.uniform(0.01, 0.12)
@@ -352,7 +378,8 @@ def _camera_settings(rng: np.random.Generator) -> dict:
         "defocus": rng.uniform(0.0, 1.2) if rng.random() < 0.6 else 0.0,
         "motion": (int(rng.integers(2, 6)), rng.uniform(0, 180)) if rng.random() < 0.15 else None,
         "gamma": rng.uniform(1.8, 2.6),
-        "saturation": rng.uniform(0.6, 1.4),
+        # Some cameras (and hazy or backlit scenes) wash colour out: then position tells the state.
+        "saturation": rng.uniform(0.6, 1.4) if rng.random() < 0.8 else rng.uniform(0.3, 0.6),
         "noise": rng.uniform(0.0, 0.035),
         "jpeg": int(rng.integers(25, 95)) if rng.random() < 0.75 else None,
     }
