@@ -9,6 +9,7 @@ from collections.abc import Callable
 import typer
 
 from edgecls import __version__
+from edgecls.console import printable
 from edgecls.errors import EdgeclsError
 
 app = typer.Typer(
@@ -28,7 +29,7 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except EdgeclsError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {printable(str(error), keep_newlines=True)}", file=sys.stderr)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
@@ -53,6 +54,11 @@ def main(
     from edgecls.runtime.images import quiet_opencv_logs
 
     quiet_opencv_logs()
+    # Results are UTF-8 whatever the locale (JSON Lines must be); anything unencodable is escaped
+    # rather than ending the run with UnicodeEncodeError.
+    for stream, encoding in ((sys.stdout, "utf-8"), (sys.stderr, None)):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace", **({"encoding": encoding} if encoding else {}))
 
 
 def _register() -> None:
@@ -69,6 +75,19 @@ def _register() -> None:
     app.command(name="demo")(user_errors(demo.demo))
 
 
+def _bound_decoder() -> None:
+    """OpenCV reads its decode limit once, when it loads: set it from --max-pixels before any command
+    module imports it."""
+    from edgecls.limits import bound_opencv_decoder, max_pixels_from_argv
+
+    limit = max_pixels_from_argv(sys.argv[1:])
+    if limit is None:
+        bound_opencv_decoder()
+    else:
+        bound_opencv_decoder(limit, override=True)
+
+
+_bound_decoder()
 _register()
 
 

@@ -34,6 +34,7 @@ class ExportConfig:
     fp16_min_agreement: float = 0.995
     int8_min_agreement: float = 0.98
     seed: int = 0
+    force: bool = False  # replace existing ONNX files
 
 
 @dataclass
@@ -113,11 +114,11 @@ def export(config: ExportConfig) -> ExportResult:
         ParityError: some precision failed its gate (it was not written; the others were).
         EdgeclsError: the run or the data folders are unusable.
     """
-    import keras
 
     from edgecls.exporter.convert import count_gflops, keras_to_onnx, to_float16, to_int8
     from edgecls.runtime.contract import build_metadata
     from edgecls.trainer.evaluate import predict_images
+    from edgecls.trainer.saving import load_keras_model
 
     run = read_run(config.source)
     fp32_path = Path(config.out) if config.out else run.run_dir / "model.onnx"
@@ -127,6 +128,7 @@ def export(config: ExportConfig) -> ExportResult:
         targets["fp16"] = fp32_path.with_name(f"{stem}.fp16.onnx")
     if config.int8:
         targets["int8"] = fp32_path.with_name(f"{stem}.int8.onnx")
+    check_targets(targets, run, config.force)
     gates = {
         "fp32": Gate(1.0, config.fp32_max_abs_diff),
         "fp16": Gate(config.fp16_min_agreement),
@@ -144,7 +146,7 @@ def export(config: ExportConfig) -> ExportResult:
             "Pass --check-data DIR (class subfolders)."
         )
 
-    model = keras.saving.load_model(run.model_path, safe_mode=True)
+    model = load_keras_model(run.model_path)
     info(f"loaded {run.model_path}; checking against {len(paths)} images")
     checks = CheckSet(paths, labels, images, predict_images(model, images, 32), run.classes)
     started = time.perf_counter()
@@ -176,6 +178,12 @@ def export(config: ExportConfig) -> ExportResult:
         if report.passed:
             written[precision] = targets[precision]
             info(f"wrote {targets[precision]}")
+        elif targets[precision].exists():  # an older file would pass for this export's result
+            aside = targets[precision].with_name(targets[precision].name + ".old")
+            os.replace(targets[precision], aside)
+            warn(
+                f"{targets[precision]} from an earlier export moved aside to {aside}: this export's {precision} failed"
+            )
     report_path = fp32_path.with_name(f"{stem}.parity.json")
     write_text_atomic(report_path, json.dumps({p: r.to_dict() for p, r in reports.items()}, indent=2) + "\n")
     info(f"parity report: {report_path}")
@@ -192,6 +200,35 @@ def export(config: ExportConfig) -> ExportResult:
             result,
         )
     return result
+
+
+def check_targets(targets: dict[str, Path], run: RunFiles, force: bool) -> None:
+    """Refuse, before any work, to write where it would destroy something: the source model or any
+    file that is not ONNX is never replaced; an existing ONNX file only with `force`.
+
+    Raises:
+        EdgeclsError: naming the file and the way out.
+    """
+    for path in targets.values():
+        if path.suffix != ".onnx":
+            raise EdgeclsError(f"--out {path}: the file must end in .onnx, e.g. {path.with_suffix('.onnx')}.")
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_dir() or (run.model_path.exists() and os.path.samefile(path, run.model_path)):
+            raise EdgeclsError(f"--out {path}: that is the run's model or a folder; choose another .onnx path.")
+        if not _looks_like_onnx(path):
+            raise EdgeclsError(f"--out {path}: exists and is not an ONNX file; edgecls will not replace it.")
+        if not force:
+            raise EdgeclsError(f"{path} exists (an earlier export). Pass --force to replace it, or --out elsewhere.")
+
+
+def _looks_like_onnx(path: Path) -> bool:
+    """An ONNX file is a protobuf ModelProto, whose first field is ir_version (tag byte 0x08)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(1) == b"\x08"
+    except OSError:
+        return False
 
 
 @dataclass

@@ -5,6 +5,7 @@ One bad file never stops the run: it becomes a result with an `error` and the re
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from collections import deque
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecls.console import printable
 from edgecls.errors import DataError, EdgeclsError
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.model import Classifier
@@ -76,41 +78,96 @@ def collect_inputs(arguments: Iterable[str]) -> list[str | FileResult]:
     """Expand files, folders (recursively) and glob patterns into a sorted, de-duplicated list.
 
     Folders contribute files with an image suffix (the content still decides whether they decode);
-    a file named explicitly is always tried. Arguments that match nothing come back as FileResults
-    with an error, so they are reported like any other failed input.
+    a file named explicitly is always tried. Each real folder is visited once, however many symlinks
+    lead to it. What cannot be listed (a folder loop, an unreadable folder) and arguments that match
+    nothing come back as FileResults with an error, so they are reported like any failed input.
     """
     found: dict[str, None] = {}
-    failures: list[FileResult] = []
+    failures: dict[str, FileResult] = {}
+    visited: dict[tuple[int, int], str] = {}
+
+    def add_folder(folder: Path) -> None:
+        items, problems = walk_images(folder, visited)
+        found.update(dict.fromkeys(items))
+        failures.update((problem.path, problem) for problem in problems)
+
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            for item in _walk_images(path):
-                found.setdefault(item)
-        elif path.is_file() or path.is_symlink():
+            add_folder(path)
+        elif os.path.lexists(path):  # a file, a broken symlink, a FIFO: reading reports what it is
             found.setdefault(str(path))
         elif glob.has_magic(argument):
-            matches = sorted(glob.glob(argument, recursive=True))
+            matches = _glob(argument, visited, failures)
             if not matches:
-                failures.append(FileResult(argument, error="no files match this pattern"))
+                failures.setdefault(argument, FileResult(argument, error="no files match this pattern"))
             for match in matches:
                 if Path(match).is_dir():
-                    for item in _walk_images(Path(match)):
-                        found.setdefault(item)
+                    add_folder(Path(match))
                 else:
                     found.setdefault(match)
         else:
-            failures.append(FileResult(argument, error="not found"))
-    return [*failures, *found]
+            failures[argument] = FileResult(argument, error="not found")
+    return [*failures.values(), *found]
 
 
-def _walk_images(folder: Path) -> list[str]:
-    items = []
-    for root, directories, files in os.walk(folder, followlinks=True):
+def _glob(pattern: str, visited: dict[tuple[int, int], str], failures: dict[str, FileResult]) -> list[str]:
+    """Matches of a glob pattern. `**` is expanded with the walker (each real folder once), not with
+    the standard library's glob, which follows symlink loops until the path is too long."""
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    base = pattern.split("**", 1)[0]
+    root = Path(base.rpartition("/")[0] or ".") if not glob.has_magic(base) else None
+    if root is None or not root.is_dir():
+        return sorted(glob.glob(pattern, recursive=False))
+    files, problems = walk_images(root, visited, all_files=True)
+    failures.update((problem.path, problem) for problem in problems)
+    shallow = pattern.replace("**/", "")  # "**/" also matches no folder at all
+    prefix = "" if base.rpartition("/")[0] else "./"
+    return sorted(
+        item
+        for item in files
+        if fnmatch.fnmatchcase(item.removeprefix(prefix), pattern)
+        or fnmatch.fnmatchcase(item.removeprefix(prefix), shallow)
+    )
+
+
+def walk_images(
+    folder: Path, visited: dict[tuple[int, int], str] | None = None, all_files: bool = False
+) -> tuple[list[str], list[FileResult]]:
+    """Image files under `folder` (sorted; hidden names skipped), and what could not be walked.
+
+    Symlinked folders are followed, but each real folder (device, inode) is walked once: a link back
+    to a folder it is in is reported as a loop; a second way to a folder already walked adds nothing. An unreadable folder is reported, not
+    skipped in silence. `all_files` lists every file, whatever its suffix."""
+    visited = {} if visited is None else visited
+    items: list[str] = []
+    problems: list[FileResult] = []
+
+    def unreadable(error: OSError) -> None:
+        where = error.filename or str(folder)
+        problems.append(FileResult(where, error=f"cannot read this folder ({error.strerror or error})"))
+
+    for root, directories, files in os.walk(folder, followlinks=True, onerror=unreadable):
+        try:
+            status = os.stat(root)
+        except OSError as error:
+            unreadable(error)
+            directories[:] = []
+            continue
+        identity = (status.st_dev, status.st_ino)
+        if identity in visited:  # walked already: its files are listed once
+            directories[:] = []
+            first = visited[identity]
+            if root.startswith(first.rstrip(os.sep) + os.sep):  # inside itself: a loop
+                problems.append(FileResult(root, error=f"folder loop: leads back to {first}, not walked again"))
+            continue
+        visited[identity] = root
         directories[:] = sorted(name for name in directories if not name.startswith("."))
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            if not name.startswith(".") and (all_files or Path(name).suffix.lower() in IMAGE_SUFFIXES):
                 items.append(os.path.join(root, name))
-    return sorted(items)
+    return sorted(items), problems
 
 
 def list_class_folders(root: Path, role: str = "--data") -> dict[str, list[Path]]:
@@ -126,7 +183,19 @@ def list_class_folders(root: Path, role: str = "--data") -> dict[str, list[Path]
         raise DataError(
             f"{role} {root}: no class subfolders. Expected {root}/<class name>/<images>, e.g. {root}/cats/001.jpg."
         )
-    files = {name: [Path(item) for item in _walk_images(root / name)] for name in classes}
+    unprintable = [name for name in classes if printable(name) != name]
+    if unprintable:
+        raise DataError(
+            f"{role} {root}: class folder name {printable(unprintable[0])} is not printable UTF-8 text; class "
+            "names become the model's labels. Rename the folder."
+        )
+    files: dict[str, list[Path]] = {}
+    for name in classes:
+        items, problems = walk_images(root / name)
+        if problems:
+            listed = "; ".join(f"{problem.path}: {problem.error}" for problem in problems[:3])
+            raise DataError(f"{role} {root}: {listed}. Fix or remove these folders, then run again.")
+        files[name] = [Path(item) for item in items]
     empty = [name for name, items in files.items() if not items]
     if empty:
         raise DataError(
@@ -200,7 +269,12 @@ def _flush(classifier: Classifier, batch: list[tuple[str, np.ndarray]], topk: in
         yield result_from_probabilities(path, row, classifier.info.classes, topk)
 
 
+NOT_FINITE = "the model's output is not finite (NaN or infinity) for this input; the model file may be damaged"
+
+
 def result_from_probabilities(path: str, row: np.ndarray, classes: tuple[str, ...], topk: int) -> FileResult:
+    if not np.isfinite(row).all():  # never a number that JSON cannot carry
+        return FileResult(path, error=NOT_FINITE)
     order = np.argsort(-row, kind="stable")[:topk]
     ranked = [(classes[index], float(row[index])) for index in order]
     return FileResult(path, label=ranked[0][0], score=ranked[0][1], topk=ranked)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from edgecls.console import printable
 from edgecls.errors import ModelContractError
 from edgecls.runtime.images import RESIZE_RULE
 
 CONTRACT_VERSION = "1"
 PRECISIONS = ("fp32", "fp16", "int8")
+# The largest input side the contract accepts: 8x the largest ImageNet backbone input, far beyond any
+# edge classifier, and small enough that a batch of decoded inputs fits in memory.
+MAX_INPUT_SIDE = 4096
 REQUIRED_KEYS = (
     "edgecls.contract",
     "classes",
@@ -111,17 +115,22 @@ def read_contract(
     if (
         not isinstance(classes, list)
         or not classes
-        or not all(isinstance(name, str) and name for name in classes)
+        or not all(isinstance(name, str) and name and printable(name) == name for name in classes)
         or len(set(classes)) != len(classes)
     ):
         raise ModelContractError(
-            f"{source}: metadata 'classes' must be a JSON list of distinct, non-empty names; "
-            f"found {metadata['classes'][:200]!r}. {FIX_HINT}"
+            f"{source}: metadata 'classes' must be a JSON list of distinct, non-empty, printable names; "
+            f"found {printable(metadata['classes'][:200])}. {FIX_HINT}"
         )
     size = _parse_json(metadata, "input_size", source)
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+    if not (
+        isinstance(size, list)
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_INPUT_SIDE for v in size)
+    ):
         raise ModelContractError(
-            f"{source}: metadata 'input_size' must be [height, width] in pixels; found {metadata['input_size']!r}."
+            f"{source}: metadata 'input_size' must be [height, width], each 1-{MAX_INPUT_SIDE} pixels; "
+            f"found {printable(metadata['input_size'][:200])}."
         )
     for key, expected in (("color_order", "RGB"), ("resize", RESIZE_RULE)):
         if metadata[key] != expected:

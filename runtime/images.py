@@ -8,18 +8,18 @@ functions, so a model sees the same pixels in training and on the device.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from pathlib import Path
 
-import cv2
-import numpy as np
+from edgecls.limits import DEFAULT_MAX_PIXELS, MAX_FILE_BYTES, bound_opencv_decoder
 
-from edgecls.errors import ImageError
+bound_opencv_decoder()  # before OpenCV loads, when nothing (the CLI) has set it from --max-pixels
 
-# Pillow's decompression-bomb threshold: about a 9,500 x 9,500 image, 256 MiB decoded as RGB.
-DEFAULT_MAX_PIXELS = 89_478_485
-# No supported image format is this large in practice; refuse before reading it into memory.
-MAX_FILE_BYTES = 512 * 1024 * 1024
+import cv2  # noqa: E402 - after its limit is in the environment
+import numpy as np  # noqa: E402
+
+from edgecls.errors import ImageError  # noqa: E402
 
 RESIZE_RULE = "stretch"
 """The contract's resize rule: the whole image is resized to the model's H x W, aspect ratio not kept
@@ -35,35 +35,42 @@ def quiet_opencv_logs() -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
 
 
-def probe_image_size(header: bytes) -> tuple[int, int] | None:
-    """Width and height promised by an image header, without decoding it.
+def probe_image_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
+    """Width and height promised by an image's header, without decoding it.
 
-    Knows PNG, JPEG, GIF, BMP, WebP and TIFF; returns None for other formats or unreadable headers.
+    `data` is the whole file: a JPEG's frame header may follow any amount of comment or metadata
+    segments, and a TIFF's directory may sit anywhere (libtiff writes it at the end). Knows PNG,
+    JPEG, GIF, BMP, WebP, TIFF and PNM; returns None for other formats or unreadable headers.
     """
+    view = memoryview(np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data).cast("B")
+    head = bytes(view[:32])
     try:
-        if header.startswith(b"\x89PNG\r\n\x1a\n") and header[12:16] == b"IHDR":
-            width, height = struct.unpack(">II", header[16:24])
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", head[16:24])
             return width, height
-        if header[:6] in (b"GIF87a", b"GIF89a"):
-            width, height = struct.unpack("<HH", header[6:10])
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            width, height = struct.unpack("<HH", head[6:10])
             return width, height
-        if header.startswith(b"BM"):
-            width, height = struct.unpack("<ii", header[18:26])
+        if head.startswith(b"BM"):
+            width, height = struct.unpack("<ii", head[18:26])
             return abs(width), abs(height)
-        if header.startswith(b"RIFF") and header[8:12] == b"WEBP":
-            return _probe_webp(header)
-        if header.startswith(b"\xff\xd8"):
-            return _probe_jpeg(header)
-        if header[:4] in (b"II*\x00", b"MM\x00*"):
-            return _probe_tiff(header)
-    except struct.error:
+        if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+            return _probe_webp(head)
+        if head.startswith(b"\xff\xd8"):
+            return _probe_jpeg(view)
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            return _probe_tiff(view)
+        if head[:1] == b"P" and head[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6"):
+            return _probe_pnm(bytes(view[:4096]))
+    except (struct.error, ValueError, IndexError):
         return None
     return None
 
 
-def _probe_jpeg(data: bytes) -> tuple[int, int] | None:
+def _probe_jpeg(data: memoryview) -> tuple[int, int] | None:
+    """Follow the marker chain from segment to segment until a start-of-frame."""
     offset = 2
-    while offset + 9 < len(data):
+    while offset + 4 <= len(data):
         if data[offset] != 0xFF:
             return None
         marker = data[offset + 1]
@@ -73,10 +80,12 @@ def _probe_jpeg(data: bytes) -> tuple[int, int] | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
             offset += 2
             continue
-        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        if marker in (0xD9, 0xDA):  # end of image, or entropy-coded data: no frame header before it
+            return None
+        (length,) = struct.unpack_from(">H", data, offset + 2)
         # Start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[offset + 5 : offset + 9])
+            height, width = struct.unpack_from(">HH", data, offset + 5)
             return width, height
         offset += 2 + length
     return None
@@ -97,19 +106,29 @@ def _probe_webp(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _probe_tiff(data: bytes) -> tuple[int, int] | None:
-    endian = "<" if data[:2] == b"II" else ">"
-    (ifd,) = struct.unpack(endian + "I", data[4:8])
-    (count,) = struct.unpack(endian + "H", data[ifd : ifd + 2])
+def _probe_tiff(data: memoryview) -> tuple[int, int] | None:
+    """The first image directory's width and height tags, wherever in the file it is."""
+    endian = "<" if bytes(data[:2]) == b"II" else ">"
+    (ifd,) = struct.unpack_from(endian + "I", data, 4)
+    (count,) = struct.unpack_from(endian + "H", data, ifd)
     size: dict[int, int] = {}
     for index in range(count):
-        entry = data[ifd + 2 + 12 * index : ifd + 14 + 12 * index]
-        tag, kind = struct.unpack(endian + "HH", entry[:4])
+        entry = ifd + 2 + 12 * index
+        tag, kind = struct.unpack_from(endian + "HH", data, entry)
         if tag in (256, 257):
-            fmt = "H" if kind == 3 else "I"
-            (size[tag],) = struct.unpack(endian + fmt, entry[8 : 8 + struct.calcsize(fmt)])
+            (size[tag],) = struct.unpack_from(endian + ("H" if kind == 3 else "I"), data, entry + 8)
     if 256 in size and 257 in size:
         return size[256], size[257]
+    return None
+
+
+def _probe_pnm(data: bytes) -> tuple[int, int] | None:
+    """P1-P6: magic, then width and height as text, with comments allowed between."""
+    fields = []
+    for line in data[2:].split(b"\n"):
+        fields += line.split(b"#")[0].split()
+        if len(fields) >= 2:
+            return int(fields[0]), int(fields[1])
     return None
 
 
@@ -136,14 +155,17 @@ def read_image_file(path: Path) -> np.ndarray:
         ImageError: naming the file and the reason.
     """
     try:
-        size = path.stat().st_size
+        status = path.stat()
     except FileNotFoundError:
         kind = "a broken symlink" if path.is_symlink() else "not found"
         raise ImageError(f"{path}: {kind}") from None
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror})") from None
-    if path.is_dir():
+    if stat.S_ISDIR(status.st_mode):
         raise ImageError(f"{path}: is a folder, not an image")
+    if not stat.S_ISREG(status.st_mode):  # never opened: reading a FIFO or a device can block forever
+        raise ImageError(f"{path}: not a regular file ({file_kind(status.st_mode)})")
+    size = status.st_size
     if size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
     if size > MAX_FILE_BYTES:
@@ -154,10 +176,24 @@ def read_image_file(path: Path) -> np.ndarray:
         raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def decode_image(data: bytes | np.ndarray, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode encoded image bytes (see `load_image`); `name` is used in error messages."""
     buffer = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
-    promised = probe_image_size(buffer[:65536].tobytes())
+    promised = probe_image_size(buffer)
     if promised is not None:
         width, height = promised
         if width * height > max_pixels:
@@ -166,9 +202,18 @@ def decode_image(data: bytes | np.ndarray, name: str = "<bytes>", max_pixels: in
                 f"over the limit of {max_pixels / 1e6:.0f} megapixels (refused before decoding; "
                 "raise it with --max-pixels if the image is genuine)"
             )
-    # Formats the probe does not know still meet OpenCV's own limit (CV_IO_MAX_IMAGE_PIXELS).
+    # Formats the probe does not know still meet OpenCV's own limit (OPENCV_IO_MAX_IMAGE_PIXELS, set
+    # from --max-pixels), checked on the header before any pixel memory is allocated.
     # IMREAD_COLOR applies EXIF orientation, drops alpha and scales 16-bit to 8-bit.
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    except cv2.error as error:
+        if "CV_IO_MAX_IMAGE" in str(error):
+            raise ImageError(
+                f"{name}: larger than the limit of {max_pixels / 1e6:.0f} megapixels (refused by the decoder "
+                "before decoding; raise it with --max-pixels if the image is genuine)"
+            ) from None
+        raise ImageError(f"{name}: not decodable ({str(error).strip().splitlines()[-1][:120]})") from None
     if image is None:
         raise ImageError(f"{name}: {_why_undecodable(buffer)}")
     if promised is None and image.shape[0] * image.shape[1] > max_pixels:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from edgecls.errors import StreamError
+from edgecls.runtime.classify import NOT_FINITE
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, StateSmoother
 from edgecls.runtime.streams import FrameSource
@@ -52,6 +53,7 @@ class LiveSummary:
     final_state: str = UNKNOWN
     provider: str = ""
     stopped_by: str = "end of source"
+    not_finite: int = 0  # frames whose model output was NaN or infinite
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=10_000), repr=False)  # the newest, bounded
 
     @property
@@ -73,6 +75,7 @@ class LiveSummary:
             "final_state": self.final_state,
             "provider": self.provider,
             "stopped_by": self.stopped_by,
+            "not_finite": self.not_finite,
         }
 
     def line(self) -> str:
@@ -282,6 +285,11 @@ def run_live(
                 region = crop_roi(frame.image, config.roi)
                 rgb = cv2.cvtColor(classifier.prepare(region), cv2.COLOR_BGR2RGB)
                 probabilities = classifier.predict(rgb[np.newaxis])[0]
+                if not np.isfinite(probabilities).all():  # skipped and counted, never smoothed or published
+                    summary.not_finite += 1
+                    if summary.not_finite == 1:
+                        notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
+                    continue
                 best = int(probabilities.argmax())
                 state, state_score = smoother.update(probabilities)
                 done = time.perf_counter()

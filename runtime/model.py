@@ -61,15 +61,8 @@ def load_classifier(
         raise ModelContractError(f"{path}: cannot read the model ({error.strerror})") from None
     try:
         result = create_session(model_bytes, provider, threads=threads)
-    except ModelContractError:
-        raise
-    except Exception as error:
-        if type(error).__module__.startswith("onnxruntime"):
-            first_line = str(error).strip().splitlines()[0][:300]
-            raise ModelContractError(
-                f"{path}: onnxruntime cannot load this file as an ONNX model ({first_line})"
-            ) from None
-        raise
+    except ModelContractError as error:
+        raise ModelContractError(str(error).replace("the model: ", f"{path}: ", 1)) from None
     session = result.session
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:

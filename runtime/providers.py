@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
-from edgecls.errors import ProviderError
+from edgecls.errors import ModelContractError, ProviderError
 
 ONNX_PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 
@@ -95,7 +95,7 @@ def create_session(
     if provider in (Provider.auto, Provider.cuda):
         problem = cuda_unavailable_reason()
         if problem is None:
-            session = ort.InferenceSession(model, options, providers=[ONNX_PROVIDERS["cuda"], ONNX_PROVIDERS["cpu"]])
+            session = _session(model, options, [ONNX_PROVIDERS["cuda"], ONNX_PROVIDERS["cpu"]])
             if ONNX_PROVIDERS["cuda"] in session.get_providers():
                 return SessionResult(session, "cuda", "running on CUDA")
             problem = (
@@ -109,7 +109,21 @@ def create_session(
                 "or use --provider cpu (or auto) to run on the CPU."
             )
         note = f"running on CPU (CUDA not available: {reason})"
-    session = ort.InferenceSession(model, options, providers=[ONNX_PROVIDERS["cpu"]])
+    session = _session(model, options, [ONNX_PROVIDERS["cpu"]])
     if ONNX_PROVIDERS["cpu"] not in session.get_providers():
         raise ProviderError(f"onnxruntime did not start the CPU provider (it reports {session.get_providers()})")
     return SessionResult(session, "cpu", note or "running on CPU")
+
+
+def _session(model: str | bytes, options, providers: list[str]):
+    """onnxruntime's session, or one line naming the file when it cannot load it (truncated, not ONNX)."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(model, options, providers=providers)
+    except Exception as error:
+        if not type(error).__module__.startswith("onnxruntime"):
+            raise
+        name = model if isinstance(model, str) else "the model"
+        first_line = str(error).strip().splitlines()[0][:300]
+        raise ModelContractError(f"{name}: onnxruntime cannot load this file as an ONNX model ({first_line})") from None

@@ -93,3 +93,37 @@ def messy_folder(tmp_path: Path) -> tuple[Path, dict[str, str | None]]:
     os.symlink(root / "does not exist.png", root / "broken link.png")
     expected[str(root / "broken link.png")] = None
     return root, expected
+
+
+def jpeg_bomb(width: int = 20000, height: int = 20000, comments_kib: int = 128) -> bytes:
+    """A real JPEG with `comments_kib` of comment segments before its frame header, which is patched
+    to promise `width` x `height`: a probe that reads only the start of the file misses the size."""
+    ok, encoded = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    data = encoded.tobytes()
+    comment = b"\xff\xfe" + struct.pack(">H", 65000) + b"x" * 64998
+    data = data[:2] + comment * (comments_kib * 1024 // 65000 + 1) + data[2:]
+    sof = data.index(b"\xff\xc0")
+    return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9 :]
+
+
+def tiff_bomb(width: int = 20000, height: int = 20000) -> bytes:
+    """A TIFF whose image directory comes after its pixel data, at the end, as libtiff writes it."""
+    pixels = b"\x00" * 4096
+    ifd_offset = 8 + len(pixels)
+    entries = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (273, 4, 1, 8),
+        (277, 3, 1, 1),
+        (278, 4, 1, height),
+        (279, 4, 1, width * height),
+    ]
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        ifd += struct.pack("<HHI", tag, kind, count) + (
+            struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
+        )
+    return b"II*\x00" + struct.pack("<I", ifd_offset) + pixels + ifd + b"\x00\x00\x00\x00"

@@ -42,7 +42,7 @@ def test_class_names_that_do_not_match_output_width_are_refused(tmp_path):
     ("key", "value", "message"),
     [
         ("classes", "[not json", "'classes' is not valid JSON"),
-        ("classes", '["a", "a", "b"]', "distinct, non-empty names"),
+        ("classes", '["a", "a", "b"]', "distinct, non-empty, printable names"),
         ("input_size", "[0, 32]", "'input_size' must be"),
         ("input_size", "[64, 64]", "says height 64 but input 'image' has height 32"),
         ("precision", "fp8", "'precision' is 'fp8'"),

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecls.cli import app
-from edgecls.errors import ParityError
+from edgecls.errors import EdgeclsError, ParityError
 
 from datasets import color_squares, tiny_scratch_config
 
@@ -86,22 +86,21 @@ def test_predict_on_the_export_matches_keras(trained_run, tmp_path):
     assert labels == [classes[index] for index in keras_labels]
 
 
+def _swapped(proto):
+    """The converted model with its first two output columns swapped: it answers blue for green and back."""
+    for node in proto.graph.node:
+        node.output[:] = ["swapped" if name == "probabilities" else name for name in node.output]
+    proto.graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, 0, 2], np.int64), "order"))
+    proto.graph.node.append(onnx.helper.make_node("Gather", ["swapped", "order"], ["probabilities"], axis=1))
+    return proto
+
+
 def test_a_model_that_disagrees_is_not_written(trained_run, tmp_path, monkeypatch):
     from edgecls.exporter import convert
     from edgecls.exporter.export import ExportConfig, export
 
     real = convert.keras_to_onnx
-
-    def tampered(model, size, opset):
-        proto = real(model, size, opset)
-        # Swap the first two output columns: the model now answers blue for green and back.
-        for node in proto.graph.node:
-            node.output[:] = ["swapped" if name == "probabilities" else name for name in node.output]
-        proto.graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, 0, 2], np.int64), "order"))
-        proto.graph.node.append(onnx.helper.make_node("Gather", ["swapped", "order"], ["probabilities"], axis=1))
-        return proto
-
-    monkeypatch.setattr(convert, "keras_to_onnx", tampered)
+    monkeypatch.setattr(convert, "keras_to_onnx", lambda model, size, opset: _swapped(real(model, size, opset)))
     run, _ = trained_run
     out = tmp_path / "tampered.onnx"
     with pytest.raises(ParityError, match="fp32 failed the parity gate") as raised:
@@ -119,3 +118,63 @@ def test_export_errors_name_the_fix(tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["export", str(tmp_path / "empty")])
     assert result.exit_code == 2 and "no model.keras found" in result.output
+
+
+def test_export_never_replaces_its_source_or_a_file_that_is_not_onnx(trained_run, tmp_path):
+    run, _ = trained_run
+    model = run / "model.keras"
+    before = model.read_bytes()
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(run), "--out", str(model)])
+    assert result.exit_code != 0 and "must end in .onnx" in result.output
+    notes = tmp_path / "notes.onnx"
+    notes.write_text("my notes\n")
+    result = runner.invoke(app, ["export", str(run), "--out", str(notes), "--force"])
+    assert result.exit_code != 0 and "is not an ONNX file" in result.output
+    assert model.read_bytes() == before and notes.read_text() == "my notes\n"
+    assert "Traceback" not in result.output
+
+
+def test_export_needs_force_to_replace_an_earlier_export(trained_run, tmp_path):
+    from edgecls.exporter.export import ExportConfig, export
+
+    run, _ = trained_run
+    out = tmp_path / "model.onnx"
+    export(ExportConfig(source=str(run), out=str(out)))
+    first = out.stat().st_mtime_ns
+    with pytest.raises(EdgeclsError, match="exists .*--force"):
+        export(ExportConfig(source=str(run), out=str(out)))
+    assert out.stat().st_mtime_ns == first
+    export(ExportConfig(source=str(run), out=str(out), force=True))
+    assert out.stat().st_mtime_ns != first
+
+
+def test_a_failed_gate_moves_an_older_file_of_that_precision_aside(trained_run, tmp_path, monkeypatch):
+    from edgecls.exporter import convert
+    from edgecls.exporter.export import ExportConfig, export
+
+    run, _ = trained_run
+    out = tmp_path / "model.onnx"
+    export(ExportConfig(source=str(run), out=str(out)))
+    older = out.read_bytes()
+    real = convert.keras_to_onnx
+    monkeypatch.setattr(convert, "keras_to_onnx", lambda model, size, opset: _swapped(real(model, size, opset)))
+    with pytest.raises(ParityError):
+        export(ExportConfig(source=str(run), out=str(out), force=True))
+    assert not out.exists()  # nothing that looks like this export's result
+    assert (tmp_path / "model.onnx.old").read_bytes() == older
+
+
+def test_keras_files_with_code_or_in_legacy_formats_are_one_line(tmp_path, color_model):
+    import keras
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    model.save(tmp_path / "lambda.keras")
+    (tmp_path / "old.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    (tmp_path / "cut.keras").write_bytes((tmp_path / "lambda.keras").read_bytes()[:200])
+    runner = CliRunner()
+    for name, message in (("lambda.keras", "Lambda"), ("old.h5", "only .keras"), ("cut.keras", "cannot load")):
+        result = runner.invoke(app, ["bench", str(color_model), "--keras", str(tmp_path / name), "--seconds", "0.2"])
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert "Traceback" not in result.output

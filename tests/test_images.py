@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -7,7 +11,7 @@ import pytest
 from edgecls.errors import ImageError
 from edgecls.runtime.images import decode_image, load_image, probe_image_size, resize_image
 
-from conftest import jpeg_with_orientation, png_header_only, solid
+from conftest import jpeg_bomb, jpeg_with_orientation, png_header_only, solid, tiff_bomb
 
 
 def encode(suffix: str, image: np.ndarray) -> bytes:
@@ -102,3 +106,40 @@ def test_resize_rule_stretches_to_height_width():
     assert (resize_image(tiny, (8, 8)) == 200).all()
     same = np.zeros((8, 8, 3), np.uint8)
     assert resize_image(same, (8, 8)) is same
+
+
+def test_size_is_read_from_the_whole_header_before_any_decoding(tmp_path):
+    # A JPEG whose frame header follows 128 KB of comments, and a TIFF whose directory is at its end:
+    # both refused from their headers, before OpenCV allocates 1.2 GB for their pixels.
+    for name, data in (("late.jpg", jpeg_bomb()), ("late.tif", tiff_bomb())):
+        assert probe_image_size(data) == (20000, 20000), name
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ImageError, match="20000x20000.*over the limit"):
+            load_image(path)
+
+
+def test_opencv_bounds_formats_the_probe_cannot_read(tmp_path):
+    # Sun raster: edgecls reads no size from it, so OpenCV's own limit (set from --max-pixels before
+    # it loads) is what refuses it.
+    ok, encoded = cv2.imencode(".ras", np.zeros((40, 40, 3), np.uint8))
+    assert ok and probe_image_size(encoded.tobytes()) is None
+    path = tmp_path / "big.ras"
+    path.write_bytes(encoded.tobytes())
+    script = (
+        "import sys; from edgecls.limits import bound_opencv_decoder; bound_opencv_decoder(1000, override=True)\n"
+        "from edgecls.runtime.images import load_image\n"
+        "from edgecls.errors import ImageError\n"
+        "try:\n    load_image(sys.argv[1], max_pixels=1000)\nexcept ImageError as error:\n    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
+    assert "refused by the decoder" in out.stdout, out.stdout + out.stderr
+
+
+def test_fifos_and_devices_are_not_opened(tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match="not a regular file \\(a FIFO\\)"):
+        load_image(fifo)  # opening it would block until a writer came
+    with pytest.raises(ImageError, match="a character device"):
+        load_image("/dev/zero")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -38,11 +39,16 @@ def tiny_weights(tmp_path_factory):
 
 def test_scratch_training_learns_and_writes_every_output(tmp_path):
     data = color_squares(tmp_path / "data", per_class=30, size=40)
+    # A file name that is not UTF-8 on disk (Latin-1 é): written to split.json and read back exactly.
+    odd = os.fsencode(data / "red") + b"/caf\xe9.png"
+    os.rename(os.fsencode(data / "red" / "000.png"), odd)
     config = tiny_scratch_config(data, tmp_path / "run")
     from edgecls.trainer.run import train
 
     result = train(config)
     run = tmp_path / "run"
+    split = json.loads((run / "split.json").read_bytes().decode("utf-8"))  # strict: valid UTF-8
+    assert os.fsdecode(odd) in [path for path, _ in split["train"] + split["val"]]
     for name in (
         "model.keras",
         "config.json",

@@ -261,7 +261,8 @@ def _write_dataset_files(run_dir: Path, dataset) -> None:
         "val": [[path, int(label)] for path, label in zip(dataset.val.paths, dataset.val.labels, strict=True)],
         "skipped": [[path, reason] for path, reason in dataset.skipped],
     }
-    write_text_atomic(run_dir / "split.json", json.dumps(split, indent=1, ensure_ascii=False) + "\n")
+    # ASCII escapes, so a file name that is not UTF-8 on disk survives the round trip exactly.
+    write_text_atomic(run_dir / "split.json", json.dumps(split, indent=1) + "\n")
 
 
 def _write_outputs(run_dir: Path, rows: list[dict], metrics: dict, classes: list[str]) -> None:

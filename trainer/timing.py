@@ -13,19 +13,19 @@ from edgecls.runtime.bench import BenchSettings, latency_stats, time_calls
 
 def bench_keras(source: str, settings: BenchSettings) -> list[dict]:
     """One record per batch size for a model.keras (or a run directory holding one)."""
-    import keras
     import tensorflow as tf
 
     from edgecls.errors import EdgeclsError
+    from edgecls.trainer.saving import load_keras_model
 
     path = Path(source)
     model_path = path / "model.keras" if path.is_dir() else path
-    if not model_path.is_file():
+    if path.is_dir() and not model_path.is_file():
         raise EdgeclsError(f"--keras {source}: no model.keras there. Pass a run directory or a .keras file.")
     if settings.threads:
         tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
     started = time.perf_counter()
-    model = keras.saving.load_model(model_path, safe_mode=True)
+    model = load_keras_model(model_path)
     forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
     _, height, width, _ = model.input.shape
     rng = np.random.default_rng(0)

@@ -41,6 +41,7 @@ def export(
     fp32_max_diff: Annotated[float, typer.Option(help="FP32 gate: largest allowed |Δ probability|.")] = 1e-4,
     fp16_min_agreement: Annotated[float, typer.Option(help="FP16 gate: least top-1 agreement with Keras.")] = 0.995,
     int8_min_agreement: Annotated[float, typer.Option(help="INT8 gate: least top-1 agreement with Keras.")] = 0.98,
+    force: Annotated[bool, typer.Option("--force", help="Replace ONNX files of an earlier export.")] = False,
 ) -> None:
     """Export to ONNX with preprocessing and metadata inside; every precision must pass the parity gate."""
     require_extra("tf2onnx")
@@ -62,6 +63,7 @@ def export(
             fp32_max_abs_diff=fp32_max_diff,
             fp16_min_agreement=fp16_min_agreement,
             int8_min_agreement=int8_min_agreement,
+            force=force,
         )
     )
     for path in result.written.values():

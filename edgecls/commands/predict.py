@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from edgecls.console import Progress, info
+from edgecls.console import Progress, info, printable, utf8_text
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.providers import Provider
 
@@ -59,8 +59,11 @@ def predict(
 
 
 def _writer(output_format: OutputFormat, topk: int):
-    if output_format is OutputFormat.json:
-        return lambda result: print(json.dumps(result.to_dict(), ensure_ascii=False), flush=False)
+    """One function per format that writes a result to stdout. Every output is valid UTF-8 whatever the
+    names on disk (bytes that are not UTF-8 appear as \\xNN); table and CSV also escape control
+    characters, so a name holding a tab, a newline or a terminal escape cannot forge rows or colours."""
+    if output_format is OutputFormat.json:  # JSON escapes control characters itself
+        return lambda result: print(json.dumps(_text_fields(result.to_dict(), utf8_text), ensure_ascii=False))
     if output_format is OutputFormat.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(["path", "label", "score", "topk", "error"])
@@ -68,17 +71,30 @@ def _writer(output_format: OutputFormat, topk: int):
         def write_csv(result) -> None:
             ranked = ";".join(f"{label}:{score:.6f}" for label, score in result.topk)
             score = "" if result.score is None else f"{result.score:.6f}"
-            writer.writerow([result.path, result.label or "", score, ranked, result.error or ""])
+            row = [result.path, result.label or "", score, ranked, result.error or ""]
+            writer.writerow([printable(cell) for cell in row])
 
         return write_csv
 
     def write_row(result) -> None:
+        path = printable(result.path)
         if result.error is not None:
-            print(f"{result.path}\tERROR: {result.error}")
+            print(f"{path}\tERROR: {printable(result.error)}")
         elif topk > 1:
-            ranked = ", ".join(f"{label} {score:.3f}" for label, score in result.topk)
-            print(f"{result.path}\t{result.label}\t{result.score:.3f}\t[{ranked}]")
+            ranked = ", ".join(f"{printable(label)} {score:.3f}" for label, score in result.topk)
+            print(f"{path}\t{printable(result.label)}\t{result.score:.3f}\t[{ranked}]")
         else:
-            print(f"{result.path}\t{result.label}\t{result.score:.3f}")
+            print(f"{path}\t{printable(result.label)}\t{result.score:.3f}")
 
     return write_row
+
+
+def _text_fields(value, convert):
+    """`value` (a JSON-able structure) with `convert` applied to every string in it."""
+    if isinstance(value, str):
+        return convert(value)
+    if isinstance(value, dict):
+        return {key: _text_fields(item, convert) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_text_fields(item, convert) for item in value]
+    return value
