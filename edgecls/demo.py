@@ -34,6 +34,9 @@ class DemoConfig:
     int8_min_agreement: float = 0.98
 
 
+DEMO_MARKER = ".edgecls-demo"
+
+
 @dataclass
 class DemoResult:
     paths: dict[str, str] = field(default_factory=dict)
@@ -112,11 +115,13 @@ def run_demo(config: DemoConfig) -> DemoResult:
     from edgecls.trainer.traffic_lights import write_clip, write_dataset
 
     out = Path(config.out)
+    marker = out / DEMO_MARKER  # written first, so a demo that failed half-way is still recognised
     if out.exists():
-        if not (out / "demo.json").exists() and any(out.iterdir()):
+        if not marker.exists() and not (out / "demo.json").exists() and any(out.iterdir()):
             raise EdgeclsError(f"--out {out} exists and is not an earlier demo's folder; choose another --out.")
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    marker.write_text("made by edgecls demo; replaced by the next demo\n")
     result = DemoResult()
 
     started = time.perf_counter()

@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from edgecls import __version__
 from edgecls.runtime.contract import build_metadata
 
@@ -70,3 +72,16 @@ def test_version_comes_from_the_package_metadata():
     assert __version__ == pyproject_version()
     metadata = build_metadata(("a", "b"), (32, 32), backbone="test", precision="fp32", val_accuracy=1.0, created="now")
     assert metadata["edgecls_version"] == pyproject_version()
+
+
+def test_dependency_floors_carry_the_model_loading_fixes():
+    # Keras before 3.12 loads model files with known safe_mode bypasses and a path traversal; the
+    # floor keeps them out of every install, and the installed Keras meets it.
+    from importlib.metadata import version
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    train = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
+    assert "keras>=3.12" in train and "tensorflow>=2.20" in train
+    installed = tuple(int(part) for part in re.findall(r"\d+", version("keras"))[:2])
+    assert installed >= (3, 12), version("keras")

@@ -113,6 +113,45 @@ def test_bottleneck_cache_is_reused(tmp_path, tiny_weights):
     third = train(TrainConfig(**common, out=str(tmp_path / "third"), seed=1))
     assert third.num_features_extracted == 0  # byte-identical to a cached image
     assert json.loads((tmp_path / "second" / "metrics.json").read_text())["final_stage"] == "bottleneck"
+    # A truncated cache (a crash, a full disk, a copy cut short) is rebuilt, with a notice.
+    cache_file.write_bytes(cache_file.read_bytes()[:100])
+    fourth = train(TrainConfig(**common, out=str(tmp_path / "fourth")))
+    assert fourth.num_features_extracted == 36  # every distinct image again
+    with np.load(cache_file) as stored:
+        assert len(stored["hashes"]) == 36
+
+
+def test_a_run_directory_belongs_to_one_run(tmp_path):
+    from edgecls.trainer.run import claim_run_dir, next_run_dir
+
+    # Numbered directories are created, not just chosen: two runs at once get two.
+    first, second = next_run_dir(tmp_path / "runs", "vgg16"), next_run_dir(tmp_path / "runs", "vgg16")
+    assert (first.name, second.name) == ("vgg16-001", "vgg16-002") and first.is_dir() and second.is_dir()
+    claim_run_dir(tmp_path / "out")
+    with pytest.raises(EdgeclsError, match="used by another run"):
+        claim_run_dir(tmp_path / "out")  # a second run with the same --out
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--weights", "none"]
+    )
+    assert result.exit_code != 0 and "used by another run" in result.output and "Traceback" not in result.output
+
+
+def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    from edgecls.trainer import run as run_module
+
+    class Model:
+        def save(self, path):
+            with open(path, "wb") as handle:
+                handle.write(b"half a model")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    checkpoint = tmp_path / "model.keras"
+    checkpoint.write_bytes(b"the previous checkpoint")
+    with pytest.raises(EdgeclsError, match="cannot write \\(No space left on device\\); the previous file is kept"):
+        run_module._save_model(Model(), checkpoint)
+    assert checkpoint.read_bytes() == b"the previous checkpoint" and len(list(tmp_path.iterdir())) == 1
 
 
 def test_fine_tune_after_bottleneck(tmp_path, tiny_weights):

@@ -36,8 +36,8 @@ def load_cache(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as stored:
             return dict(zip(stored["hashes"].tolist(), stored["features"], strict=True))
-    except (OSError, ValueError, KeyError) as error:
-        info(f"feature cache {path} is unreadable ({error}); it will be rebuilt")
+    except Exception as error:  # noqa: BLE001 - truncated, garbage, or another format: all rebuilt
+        info(f"feature cache {path} is unreadable ({type(error).__name__}: {str(error)[:120]}); it will be rebuilt")
         return {}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,14 +39,44 @@ class RunResult:
     bottleneck_seconds: float | None
 
 
+CLAIM = ".edgecls-run"  # created exclusively in a run directory by the run that owns it
+
+
 def next_run_dir(root: Path, backbone: str) -> Path:
-    """runs/<backbone>-001, -002, ...: the first number not taken."""
+    """runs/<backbone>-001, -002, ...: the first number not taken, created here (atomically, so two
+    runs started at once get two directories)."""
     root.mkdir(parents=True, exist_ok=True)
     taken = {entry.name for entry in root.iterdir()}
     number = 1
-    while f"{backbone}-{number:03d}" in taken:
+    while True:
+        candidate = root / f"{backbone}-{number:03d}"
+        if candidate.name not in taken:
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                pass
         number += 1
-    return root / f"{backbone}-{number:03d}"
+
+
+def claim_run_dir(run_dir: Path) -> None:
+    """Make `run_dir` this run's own: exactly one run can create its claim file.
+
+    Raises:
+        EdgeclsError: another run (finished, interrupted or still going) already used the folder.
+    """
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = os.open(run_dir / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    except FileExistsError:
+        raise EdgeclsError(
+            f"--out {run_dir} is used by another run (running, interrupted or finished). Choose another folder, "
+            "or remove it if that run is not wanted."
+        ) from None
+    except OSError as error:
+        raise EdgeclsError(f"--out {run_dir}: cannot create the run directory ({error.strerror}).") from None
+    os.write(handle, f"{os.getpid()}\n".encode())
+    os.close(handle)
 
 
 def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
@@ -149,7 +180,7 @@ def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Pat
     run_dir = Path(config.out) if config.out else next_run_dir(runs_root, config.backbone)
     if (run_dir / "model.keras").exists():
         raise EdgeclsError(f"--out {run_dir} already holds a trained model. Choose another folder or remove it.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    claim_run_dir(run_dir)
     write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
     info(f"run directory: {run_dir}")
     return config, run_dir
