@@ -4,7 +4,11 @@ the runtime free of web frameworks."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import selectors
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +68,15 @@ class LiveState:
 
 def _handler(live: LiveState):
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # one request per connection: a slot is never held between requests
+
+        def setup(self) -> None:
+            # The request head was read by the server's watcher; it arrives as (socket, bytes).
+            connection, self._head = self.request
+            self.request = connection
+            super().setup()
+            self.rfile = io.BytesIO(self._head)
+
         def log_message(self, format, *args):  # noqa: A002 - keep the terminal for the summary
             pass
 
@@ -73,7 +86,8 @@ def _handler(live: LiveState):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def do_GET(self):  # noqa: N802 - the http.server API
             path = self.path.split("?")[0]
@@ -87,6 +101,14 @@ def _handler(live: LiveState):
                 self._stream()
             else:
                 self._send(404, b'{"error": "not found"}', "application/json")
+
+        def do_HEAD(self):  # noqa: N802 - the headers a GET would send, no body
+            if self.path.split("?")[0] == "/stream.mjpg":
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+            else:
+                self.do_GET()
 
         def _stream(self) -> None:
             self.send_response(200)
@@ -106,8 +128,8 @@ def _handler(live: LiveState):
                         + jpeg
                         + b"\r\n"
                     )
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the viewer went away
+            except OSError:
+                pass  # the viewer went away, or stopped reading for longer than the timeout
 
     return Handler
 
@@ -124,13 +146,135 @@ def parse_address(text: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1"), number
 
 
-def start_server(address: str, live: LiveState) -> ThreadingHTTPServer:
+class LiveServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that a slow or hostile client cannot exhaust.
+
+    A new connection waits in one watcher thread (a selector, no thread of its own) until its request
+    head has arrived; only then does it get a handler thread, and at most `max_clients` run at once
+    (503 beyond, at once). A head that does not arrive within `timeout_s` closes the connection, as
+    does a client that stops reading for that long. Disconnects are quiet.
+    """
+
+    daemon_threads = True
+    request_queue_size = 256  # the listen backlog: socketserver's 5 makes a burst of clients retry for seconds
+    max_waiting = 1024  # connections still sending their request head; beyond this, 503 at once
+    max_head_bytes = 16384
+
+    def __init__(self, address, handler, max_clients: int = 32, timeout_s: float = 10.0) -> None:
+        super().__init__(address, handler)
+        self.timeout_s = timeout_s
+        self._slots = threading.BoundedSemaphore(max_clients)
+        self._selector = selectors.DefaultSelector()
+        self._waiting: dict[socket.socket, tuple[object, float, bytearray]] = {}
+        self._lock = threading.Lock()
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._selector.register(self._wake_read, selectors.EVENT_READ)
+        self._closing = False
+        self._watcher = threading.Thread(target=self._watch, name="edgecls-http-watch", daemon=True)
+        self._watcher.start()
+
+    def process_request(self, request, client_address) -> None:  # on the accept thread
+        with self._lock:
+            if len(self._waiting) >= self.max_waiting:
+                self._refuse(request)
+                return
+            request.setblocking(False)
+            self._waiting[request] = (client_address, time.monotonic() + self.timeout_s, bytearray())
+            self._selector.register(request, selectors.EVENT_READ)
+        self._wake_write.send(b"\0")
+
+    def _watch(self) -> None:
+        while not self._closing:
+            for key, _ in self._selector.select(timeout=0.5):
+                if key.fileobj is self._wake_read:
+                    self._wake_read.recv(4096)
+                    continue
+                self._receive(key.fileobj)
+            now = time.monotonic()
+            with self._lock:
+                expired = [connection for connection, (_, deadline, _) in self._waiting.items() if deadline < now]
+            for connection in expired:
+                self._drop(connection)
+
+    def _receive(self, connection) -> None:
+        try:
+            chunk = connection.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        with self._lock:
+            entry = self._waiting.get(connection)
+        if entry is None:
+            return
+        address, _, head = entry
+        head += chunk
+        if not chunk or len(head) > self.max_head_bytes:
+            self._drop(connection)
+        elif b"\r\n\r\n" in head or b"\n\n" in head:
+            self._forget(connection)
+            if not self._slots.acquire(blocking=False):
+                self._refuse(connection)
+                return
+            connection.setblocking(True)
+            connection.settimeout(self.timeout_s)
+            threading.Thread(target=self._serve, args=(connection, address, bytes(head)), daemon=True).start()
+
+    def _serve(self, connection, address, head: bytes) -> None:
+        try:
+            self.finish_request((connection, head), address)
+        except OSError:
+            pass  # the client went away or timed out
+        except Exception:  # noqa: BLE001 - one bad request must not end the server or print a traceback
+            pass
+        finally:
+            self.shutdown_request(connection)
+            self._slots.release()
+
+    def _forget(self, connection) -> None:
+        with self._lock:
+            self._waiting.pop(connection, None)
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(connection)
+
+    def _drop(self, connection) -> None:
+        self._forget(connection)
+        with contextlib.suppress(OSError):
+            connection.close()
+
+    @staticmethod
+    def _refuse(connection) -> None:
+        with contextlib.suppress(OSError):
+            connection.setblocking(True)
+            connection.settimeout(1.0)
+            connection.sendall(
+                b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+                b'Content-Length: 29\r\n\r\n{"error": "too many clients"}'
+            )
+        with contextlib.suppress(OSError):
+            connection.close()
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # disconnects and timeouts are not the user's business
+
+    def server_close(self) -> None:
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"\0")
+        self._watcher.join(2)
+        with self._lock:
+            waiting = list(self._waiting)
+        for connection in waiting:
+            self._drop(connection)
+        super().server_close()
+
+
+def start_server(address: str, live: LiveState, max_clients: int = 32, timeout_s: float = 10.0) -> LiveServer:
     """Serve `live` on a daemon thread; returns the server (its real port is server.server_address[1])."""
     host, port = parse_address(address)
     try:
-        server = ThreadingHTTPServer((host, port), _handler(live))
+        server = LiveServer((host, port), _handler(live), max_clients=max_clients, timeout_s=timeout_s)
     except OSError as error:
         raise StreamError(f"--http {address}: cannot listen there ({error.strerror}). Pick another port.") from None
-    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="edgecls-http", daemon=True).start()
     return server

@@ -1,0 +1,110 @@
+"""serve-camera's processing rate with and without 400 idle HTTP clients holding connections open.
+
+    python benchmarks/http_clients.py MODEL.onnx [--clients 400] [--frames 600] [--rounds 3]
+
+Each round classifies the same generated 640x480 clip with `--http` on, once alone and once while
+`--clients` sockets each hold half a request open and one viewer polls /state four times a second.
+Prints fps per round, the live process's thread count, the slowest /state answer, and the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgecls.runtime import load_classifier
+from edgecls.runtime.images import quiet_opencv_logs
+from edgecls.runtime.live import LiveConfig, run_live
+from edgecls.runtime.streams import FrameSource, parse_source
+
+
+def write_clip(path: Path, frames: int) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (640, 480))
+    rng = np.random.default_rng(0)
+    for index in range(frames):
+        frame = np.full((480, 640, 3), (index * 3) % 255, np.uint8)
+        frame[100:300, 200:300] = rng.integers(0, 255, 3)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def one_run(classifier, clip: Path, clients: int) -> dict:
+    import edgecls.runtime.http as http
+
+    servers = []
+    real_start = http.start_server
+    http.start_server = lambda address, live: servers.append(real_start(address, live)) or servers[-1]
+    sockets, slowest, threads = [], [0.0], [0]
+    stop = threading.Event()
+
+    def load() -> None:
+        while not servers and not stop.is_set():
+            time.sleep(0.01)
+        if stop.is_set():
+            return
+        port = servers[0].server_address[1]
+        for _ in range(clients):
+            connection = socket.create_connection(("127.0.0.1", port))
+            connection.sendall(b"GET /sta")
+            sockets.append(connection)
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/state", timeout=5).read())
+            except OSError:  # the run ended and its server closed
+                return
+            slowest[0] = max(slowest[0], time.perf_counter() - started)
+            threads[0] = max(threads[0], threading.active_count())
+            stop.wait(0.25)
+
+    poller = threading.Thread(target=load, daemon=True)
+    try:
+        if clients:
+            poller.start()
+        source = FrameSource(parse_source(str(clip))).start()
+        summary = run_live(classifier, source, LiveConfig(http="127.0.0.1:0"))
+    finally:
+        stop.set()
+        http.start_server = real_start
+        for connection in sockets:
+            connection.close()
+    return {"fps": summary.fps, "threads": threads[0], "slowest_state_s": slowest[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--clients", type=int, default=400)
+    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    quiet_opencv_logs()
+    classifier = load_classifier(args.model, "cpu")
+    with tempfile.TemporaryDirectory() as folder:
+        clip = write_clip(Path(folder) / "clip.avi", args.frames)
+        alone, loaded = [], []
+        for round_index in range(args.rounds):
+            alone.append(one_run(classifier, clip, 0))
+            loaded.append(one_run(classifier, clip, args.clients))
+            print(
+                f"round {round_index + 1}: alone {alone[-1]['fps']:.1f} fps; with {args.clients} idle clients "
+                f"{loaded[-1]['fps']:.1f} fps, {loaded[-1]['threads']} threads, slowest /state "
+                f"{loaded[-1]['slowest_state_s'] * 1000:.0f} ms"
+            )
+    base, busy = statistics.median(r["fps"] for r in alone), statistics.median(r["fps"] for r in loaded)
+    print(f"median fps: alone {base:.1f}, with {args.clients} idle clients {busy:.1f} ({busy / base - 1:+.1%})")
+
+
+if __name__ == "__main__":
+    main()

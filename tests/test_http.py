@@ -1,0 +1,96 @@
+"""The live HTTP server against slow, idle and vanishing clients, over real loopback sockets."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from edgecls.runtime.http import LiveState, start_server
+
+
+@pytest.fixture
+def server():
+    live = LiveState()
+    live.publish({"state": "red", "score": 0.9, "fps": 25.0, "provider": "cpu", "frame": 1}, b"\xff\xd8jpeg\xff\xd9")
+    server = start_server("127.0.0.1:0", live, max_clients=8, timeout_s=2.0)
+    yield server, live
+    live.close()
+    server.shutdown()
+    server.server_close()
+
+
+def request(port: int, method: str, path: str, timeout: float = 5.0):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection.request(method, path)
+    response = connection.getresponse()
+    body = response.read() if not path.endswith(".mjpg") else b""
+    return response, body, connection
+
+
+def test_idle_clients_hold_no_threads_and_state_still_answers(server):
+    server, _ = server
+    port = server.server_address[1]
+    before = threading.active_count()
+    idle = []
+    for _ in range(400):  # half a request each, then silence
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(b"GET /sta")
+        idle.append(client)
+    time.sleep(0.3)
+    assert threading.active_count() <= before + 2, threading.active_count()
+    started = time.perf_counter()
+    response, body, _ = request(port, "GET", "/state")
+    assert response.status == 200 and json.loads(body)["state"] == "red"
+    assert time.perf_counter() - started < 1.0
+    # After the per-connection timeout the server closes them.
+    time.sleep(3.0)
+    for client in idle[:20]:
+        client.settimeout(1.0)
+        assert client.recv(100) == b""
+    for client in idle:
+        client.close()
+
+
+def test_clients_beyond_the_cap_get_503_at_once(server):
+    server, live = server
+    port = server.server_address[1]
+    viewers = [request(port, "GET", "/stream.mjpg")[2] for _ in range(8)]  # each holds a slot
+    started = time.perf_counter()
+    response, body, _ = request(port, "GET", "/state")
+    assert response.status == 503 and b"too many clients" in body and time.perf_counter() - started < 1.0
+    for viewer in viewers:
+        viewer.close()
+    live.publish({"state": "green"}, b"\xff\xd8next\xff\xd9")  # the streams notice their viewers left
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if request(port, "GET", "/state")[0].status == 200:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("slots were not given back after the viewers left")
+
+
+def test_head_answers_and_disconnects_are_quiet(server, capfd):
+    server, live = server
+    port = server.server_address[1]
+    for path in ("/healthz", "/state", "/"):
+        response, body, _ = request(port, "HEAD", path)
+        assert response.status == 200 and body == b"" and int(response.headers["Content-Length"]) > 0
+    for path in ("/stream.mjpg", "/state"):  # the client vanishes mid-response
+        for _ in range(5):
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            client.close()  # reset, not a polite close
+        for index in range(3):
+            live.publish({"state": "red", "frame": index}, b"\xff\xd8x\xff\xd9")
+            time.sleep(0.05)
+    time.sleep(0.5)
+    assert request(port, "GET", "/healthz")[0].status == 200
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "BrokenPipe" not in captured.err, captured.err
