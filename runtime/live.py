@@ -54,6 +54,8 @@ class LiveSummary:
     provider: str = ""
     stopped_by: str = "end of source"
     not_finite: int = 0  # frames whose model output was NaN or infinite
+    skipped: int = 0  # frames of a file stepped over (a corrupt stretch)
+    errors: list[str] = field(default_factory=list)  # outputs that failed (a full disk ...): non-zero exit
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=10_000), repr=False)  # the newest, bounded
 
     @property
@@ -76,6 +78,8 @@ class LiveSummary:
             "provider": self.provider,
             "stopped_by": self.stopped_by,
             "not_finite": self.not_finite,
+            "skipped": self.skipped,
+            "errors": self.errors,
         }
 
     def line(self) -> str:
@@ -150,11 +154,15 @@ class _Outputs:
                 "--show needs a display, and none is set (DISPLAY / WAYLAND_DISPLAY). Watch from a browser with "
                 "--http 127.0.0.1:8080, or write the annotated video with --record OUT.avi."
             )
+        if config.record:
+            _check_record_target(Path(config.record))
+        self._frames_recorded = 0
         if config.jsonl == "-":
             self._jsonl = sys.stdout
         elif config.jsonl:
             try:
-                self._jsonl = open(config.jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+                # Line-buffered: a consumer tailing the file sees each frame as it is classified.
+                self._jsonl = open(config.jsonl, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
             except OSError as error:
                 raise StreamError(f"--jsonl {config.jsonl}: cannot write there ({error.strerror}).") from None
         if config.http:
@@ -170,9 +178,12 @@ class _Outputs:
     def write(self, record: dict, frame: np.ndarray | None, fps_hint: float) -> bool:
         """Send one processed frame everywhere; returns False when the user closed the window (q / Esc)."""
         if self._jsonl is not None:
-            self._jsonl.write(json.dumps(record) + "\n")
-            if self._jsonl is sys.stdout:
-                self._jsonl.flush()
+            try:
+                self._jsonl.write(json.dumps(record) + "\n")
+                if self._jsonl is sys.stdout:
+                    self._jsonl.flush()
+            except OSError as error:
+                raise StreamError(f"--jsonl {self.config.jsonl}: write failed ({error.strerror or error})") from None
         if frame is None:
             return True
         if self.config.record:
@@ -191,9 +202,9 @@ class _Outputs:
     def _record(self, frame: np.ndarray, fps_hint: float) -> None:
         if self._writer is None:
             target = Path(self.config.record)
-            self._record_temp = target.with_name(f".{target.stem}.partial{target.suffix or '.avi'}")
+            self._record_temp = target.with_name(f".{target.stem}.partial{target.suffix}")
             height, width = frame.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if target.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
+            fourcc = cv2.VideoWriter_fourcc(*RECORD_SUFFIXES[target.suffix.lower()])
             self._writer = cv2.VideoWriter(str(self._record_temp), fourcc, max(1.0, fps_hint or 25.0), (width, height))
             if not self._writer.isOpened():
                 raise StreamError(f"--record {target}: OpenCV cannot write this file type; use .avi or .mp4.")
@@ -201,15 +212,31 @@ class _Outputs:
         if (frame.shape[1], frame.shape[0]) != self._writer_size:
             frame = cv2.resize(frame, self._writer_size)  # the source changed size mid-stream
         self._writer.write(frame)
+        self._frames_recorded += 1
 
-    def close(self) -> None:
-        if self._jsonl is not None and self._jsonl is not sys.stdout:
-            self._jsonl.close()
-        elif self._jsonl is sys.stdout:
-            sys.stdout.flush()
+    def close(self) -> list[str]:
+        """Flush and close every output, each on its own (one failing does not stop the others).
+        Returns what failed, one line each."""
+        errors = []
+        if self._jsonl is not None:
+            try:
+                if self._jsonl is sys.stdout:
+                    sys.stdout.flush()
+                else:
+                    self._jsonl.close()
+            except OSError as error:
+                errors.append(f"--jsonl {self.config.jsonl}: write failed ({error.strerror or error})")
         if self._writer is not None:
             self._writer.release()
-            os.replace(self._record_temp, self.config.record)
+            problem = verify_recording(self._record_temp, self._frames_recorded)
+            if problem is None:
+                os.replace(self._record_temp, self.config.record)
+            elif self._record_temp.exists() and self._record_temp.stat().st_size > 0:
+                os.replace(self._record_temp, self.config.record)
+                errors.append(f"--record {self.config.record}: incomplete, {problem}")
+            else:
+                self._record_temp.unlink(missing_ok=True)
+                errors.append(f"--record {self.config.record}: not written, {problem}")
         if self.server is not None:
             self.live_state.close()
             self.server.shutdown()
@@ -217,6 +244,49 @@ class _Outputs:
         if self.config.show:
             with contextlib.suppress(cv2.error):
                 cv2.destroyAllWindows()
+        return errors
+
+
+RECORD_SUFFIXES = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+
+
+def _check_record_target(target: Path) -> None:
+    """Before the first frame: a suffix OpenCV can write, and a folder that exists and takes files.
+
+    Raises:
+        StreamError: naming the path and the fix.
+    """
+    if target.suffix.lower() not in RECORD_SUFFIXES:
+        raise StreamError(f"--record {target}: use a .avi (MJPEG) or .mp4 file name.")
+    if not target.parent.is_dir():
+        raise StreamError(f"--record {target}: the folder {target.parent} does not exist. Create it first.")
+    probe = target.with_name(f".{target.stem}.probe")
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise StreamError(f"--record {target}: cannot write in {target.parent} ({error.strerror}).") from None
+
+
+def verify_recording(path: Path, frames_written: int) -> str | None:
+    """None when the file reads back with every frame written; else what is wrong with it. OpenCV's
+    writer reports no errors, so a full disk shows only here."""
+    if frames_written == 0:
+        return None
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        if not capture.isOpened():
+            return f"the file cannot be read back (0 of {frames_written} frames; a full disk?)"
+        promised = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if 0 < promised < frames_written:
+            return f"{promised} of {frames_written} frames in the file (a full disk?)"
+        # The header may promise every frame while the data stops short: the last one must read back.
+        capture.set(cv2.CAP_PROP_POS_FRAMES, frames_written - 1)
+        if not capture.grab():
+            return f"the last of {frames_written} frames cannot be read back (a full disk?)"
+    finally:
+        capture.release()
+    return None
 
 
 @contextlib.contextmanager
@@ -313,8 +383,13 @@ def run_live(
                 overlay = None
                 if outputs.needs_overlay:
                     overlay = draw_overlay(frame.image, state, state_score, fps, classifier.provider, config.roi)
-                if not outputs.write(record, overlay, fps):
-                    summary.stopped_by = "window closed"
+                try:
+                    if not outputs.write(record, overlay, fps):
+                        summary.stopped_by = "window closed"
+                        break
+                except StreamError as error:  # an output failed: stop, and let the others flush
+                    summary.errors.append(str(error))
+                    summary.stopped_by = "an output failed"
                     break
     except KeyboardInterrupt:
         summary.stopped_by = "Ctrl-C"
@@ -322,8 +397,9 @@ def run_live(
         if stop.is_set() and summary.stopped_by == "end of source":
             summary.stopped_by = "signal"
         source.stop()
-        outputs.close()
+        summary.errors += outputs.close()
         summary.seconds = time.perf_counter() - started
+        summary.skipped = source.stats.skipped
         summary.frames_read = source.stats.frames_read
         summary.dropped = source.stats.dropped
         summary.reconnects = source.stats.reconnects

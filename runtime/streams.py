@@ -9,6 +9,7 @@ timeouts; a live source that drops is reopened with exponential backoff.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +36,12 @@ class SourceSpec:
         return self.kind != "file"
 
     def __str__(self) -> str:
-        return f"camera {self.target}" if self.kind == "camera" else str(self.target)
+        return f"camera {self.target}" if self.kind == "camera" else mask_credentials(str(self.target))
+
+
+def mask_credentials(url: str) -> str:
+    """rtsp://user:secret@host/... -> rtsp://user:***@host/...: what is printed, logged or served."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 def parse_source(source: str) -> SourceSpec:
@@ -93,6 +99,7 @@ class SourceStats:
     frames_read: int = 0
     dropped: int = 0
     reconnects: int = 0
+    skipped: int = 0  # frames of a file that could not be read (a corrupt stretch), stepped over
 
 
 _END = object()
@@ -195,6 +202,10 @@ class FrameSource:
             finally:
                 capture.release()  # only ever here, on the thread that reads it
             first = False
+            if ended and generation == self._generation:
+                with self._lock:  # the real end of a file: with --realtime too, never a reconnect
+                    self._ended = True
+                    self._lock.notify_all()
             if ended or not self.live or self._stop.is_set() or generation != self._generation:
                 break
             # A live source dropped: reconnect, after a pause so a dead server is not hammered.
@@ -209,11 +220,14 @@ class FrameSource:
         """Read frames until the capture fails; returns True at the end of a file."""
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         period = 1.0 / fps if self.pace and 0 < fps < 1000 else 0.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.spec.kind == "file" else 0
         started = time.perf_counter()
         count = 0
         while not self._stop.is_set() and generation == self._generation:
             ok, image = capture.read()
             if not ok or image is None:
+                if self.spec.kind == "file" and self._step_over_corruption(capture, total):
+                    continue
                 if first and count == 0:
                     self._open_error = "opened, but no frame could be read from it"
                     self._connected.set()
@@ -239,6 +253,18 @@ class FrameSource:
             else:
                 self._put_file(frame)
         return False
+
+    def _step_over_corruption(self, capture, total: int) -> bool:
+        """A file's read failed before its last frame (a corrupt stretch): seek past the frame and go
+        on, counting it. False at the real end, or when seeking does not move past it."""
+        position = int(capture.get(cv2.CAP_PROP_POS_FRAMES) or 0)
+        if total <= 0 or position >= total - 1:
+            return False
+        capture.set(cv2.CAP_PROP_POS_FRAMES, position + 1)
+        if int(capture.get(cv2.CAP_PROP_POS_FRAMES) or 0) <= position:
+            return False
+        self.stats.skipped += 1
+        return True
 
     def _put_file(self, item) -> None:
         while not self._stop.is_set():
@@ -266,10 +292,10 @@ class FrameSource:
                 raise EOFError
             return item
         with self._lock:
-            if self._newest is None:
+            if self._newest is None and not self._ended:
                 self._lock.wait(timeout_s)
             frame, self._newest = self._newest, None
-        if frame is None and self._stop.is_set():
+        if frame is None and (self._stop.is_set() or self._ended):
             raise EOFError
         return frame
 

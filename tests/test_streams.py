@@ -322,3 +322,86 @@ def test_show_without_a_display_is_a_clear_error(color_model, clip, monkeypatch)
     path, _ = clip
     result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", str(path), "--show"])
     assert result.exit_code == 2 and "--show needs a display" in result.output and "--http" in result.output
+
+
+def test_a_corrupt_stretch_of_a_file_is_stepped_over_and_counted(color_model, tmp_path):
+    states = ["red"] * 20 + ["green"] * 20 + ["blue"] * 20
+    data = bytearray(write_clip(tmp_path / "clip.avi", states).read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4000] = bytes(4000)  # a damaged stretch mid-file
+    (tmp_path / "damaged.avi").write_bytes(data)
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(parse_source(str(tmp_path / "damaged.avi"))).start()
+    frames = tmp_path / "frames.jsonl"
+    summary = run_live(classifier, source, LiveConfig(jsonl=str(frames), smooth=1))
+    records = [json.loads(line) for line in frames.read_text().splitlines()]
+    assert summary.stopped_by == "end of source" and summary.skipped >= 1
+    assert summary.processed + summary.skipped == len(states)  # read to the real end, not to the damage
+    assert records[-1]["label"] == "blue"
+
+
+def test_realtime_on_a_file_ends_at_its_end(color_model, clip):
+    path, states = clip
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(parse_source(str(path)), realtime=True).start()
+    started = time.perf_counter()
+    summary = run_live(classifier, source, LiveConfig(stall_timeout_s=1.0))
+    # 60 frames at 25 fps: about 2.4 s, then the end; never a stall, a reopen and a second playing.
+    assert time.perf_counter() - started < 6
+    assert summary.stopped_by == "end of source" and summary.reconnects == 0
+    assert summary.frames_read == len(states)
+
+
+def test_outputs_are_checked_before_the_first_frame(color_model, clip, tmp_path):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    path, _ = clip
+    runner = CliRunner()
+    for target, message in ((tmp_path / "missing" / "out.avi", "does not exist"), (tmp_path / "out.xyz", ".avi")):
+        result = runner.invoke(app, ["serve-camera", str(color_model), "--source", str(path), "--record", str(target)])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not [p.name for p in tmp_path.iterdir() if p.suffix not in (".avi", ".onnx")]  # nothing left behind
+    assert not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_one_line_and_the_other_outputs_flush(color_model, clip, tmp_path):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    path, _ = clip
+    record, summary = tmp_path / "out.avi", tmp_path / "summary.json"
+    arguments = ["--source", str(path), "--jsonl", "/dev/full", "--record", str(record), "--summary-json", str(summary)]
+    result = CliRunner().invoke(app, ["serve-camera", str(color_model), *arguments])
+    assert result.exit_code == 1 and "--jsonl /dev/full: write failed (No space left on device)" in result.output
+    assert "Traceback" not in result.output
+    written = json.loads(summary.read_text())  # the summary is still written
+    assert written["stopped_by"] == "an output failed" and written["errors"]
+    assert not list(tmp_path.glob(".*partial*"))  # no half-written recording left unreported
+    assert "recording:" not in result.output or record.exists()
+
+
+def test_a_recording_cut_short_is_reported(tmp_path):
+    from edgecls.runtime.live import verify_recording
+
+    path = write_clip(tmp_path / "clip.avi", ["red"] * 40)
+    assert verify_recording(path, 40) is None
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # the disk filled half-way
+    problem = verify_recording(path, 40)
+    assert problem is not None and "40 frames" in problem
+
+
+def test_credentials_in_a_stream_url_are_never_printed(color_model):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+    from edgecls.runtime.streams import mask_credentials
+
+    url = "rtsp://admin:s3cret@127.0.0.1:9/live"
+    assert mask_credentials(url) == "rtsp://admin:***@127.0.0.1:9/live"
+    assert str(parse_source(url)) == "rtsp://admin:***@127.0.0.1:9/live"
+    assert mask_credentials("http://host/path@x") == "http://host/path@x"  # no credentials: unchanged
+    result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", url, "--open-timeout", "0.5"])
+    assert result.exit_code == 2 and "s3cret" not in result.output and "admin:***@" in result.output

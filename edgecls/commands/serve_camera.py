@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from edgecls.console import info
+from edgecls.console import info, printable
 from edgecls.errors import StreamError
 from edgecls.runtime.providers import Provider
 
@@ -81,7 +82,13 @@ def serve_camera(
         from edgecls.files import write_text_atomic
 
         write_text_atomic(summary_json, json.dumps(summary.to_dict(), indent=2) + "\n")
-    if record:
+    if summary.skipped:
+        info(f"stepped over {summary.skipped} unreadable frame(s) in a corrupt stretch of the file")
+    if record and record.exists() and not any(error.startswith("--record") for error in summary.errors):
         info(f"recording: {record}")
+    for error in summary.errors:
+        print(f"error: {printable(error)}", file=sys.stderr)
     if summary.stopped_by == "Ctrl-C":
         raise typer.Exit(130)
+    if summary.errors:
+        raise typer.Exit(1)
