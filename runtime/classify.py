@@ -138,8 +138,9 @@ def walk_images(
     """Image files under `folder` (sorted; hidden names skipped), and what could not be walked.
 
     Symlinked folders are followed, but each real folder (device, inode) is walked once: a link back
-    to a folder it is in is reported as a loop; a second way to a folder already walked adds nothing. An unreadable folder is reported, not
-    skipped in silence. `all_files` lists every file, whatever its suffix."""
+    to a folder it is in is reported as a loop; a second way to a folder already walked adds nothing.
+    An unreadable folder is reported, not skipped in silence. `all_files` lists every file, whatever
+    its suffix."""
     visited = {} if visited is None else visited
     items: list[str] = []
     problems: list[FileResult] = []

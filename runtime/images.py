@@ -68,9 +68,12 @@ def probe_image_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
 
 
 def _probe_jpeg(data: memoryview) -> tuple[int, int] | None:
-    """Follow the marker chain from segment to segment until a start-of-frame."""
-    offset = 2
-    while offset + 4 <= len(data):
+    """Follow the marker chain from segment to segment until a start-of-frame. Real files have a few
+    dozen segments; after 10,000 the probe gives up (a file built to stall it) and OpenCV's own limit
+    still holds."""
+    offset, segments = 2, 0
+    while offset + 4 <= len(data) and segments < 10_000:
+        segments += 1
         if data[offset] != 0xFF:
             return None
         marker = data[offset + 1]

@@ -124,16 +124,22 @@ def test_opencv_bounds_formats_the_probe_cannot_read(tmp_path):
     # it loads) is what refuses it.
     ok, encoded = cv2.imencode(".ras", np.zeros((40, 40, 3), np.uint8))
     assert ok and probe_image_size(encoded.tobytes()) is None
-    path = tmp_path / "big.ras"
-    path.write_bytes(encoded.tobytes())
+    (tmp_path / "big.ras").write_bytes(encoded.tobytes())
+    # A JPEG built to stall a marker walk: 200,000 empty segments before its frame header. The probe
+    # gives up quickly; OpenCV's limit refuses it from the header.
+    bomb = jpeg_bomb(40, 40, comments_kib=0)
+    (tmp_path / "stall.jpg").write_bytes(bomb[:2] + b"\xff\xfe\x00\x02" * 200_000 + bomb[2:])
     script = (
         "import sys; from edgecls.limits import bound_opencv_decoder; bound_opencv_decoder(1000, override=True)\n"
         "from edgecls.runtime.images import load_image\n"
         "from edgecls.errors import ImageError\n"
-        "try:\n    load_image(sys.argv[1], max_pixels=1000)\nexcept ImageError as error:\n    print(error)\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n        load_image(path, max_pixels=1000)\n    except ImageError as error:\n        print(error)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
-    assert "refused by the decoder" in out.stdout, out.stdout + out.stderr
+    paths = [str(tmp_path / "big.ras"), str(tmp_path / "stall.jpg")]
+    out = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True, timeout=60)
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 and all("refused by the decoder" in line for line in lines), out.stdout + out.stderr
 
 
 def test_fifos_and_devices_are_not_opened(tmp_path):

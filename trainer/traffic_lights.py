@@ -6,15 +6,17 @@ Each image shows one traffic light in a state: `red`, `yellow` or `green` (that 
 never varied: which lamp is lit, its colour family, and the lamp order (red on top, or at the left of
 a horizontal light). Everything else is:
 
-- The lamp as light, not paint. A lit lamp is an emitter many times brighter than the scene, in the
-  hue ranges real LEDs and bulbs have (red: deep red to orange-red or pinkish; yellow: amber to
+- The lamp as light, not paint. A lit lamp is an emitter as bright as the scene's white (a dim LED on
+  a bright day) to 60 times brighter, in the hue ranges real LEDs and bulbs have (red: deep red to orange-red or pinkish; yellow: amber to
   orange; green: blue-green to cyan), spread by the optics into a halo and bloom. The scene is
   rendered in linear light and the sensor clips each channel, so a bright lamp's core comes out
   white or nearly white and its colour lives in the halo and fringe, as in photographs.
 - Unlit lamps: dark grey to black lenses, a tint of their glass, sky reflected in their upper part.
-- Housings: black, grey, yellow, dark green or painted another colour, rounded or square, with or without visors over the
-  lamps and back plates (some with a white or yellow border); lamps as plain lenses, LED-dot arrays
-  or arrows; vertical or horizontal.
+- Housings: black, grey, yellow, dark green or painted another colour, rounded or square, with or
+  without visors over the lamps and back plates (some with a white or yellow border); lamps as plain
+  lenses, LED-dot arrays or arrows; vertical or horizontal.
+- The scene: sky, foliage, buildings, poles, signs, strongly coloured surfaces and bright coloured
+  lights of any hue (tail lights, neon, far signals), so the scene's colour never tells the state.
 - Framing: a tight crop around the housing (as from a detector or an `--roi`), a looser crop, or a
   small light in a busy street scene (a fixed camera without `--roi`). Crops come at the size a
   camera gives them, often 15-100 pixels wide, so the model meets them upscaled and soft.
