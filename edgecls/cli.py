@@ -51,9 +51,11 @@ def main(
     ),
 ) -> None:
     """Train, export and run image classifiers on edge devices."""
+    from edgecls.console import configure_shell_output
     from edgecls.runtime.images import quiet_opencv_logs
 
     quiet_opencv_logs()
+    configure_shell_output()
     # Results are UTF-8 whatever the locale (JSON Lines must be); anything unencodable is escaped
     # rather than ending the run with UnicodeEncodeError.
     for stream, encoding in ((sys.stdout, "utf-8"), (sys.stderr, None)):

@@ -6,6 +6,7 @@ Results go to stdout; everything meant for a person watching goes to stderr, so
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -38,6 +39,7 @@ def printable(text: str, keep_newlines: bool = False) -> str:
 
 
 def info(message: str) -> None:
+    """A notice from the shell (the CLI) to the person watching."""
     print(printable(message, keep_newlines=True), file=sys.stderr, flush=True)
 
 
@@ -45,8 +47,36 @@ def warn(message: str) -> None:
     print(f"warning: {printable(message, keep_newlines=True)}", file=sys.stderr, flush=True)
 
 
+class _ShellHandler(logging.Handler):
+    """The library's log records as the CLI shows them: one line each on the current stderr,
+    `warning: ` before warnings, control characters escaped."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if record.levelno >= logging.WARNING:
+                warn(record.getMessage())
+            else:
+                info(record.getMessage())
+        except Exception:  # noqa: BLE001 - logging must never end the program
+            self.handleError(record)
+
+
+_shell = False  # set by the CLI: progress bars are drawn only for it
+
+
+def configure_shell_output(level: int = logging.INFO) -> None:
+    """Called by the CLI once it starts: the library's `edgecls.*` log records and progress bars go to
+    stderr. A Python caller that never calls it sees nothing unless it configures logging itself."""
+    global _shell
+    _shell = True
+    logger = logging.getLogger("edgecls")
+    if not any(isinstance(handler, _ShellHandler) for handler in logger.handlers):
+        logger.addHandler(_ShellHandler())
+    logger.setLevel(level)
+
+
 class Progress:
-    """A small progress bar on stderr.
+    """A small progress bar on stderr, drawn only under the CLI (see `configure_shell_output`).
 
     On a terminal it redraws one line at most ten times a second; elsewhere (logs, CI) it prints
     a line every `log_every_s` seconds and at the end, so long work is visible without flooding.
@@ -56,7 +86,7 @@ class Progress:
     def __init__(self, total: int | None, label: str, *, enabled: bool = True, log_every_s: float = 10.0) -> None:
         self.total = total
         self.label = label
-        self.enabled = enabled
+        self.enabled = enabled and _shell
         self.count = 0
         self._start = time.perf_counter()
         self._last_draw = 0.0

@@ -7,13 +7,15 @@ data -> train -> export (FP32, FP16, INT8, each through the parity gate) -> pred
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgecls.console import info, warn
 from edgecls.errors import EdgeclsError, ParityError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class DemoResult:
 
 def _stage(result: DemoResult, name: str, started: float) -> None:
     result.seconds[name] = round(time.perf_counter() - started, 1)
-    info(f"== {name} done in {result.seconds[name]:.0f}s")
+    logger.info(f"== {name} done in {result.seconds[name]:.0f}s")
 
 
 def imagenet_available(backbone: str, image_size: int) -> tuple[bool, str]:
@@ -86,12 +88,12 @@ def score_clip(classifier, clip: Path, frames_out: Path, record: Path | None = N
     config = LiveConfig(
         smooth=3, roi=tuple(truth["roi"]), jsonl=str(frames_out), record=str(record) if record else None
     )
-    summary = run_live(classifier, source, config, on_status=info)
+    summary = run_live(classifier, source, config, on_status=logger.info)
     frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
     label_right = sum(frame["label"] == states[frame["frame"]] for frame in frames)
     state_right = sum(frame["state"] == states[frame["frame"]] for frame in frames)
     recall = recall_by_class([(states[frame["frame"]], frame["label"]) for frame in frames])
-    info(
+    logger.info(
         f"{summary.line()}\nper-frame accuracy {label_right / len(frames):.2%}, smoothed state "
         f"{state_right / len(frames):.2%} against the clip's ground truth ({len(frames)} frames); per-frame recall "
         + ", ".join(f"{name} {value:.1%}" for name, value in recall.items())
@@ -125,7 +127,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     result = DemoResult()
 
     started = time.perf_counter()
-    info("== 1/6 rendering traffic-light images and a test clip")
+    logger.info("== 1/6 rendering traffic-light images and a test clip")
     write_dataset(out / "data" / "train", per_class=config.per_class, seed=config.seed)
     write_dataset(out / "data" / "held-out", per_class=config.test_per_class, seed=config.seed + 1)
     clip = out / "data" / "clip.avi"
@@ -134,7 +136,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     _stage(result, "data", started)
 
     started = time.perf_counter()
-    info("== 2/6 training")
+    logger.info("== 2/6 training")
     if config.try_imagenet:
         pretrained, reason = imagenet_available(config.backbone, config.image_size)
     else:
@@ -152,7 +154,9 @@ def run_demo(config: DemoConfig) -> DemoResult:
         seed=config.seed,
     )
     if pretrained:
-        info(f"ImageNet weights available: {config.backbone} at {config.image_size} px, bottleneck then fine-tuning")
+        logger.info(
+            f"ImageNet weights available: {config.backbone} at {config.image_size} px, bottleneck then fine-tuning"
+        )
         train_config = TrainConfig(
             **common,
             weights="imagenet",
@@ -161,7 +165,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
             fine_tune_layers="20",
         )
     else:
-        info(
+        logger.info(
             f"ImageNet weights not available ({reason}): training {config.backbone} from scratch at "
             f"{config.image_size} px instead, which works for this data on a CPU in a few minutes"
         )
@@ -175,7 +179,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     _stage(result, "train", started)
 
     started = time.perf_counter()
-    info("== 3/6 exporting FP32, FP16 and INT8 through the parity gate")
+    logger.info("== 3/6 exporting FP32, FP16 and INT8 through the parity gate")
     try:
         exported = export(
             ExportConfig(
@@ -190,7 +194,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
         if error.result is None or error.result.failed != ["int8"]:
             raise
         # A failed INT8 gate is a result, not a broken demo: it is reported, and FP32 serves.
-        warn(f"{error} The demo goes on with FP32 and FP16.")
+        logger.warning(f"{error} The demo goes on with FP32 and FP16.")
         exported = error.result
     for precision, report in exported.reports.items():
         result.figures[f"{precision}_agreement"] = round(report.agreement, 4)
@@ -201,7 +205,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     _stage(result, "export", started)
 
     started = time.perf_counter()
-    info("== 4/6 predicting held-out images with the ONNX runtime")
+    logger.info("== 4/6 predicting held-out images with the ONNX runtime")
     classifier = load_classifier(exported.written["fp32"], "auto")
     truth_by_path = {
         str(p): name for name, files in list_class_folders(out / "data" / "held-out").items() for p in files
@@ -211,15 +215,15 @@ def run_demo(config: DemoConfig) -> DemoResult:
     result.figures["held_out_accuracy"] = round(correct / len(results), 4)
     result.figures["held_out_recall"] = recall_by_class([(truth_by_path[r.path], r.label) for r in results])
     for sample in results[:: max(1, len(results) // 4)][:4]:
-        info(f"  {Path(sample.path).name}: {sample.label} {sample.score:.3f}")
-    info(
+        logger.info(f"  {Path(sample.path).name}: {sample.label} {sample.score:.3f}")
+    logger.info(
         f"held-out accuracy {result.figures['held_out_accuracy']:.2%} on {len(results)} images; recall "
         + ", ".join(f"{name} {value:.1%}" for name, value in result.figures["held_out_recall"].items())
     )
     _stage(result, "predict", started)
 
     started = time.perf_counter()
-    info("== 5/6 serve-camera on the generated clip (headless)")
+    logger.info("== 5/6 serve-camera on the generated clip (headless)")
     frames_out = out / "clip.frames.jsonl"
     scores = score_clip(classifier, clip, frames_out, record=out / "clip.annotated.avi")
     result.figures.update(scores)
@@ -227,14 +231,14 @@ def run_demo(config: DemoConfig) -> DemoResult:
     _stage(result, "serve-camera", started)
 
     started = time.perf_counter()
-    info("== 6/6 a short benchmark")
+    logger.info("== 6/6 a short benchmark")
     settings = BenchSettings(batches=(1, 8), warmup=5, seconds=1.5)
     for precision in [name for name in ("fp32", "int8") if name in exported.written]:
         for record in bench_onnx(exported.written[precision], "auto", settings):
             key = f"{precision}_batch{record['batch']}"
             result.figures[f"{key}_p50_ms"] = record["p50_ms"]
             result.figures[f"{key}_images_per_s"] = record["images_per_s"]
-            info(
+            logger.info(
                 f"  {precision} batch {record['batch']}: p50 {record['p50_ms']:.2f} ms, "
                 f"{record['images_per_s']:.0f} images/s on {record['provider']}"
             )

@@ -4,6 +4,7 @@ parity gate before it is written under its final name."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import info, warn
 from edgecls.errors import EdgeclsError, ParityError
 from edgecls.exporter.parity import Gate, ParityReport, compare
 from edgecls.files import write_text_atomic
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tupl
         [(Path(path), label) for path, label in items], (size, size), DEFAULT_MAX_PIXELS, f"loading {role} images"
     )
     if skipped:
-        warn(f"{len(skipped)} {role} image(s) could not be read and were left out")
+        logger.warning(f"{len(skipped)} {role} image(s) could not be read and were left out")
     return split.paths, split.labels, split.images
 
 
@@ -147,11 +149,11 @@ def export(config: ExportConfig) -> ExportResult:
         )
 
     model = load_keras_model(run.model_path)
-    info(f"loaded {run.model_path}; checking against {len(paths)} images")
+    logger.info(f"loaded {run.model_path}; checking against {len(paths)} images")
     checks = CheckSet(paths, labels, images, predict_images(model, images, 32), run.classes)
     started = time.perf_counter()
     fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
-    info(f"converted to ONNX (opset {config.opset}) in {time.perf_counter() - started:.1f}s")
+    logger.info(f"converted to ONNX (opset {config.opset}) in {time.perf_counter() - started:.1f}s")
     gflops = count_gflops(fp32, (run.image_size, run.image_size))
     protos = {"fp32": fp32}
     if config.fp16:
@@ -174,23 +176,27 @@ def export(config: ExportConfig) -> ExportResult:
         )
         report = _gate_and_write(proto, metadata, targets[precision], checks, gates[precision])
         reports[precision] = report
-        info(report.summary())
+        logger.info(report.summary())
         if report.passed:
             written[precision] = targets[precision]
-            info(f"wrote {targets[precision]}")
+            logger.info(f"wrote {targets[precision]}")
         elif targets[precision].exists():  # an older file would pass for this export's result
             aside = targets[precision].with_name(targets[precision].name + ".old")
             os.replace(targets[precision], aside)
-            warn(
+            logger.warning(
                 f"{targets[precision]} from an earlier export moved aside to {aside}: this export's {precision} failed"
             )
     report_path = fp32_path.with_name(f"{stem}.parity.json")
     write_text_atomic(report_path, json.dumps({p: r.to_dict() for p, r in reports.items()}, indent=2) + "\n")
-    info(f"parity report: {report_path}")
+    logger.info(f"parity report: {report_path}")
     if "fp16" in protos:
-        info("note: FP16 halves the file and speeds up GPUs with tensor cores; on a CPU it is not faster than FP32.")
+        logger.info(
+            "note: FP16 halves the file and speeds up GPUs with tensor cores; on a CPU it is not faster than FP32."
+        )
     if "int8" in protos:
-        info("note: INT8 is fastest on CPUs with VNNI (AVX512-VNNI or AVX-VNNI); without VNNI the gain is small.")
+        logger.info(
+            "note: INT8 is fastest on CPUs with VNNI (AVX512-VNNI or AVX-VNNI); without VNNI the gain is small."
+        )
     result = ExportResult(written, reports, report_path)
     if result.failed:
         raise ParityError(

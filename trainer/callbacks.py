@@ -6,12 +6,13 @@ This module imports Keras at the top: import it only inside the functions that t
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 import keras
 
-from edgecls.console import info
+logger = logging.getLogger(__name__)
 
 
 class BestWeights(keras.callbacks.Callback):
@@ -39,7 +40,7 @@ class BestWeights(keras.callbacks.Callback):
         else:
             self.wait += 1
             if self.wait >= self.patience:
-                info(f"early stopping: validation loss has not improved for {self.patience} epoch(s)")
+                logger.info(f"early stopping: validation loss has not improved for {self.patience} epoch(s)")
                 self.model.stop_training = True
 
     def restore_best(self) -> None:
@@ -67,7 +68,7 @@ class EpochLog(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._start
         self.rows.append({"stage": self.stage, "epoch": epoch + 1, "seconds": round(seconds, 2), **logs})
         numbers = ", ".join(f"{key} {value:.4f}" for key, value in logs.items())
-        info(f"{self.stage} epoch {epoch + 1}/{self.epochs}: {numbers} ({seconds:.1f}s)")
+        logger.info(f"{self.stage} epoch {epoch + 1}/{self.epochs}: {numbers} ({seconds:.1f}s)")
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")

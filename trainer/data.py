@@ -7,6 +7,7 @@ unreadable files are listed with their reason and skipped, never modified.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import Progress, info, warn
+from edgecls.console import Progress
 from edgecls.errors import DataError, ImageError
 from edgecls.runtime.classify import bounded_map, list_class_folders
 from edgecls.runtime.images import decode_image, read_image_file, resize_image
+
+logger = logging.getLogger(__name__)
 
 FEW_IMAGES_WARNING = 10
 
@@ -163,8 +166,8 @@ def _take(split: Split, indices: list[int]) -> Split:
 def report_scan(dataset: Dataset) -> None:
     """Print what the pre-scan skipped and warned about, once."""
     if dataset.skipped:
-        warn(f"skipped {len(dataset.skipped)} unreadable file(s) (left unchanged):")
+        logger.warning(f"skipped {len(dataset.skipped)} unreadable file(s) (left unchanged):")
         for path, reason in dataset.skipped:
-            info(f"  {path}: {reason}")
+            logger.info(f"  {path}: {reason}")
     for message in dataset.warnings:
-        warn(message)
+        logger.warning(message)

@@ -8,13 +8,16 @@ changed folder extracts only the new images.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import Progress, info
+from edgecls.console import Progress
 from edgecls.files import atomic_path
+
+logger = logging.getLogger(__name__)
 
 CACHE_FORMAT = "1"
 
@@ -37,7 +40,9 @@ def load_cache(path: Path) -> dict[str, np.ndarray]:
         with np.load(path) as stored:
             return dict(zip(stored["hashes"].tolist(), stored["features"], strict=True))
     except Exception as error:  # noqa: BLE001 - truncated, garbage, or another format: all rebuilt
-        info(f"feature cache {path} is unreadable ({type(error).__name__}: {str(error)[:120]}); it will be rebuilt")
+        logger.info(
+            f"feature cache {path} is unreadable ({type(error).__name__}: {str(error)[:120]}); it will be rebuilt"
+        )
         return {}
 
 
@@ -77,8 +82,8 @@ def cached_features(
         extracted = extract_features(extractor, np.stack(missing_images), batch_size, "extracting features")
         cache.update(zip(missing_hashes, extracted, strict=True))
         save_cache(cache_path, cache)
-        info(f"feature cache: extracted {len(missing_images)} image(s), saved to {cache_path}")
+        logger.info(f"feature cache: extracted {len(missing_images)} image(s), saved to {cache_path}")
     else:
-        info(f"feature cache: all {sum(len(h) for _, h in splits.values())} image(s) found in {cache_path}")
+        logger.info(f"feature cache: all {sum(len(h) for _, h in splits.values())} image(s) found in {cache_path}")
     features = {name: np.stack([cache[digest] for digest in hashes]) for name, (_, hashes) in splits.items()}
     return features, len(missing_images)

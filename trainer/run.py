@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, replace
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import info, warn
 from edgecls.errors import EdgeclsError
 from edgecls.files import atomic_path, write_text_atomic
 from edgecls.trainer.config import LR_SCHEDULES, TrainConfig
+
+logger = logging.getLogger(__name__)
 
 MODES = ("bottleneck", "finetune", "both")
 
@@ -94,7 +96,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
 
     dataset = load_dataset(config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels)
     report_scan(dataset)
-    info(
+    logger.info(
         f"{len(dataset.classes)} classes, {len(dataset.train)} training and {len(dataset.val)} validation images "
         f"at {size}x{size}"
     )
@@ -125,7 +127,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         _refuse_if_nothing_good(log, "bottleneck", config)
         _stage_metrics(metrics, "bottleneck", dataset, probabilities, bottleneck_seconds)
         _save_model(model, model_path)
-        info(
+        logger.info(
             f"bottleneck stage: validation accuracy {metrics['stages']['bottleneck']['accuracy']:.4f} "
             f"in {bottleneck_seconds:.1f}s"
         )
@@ -150,14 +152,14 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     metrics["val_accuracy"] = metrics["accuracy"]
     metrics["interrupted"] = interrupted
     _write_outputs(run_dir, rows, metrics, dataset.classes)
-    info(f"validation accuracy {metrics['accuracy']:.4f} ({final_stage}); model saved to {model_path}")
+    logger.info(f"validation accuracy {metrics['accuracy']:.4f} ({final_stage}); model saved to {model_path}")
     if nan:
         raise TrainingStopped(
             f"the loss became NaN, so training stopped; the last good model is in {model_path}. "
             "Lower --learning-rate / --fine-tune-learning-rate and train again."
         )
     if interrupted:
-        warn(f"interrupted: kept the best model so far in {model_path}")
+        logger.warning(f"interrupted: kept the best model so far in {model_path}")
     return RunResult(run_dir, model_path, metrics, interrupted, num_extracted, bottleneck_seconds)
 
 
@@ -182,7 +184,7 @@ def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Pat
         raise EdgeclsError(f"--out {run_dir} already holds a trained model. Choose another folder or remove it.")
     claim_run_dir(run_dir)
     write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
-    info(f"run directory: {run_dir}")
+    logger.info(f"run directory: {run_dir}")
     return config, run_dir
 
 
@@ -231,12 +233,12 @@ def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path
         count = unfreeze_last_layers(backbone, config.fine_tune_layers)
         optimizer = keras.optimizers.SGD(config.fine_tune_learning_rate, momentum=0.9)
         stage, epochs = "finetune", config.fine_tune_epochs
-        info(f"fine-tuning the last {count} backbone layer(s) at learning rate {config.fine_tune_learning_rate}")
+        logger.info(f"fine-tuning the last {count} backbone layer(s) at learning rate {config.fine_tune_learning_rate}")
     else:
         backbone.trainable = True
         optimizer = keras.optimizers.Adam(config.learning_rate)
         stage, epochs = "scratch", config.epochs + config.fine_tune_epochs
-        info(
+        logger.info(
             "--weights none: nothing to transfer, training the whole network from scratch "
             f"(Adam, learning rate {config.learning_rate})"
         )
