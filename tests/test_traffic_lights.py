@@ -121,3 +121,15 @@ def test_cycle_has_every_state_in_order():
 def test_clip_truth_matches_frames(tmp_path):
     truth = write_clip(tmp_path / "c.avi", seconds=0.4, fps=10, seed=3)
     assert len(truth.states) == 4
+
+
+def test_a_framing_can_be_asked_for():
+    # A tight crop follows the housing (most lights are vertical, about 1:2 to 1:3); a street scene is
+    # framed by the camera, its sides within a factor of two of each other.
+    def median_aspect(framing: str) -> float:
+        images = [render_traffic_light(np.random.default_rng(seed), "off", framing=framing) for seed in range(15)]
+        return float(np.median([image.shape[0] / image.shape[1] for image in images]))
+
+    assert median_aspect("tight") > 1.5 > median_aspect("street")
+    with pytest.raises(ValueError, match="framing must be one of"):
+        render_traffic_light(np.random.default_rng(5), "off", framing="aerial")

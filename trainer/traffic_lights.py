@@ -457,10 +457,16 @@ def _placement(rng: np.random.Generator, framing: str, layers: LightLayers) -> t
     return max(4, int(round(width))), max(4, int(round(height))), matrix
 
 
-def render_traffic_light(rng: np.random.Generator, state: str, size: int | None = None) -> np.ndarray:
+def render_traffic_light(
+    rng: np.random.Generator, state: str, size: int | None = None, framing: str | None = None
+) -> np.ndarray:
     """One RGB uint8 image of a traffic light showing `state`, framed as a camera would give it:
-    at its own resolution (often a few dozen pixels wide), or stretched to `size` x `size`."""
-    framing = str(rng.choice(FRAMINGS, p=FRAMING_WEIGHTS))
+    at its own resolution (often a few dozen pixels wide), or stretched to `size` x `size`.
+    `framing` (one of FRAMINGS) is drawn with FRAMING_WEIGHTS unless given."""
+    if framing is None:
+        framing = str(rng.choice(FRAMINGS, p=FRAMING_WEIGHTS))
+    elif framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
     layers = render_light(rng, state, radius=10.0)
     width, height, matrix = _placement(rng, framing, layers)
     x0, y0, x1, y1 = layers.box
