@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecls.errors import EdgeclsError, ParityError
+from edgecls.exporter.export import ExportConfig
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ class DemoConfig:
     batch_size: int = 64
     learning_rate: float = 2e-3
     try_imagenet: bool = True
-    fp16_min_agreement: float = 0.995
-    int8_min_agreement: float = 0.98
+    fp16_min_agreement: float = ExportConfig.fp16_min_agreement  # the export's own gates
+    int8_min_agreement: float = ExportConfig.int8_min_agreement
 
 
 DEMO_MARKER = ".edgecls-demo"
@@ -108,7 +109,7 @@ def score_clip(classifier, clip: Path, frames_out: Path, record: Path | None = N
 
 def run_demo(config: DemoConfig) -> DemoResult:
     """Run every stage into `config.out` (replaced if it holds an earlier demo) and return the figures."""
-    from edgecls.exporter.export import ExportConfig, export
+    from edgecls.exporter.export import export
     from edgecls.runtime import classify_files, collect_inputs, load_classifier
     from edgecls.runtime.bench import BenchSettings, bench_onnx
     from edgecls.runtime.classify import list_class_folders

@@ -9,6 +9,7 @@ from pathlib import Path
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 
 LR_SCHEDULES = ("plateau", "cosine")
+MODES = ("bottleneck", "finetune", "both")
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,9 @@ import numpy as np
 
 from edgecls.errors import EdgeclsError
 from edgecls.files import atomic_path, write_text_atomic
-from edgecls.trainer.config import LR_SCHEDULES, TrainConfig
+from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
 
 logger = logging.getLogger(__name__)
-
-MODES = ("bottleneck", "finetune", "both")
 
 
 class TrainingStopped(EdgeclsError):

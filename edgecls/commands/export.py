@@ -9,6 +9,9 @@ import typer
 
 from edgecls.console import import_tensorflow_quietly
 from edgecls.errors import require_extra
+from edgecls.exporter.export import ExportConfig
+
+DEFAULTS = ExportConfig(source="")  # the flags' defaults are the library's
 
 
 def export(
@@ -36,18 +39,25 @@ def export(
             file_okay=False,
         ),
     ] = None,
-    opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset.")] = 17,
-    calib_images: Annotated[int, typer.Option(min=1, help="How many images INT8 calibration uses.")] = 200,
-    fp32_max_diff: Annotated[float, typer.Option(help="FP32 gate: largest allowed |Δ probability|.")] = 1e-4,
-    fp16_min_agreement: Annotated[float, typer.Option(help="FP16 gate: least top-1 agreement with Keras.")] = 0.995,
-    int8_min_agreement: Annotated[float, typer.Option(help="INT8 gate: least top-1 agreement with Keras.")] = 0.98,
+    opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset.")] = DEFAULTS.opset,
+    calib_images: Annotated[
+        int, typer.Option(min=1, help="How many images INT8 calibration uses.")
+    ] = DEFAULTS.calib_images,
+    fp32_max_diff: Annotated[
+        float, typer.Option(help="FP32 gate: largest allowed |Δ probability|.")
+    ] = DEFAULTS.fp32_max_abs_diff,
+    fp16_min_agreement: Annotated[
+        float, typer.Option(help="FP16 gate: least top-1 agreement with Keras.")
+    ] = DEFAULTS.fp16_min_agreement,
+    int8_min_agreement: Annotated[
+        float, typer.Option(help="INT8 gate: least top-1 agreement with Keras.")
+    ] = DEFAULTS.int8_min_agreement,
     force: Annotated[bool, typer.Option("--force", help="Replace ONNX files of an earlier export.")] = False,
 ) -> None:
     """Export to ONNX with preprocessing and metadata inside; every precision must pass the parity gate."""
     require_extra("tf2onnx")
     require_extra("onnxconverter_common")
     import_tensorflow_quietly()
-    from edgecls.exporter.export import ExportConfig
     from edgecls.exporter.export import export as run_export
 
     result = run_export(

@@ -11,6 +11,7 @@ import typer
 
 from edgecls.console import info, printable
 from edgecls.errors import StreamError
+from edgecls.runtime.live import LiveConfig
 from edgecls.runtime.providers import Provider
 
 
@@ -37,10 +38,12 @@ def serve_camera(
     jsonl: Annotated[
         str | None, typer.Option(help="One JSON object per processed frame to PATH, or - for stdout.")
     ] = None,
-    smooth: Annotated[int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")] = 5,
+    smooth: Annotated[
+        int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")
+    ] = LiveConfig.smooth,
     min_score: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Below this smoothed score the state is 'unknown'.")
-    ] = 0.5,
+    ] = LiveConfig.min_score,
     roi: Annotated[str | None, typer.Option(help="Classify only this region: X,Y,W,H in pixels.")] = None,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many processed frames.")] = None,
     http: Annotated[
@@ -54,7 +57,7 @@ def serve_camera(
     summary_json: Annotated[Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")] = None,
 ) -> None:
     """Classify a live source frame by frame; Ctrl-C or SIGTERM stop it cleanly with a summary."""
-    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.live import run_live
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.streams import FrameSource, parse_source
 
