@@ -52,10 +52,10 @@ def test_cuda_without_cuda_is_an_error_not_cpu_numbers(color_model):
     assert result.exit_code == 2 and "CUDA cannot be used" in result.output and "p50" not in result.stdout
 
 
-def test_cli_json_schema_and_accuracy(color_model, messy_folder, tmp_path):
+def test_cli_json_schema_and_accuracy(color_model, tmp_path):
     import cv2
 
-    from conftest import solid
+    from image_files import solid
 
     data = tmp_path / "labelled"
     for name, rgb in {"red": (250, 0, 0), "green": (0, 250, 0), "blue": (0, 0, 250)}.items():

@@ -21,7 +21,7 @@ from edgecls.cli import app
 from edgecls.runtime.classify import collect_inputs
 from edgecls.runtime.contract import build_metadata
 
-from conftest import jpeg_bomb, png_header_only, solid, tiff_bomb
+from image_files import jpeg_bomb, png_header_only, solid, tiff_bomb
 from onnx_models import color_classifier
 
 runner = CliRunner()

@@ -39,7 +39,7 @@ def test_messy_folder_json_lines(color_model, messy_folder):
     assert "Traceback" not in result.output
 
 
-def test_table_topk_and_csv(color_model, tmp_path, messy_folder):
+def test_table_topk_and_csv(color_model, messy_folder):
     folder, _ = messy_folder
     good = str(folder / "red.png")
     table = invoke("predict", str(color_model), good, "--topk", "3")

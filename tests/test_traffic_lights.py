@@ -121,6 +121,19 @@ def test_cycle_has_every_state_in_order():
 def test_clip_truth_matches_frames(tmp_path):
     truth = write_clip(tmp_path / "c.avi", seconds=0.4, fps=10, seed=3)
     assert len(truth.states) == 4
+    capture = cv2.VideoCapture(str(tmp_path / "c.avi"))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == 4 and frames[0].shape == (480, 640, 3)
+    written = json.loads(truth_path(tmp_path / "c.avi").read_text())
+    assert written == {"fps": 10, "roi": list(truth.roi), "states": truth.states}
+    x, y, width, height = truth.roi
+    assert 0 <= x < x + width <= 640 and 0 <= y < y + height <= 480
 
 
 def test_a_framing_can_be_asked_for():

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -107,18 +108,19 @@ def test_bottleneck_cache_is_reused(tmp_path, tiny_weights):
     assert first.num_features_extracted == 36
     assert second.num_features_extracted == 0
     assert cache_file.stat().st_mtime_ns == stamp
-    # One new image: only it is extracted.
-    (data / "red" / "extra.png").write_bytes((data / "green" / "000.png").read_bytes()[:-1] + b"\x00")
-    (data / "red" / "extra.png").write_bytes((data / "blue" / "001.png").read_bytes())
-    third = train(TrainConfig(**common, out=str(tmp_path / "third"), seed=1))
-    assert third.num_features_extracted == 0  # byte-identical to a cached image
     assert json.loads((tmp_path / "second" / "metrics.json").read_text())["final_stage"] == "bottleneck"
+    # A copy of a cached image costs nothing (features are keyed by content); a new image costs one.
+    (data / "blue" / "copy.png").write_bytes((data / "blue" / "001.png").read_bytes())
+    new = cv2.flip(cv2.imread(str(data / "red" / "002.png")), 0)
+    cv2.imwrite(str(data / "red" / "new.png"), new)
+    third = train(TrainConfig(**common, out=str(tmp_path / "third"), seed=1))
+    assert third.num_features_extracted == 1
     # A truncated cache (a crash, a full disk, a copy cut short) is rebuilt, with a notice.
     cache_file.write_bytes(cache_file.read_bytes()[:100])
     fourth = train(TrainConfig(**common, out=str(tmp_path / "fourth")))
-    assert fourth.num_features_extracted == 36  # every distinct image again
+    assert fourth.num_features_extracted == 37  # every distinct image again
     with np.load(cache_file) as stored:
-        assert len(stored["hashes"]) == 36
+        assert len(stored["hashes"]) == 37
 
 
 def test_a_run_directory_belongs_to_one_run(tmp_path):
@@ -192,7 +194,7 @@ def test_argument_errors_are_clear(tmp_path, monkeypatch):
         )
 
 
-def test_offline_imagenet_names_both_ways_out(tmp_path, monkeypatch):
+def test_offline_imagenet_names_both_ways_out(monkeypatch):
     import keras
 
     from edgecls.trainer.backbones import build_backbone
