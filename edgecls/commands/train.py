@@ -20,6 +20,7 @@ Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)
 DEFAULTS = TrainConfig(data="")
 DEFAULT_BACKBONE, DEFAULT_MODE = Backbone(DEFAULTS.backbone), Mode(DEFAULTS.mode)
 DEFAULT_SCHEDULE = Schedule(DEFAULTS.lr_schedule)
+DEFAULT_HEAD_UNITS = ",".join(str(width) for width in DEFAULTS.head_units)
 
 
 def train(
@@ -65,9 +66,9 @@ def train(
             help="Mirror left-right while augmenting; --no-flip where left and right differ (text, arrows, horizontal traffic lights)."
         ),
     ] = DEFAULTS.flip,
-    head_units: Annotated[str, typer.Option(help="Widths of the head's dense layers, comma-separated.")] = ",".join(
-        str(width) for width in DEFAULTS.head_units
-    ),
+    head_units: Annotated[
+        str, typer.Option(help="Widths of the head's dense layers, comma-separated.")
+    ] = DEFAULT_HEAD_UNITS,
     dropout: Annotated[float, typer.Option(help="Dropout after each dense layer of the head.")] = DEFAULTS.dropout,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<backbone>-NNN).")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Bottleneck feature cache (default ~/.cache/edgecls).")] = None,
