@@ -64,7 +64,11 @@ def compare(
         for index in np.flatnonzero(keras_top != onnx_top)
     ]
     max_abs_diff = float(difference.max()) if difference.size else 0.0
-    passed = agreement >= gate.min_agreement and (gate.max_abs_diff is None or max_abs_diff <= gate.max_abs_diff)
+    # NaN or infinite outputs never pass, even where their argmax happens to agree.
+    finite = bool(np.isfinite(onnx_probabilities).all())
+    passed = (
+        finite and agreement >= gate.min_agreement and (gate.max_abs_diff is None or max_abs_diff <= gate.max_abs_diff)
+    )
     return ParityReport(
         precision=precision,
         num_images=len(paths),
