@@ -169,7 +169,11 @@ class _Outputs:
             from edgecls.runtime.http import LiveState, start_server
 
             self.live_state = LiveState()
-            self.server = start_server(config.http, self.live_state)
+            try:
+                self.server = start_server(config.http, self.live_state)
+            except StreamError:
+                self.close()  # the JSON Lines file opened above is not left open
+                raise
 
     @property
     def needs_overlay(self) -> bool:

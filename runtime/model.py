@@ -59,10 +59,7 @@ def load_classifier(
         model_bytes = path.read_bytes()
     except OSError as error:
         raise ModelContractError(f"{path}: cannot read the model ({error.strerror})") from None
-    try:
-        result = create_session(model_bytes, provider, threads=threads)
-    except ModelContractError as error:
-        raise ModelContractError(str(error).replace("the model: ", f"{path}: ", 1)) from None
+    result = create_session(model_bytes, provider, threads=threads, name=str(path))
     session = result.session
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:

@@ -76,9 +76,10 @@ def usable_cpus() -> int:
 
 
 def create_session(
-    model: str | bytes, provider: Provider | str = Provider.auto, threads: int | None = None
+    model: str | bytes, provider: Provider | str = Provider.auto, threads: int | None = None, name: str | None = None
 ) -> SessionResult:
-    """Create an onnxruntime session for `model` (a path or serialized bytes) on `provider`.
+    """Create an onnxruntime session for `model` (a path or serialized bytes) on `provider`; `name`
+    is the file named in messages (default: `model` when it is a path).
 
     Raises:
         ProviderError: `cuda` was asked for and cannot run; the message says what is missing.
@@ -95,7 +96,7 @@ def create_session(
     if provider in (Provider.auto, Provider.cuda):
         problem = cuda_unavailable_reason()
         if problem is None:
-            session = _session(model, options, [ONNX_PROVIDERS["cuda"], ONNX_PROVIDERS["cpu"]])
+            session = _session(model, options, [ONNX_PROVIDERS["cuda"], ONNX_PROVIDERS["cpu"]], name)
             if ONNX_PROVIDERS["cuda"] in session.get_providers():
                 return SessionResult(session, "cuda", "running on CUDA")
             problem = (
@@ -109,13 +110,13 @@ def create_session(
                 "or use --provider cpu (or auto) to run on the CPU."
             )
         note = f"running on CPU (CUDA not available: {reason})"
-    session = _session(model, options, [ONNX_PROVIDERS["cpu"]])
+    session = _session(model, options, [ONNX_PROVIDERS["cpu"]], name)
     if ONNX_PROVIDERS["cpu"] not in session.get_providers():
         raise ProviderError(f"onnxruntime did not start the CPU provider (it reports {session.get_providers()})")
     return SessionResult(session, "cpu", note or "running on CPU")
 
 
-def _session(model: str | bytes, options, providers: list[str]):
+def _session(model: str | bytes, options, providers: list[str], name: str | None):
     """onnxruntime's session, or one line naming the file when it cannot load it (truncated, not ONNX)."""
     import onnxruntime as ort
 
@@ -124,6 +125,6 @@ def _session(model: str | bytes, options, providers: list[str]):
     except Exception as error:
         if not type(error).__module__.startswith("onnxruntime"):
             raise
-        name = model if isinstance(model, str) else "the model"
+        name = name or (model if isinstance(model, str) else "the model")
         first_line = str(error).strip().splitlines()[0][:300]
         raise ModelContractError(f"{name}: onnxruntime cannot load this file as an ONNX model ({first_line})") from None

@@ -3,11 +3,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from image_files import png_header_only, solid
+from image_files import encode, png_header_only, solid
 from onnx_models import color_classifier
 
 
@@ -28,11 +27,6 @@ def messy_folder(tmp_path: Path) -> tuple[Path, dict[str, str | None]]:
         path = root / relative
         path.write_bytes(data)
         expected[str(path)] = label
-
-    def encode(suffix: str, image: np.ndarray) -> bytes:
-        ok, encoded = cv2.imencode(suffix, image)
-        assert ok
-        return encoded.tobytes()
 
     write("red.png", encode(".png", solid((250, 10, 10))), "red")
     write("green photo.jpg", encode(".jpg", solid((10, 240, 10))), "green")

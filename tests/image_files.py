@@ -69,3 +69,10 @@ def tiff_bomb(width: int = 20000, height: int = 20000) -> bytes:
             struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
         )
     return b"II*\x00" + struct.pack("<I", ifd_offset) + pixels + ifd + b"\x00\x00\x00\x00"
+
+
+def encode(suffix: str, image: np.ndarray) -> bytes:
+    """`image` (BGR, as for cv2.imwrite) encoded in the format of `suffix`."""
+    ok, encoded = cv2.imencode(suffix, image)
+    assert ok
+    return encoded.tobytes()

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -21,16 +20,14 @@ from edgecls.cli import app
 from edgecls.runtime.classify import collect_inputs
 from edgecls.runtime.contract import build_metadata
 
-from image_files import jpeg_bomb, png_header_only, solid, tiff_bomb
+from image_files import encode, jpeg_bomb, png_header_only, solid, tiff_bomb
 from onnx_models import color_classifier
 
 runner = CliRunner()
 
 
 def png(color_rgb) -> bytes:
-    ok, encoded = cv2.imencode(".png", solid(color_rgb))
-    assert ok
-    return encoded.tobytes()
+    return encode(".png", solid(color_rgb))
 
 
 def errors_of(results) -> dict[str, str]:

@@ -11,13 +11,7 @@ import pytest
 from edgecls.errors import ImageError
 from edgecls.runtime.images import decode_image, load_image, probe_image_size, resize_image
 
-from image_files import jpeg_bomb, jpeg_with_orientation, png_header_only, solid, tiff_bomb
-
-
-def encode(suffix: str, image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(suffix, image)
-    assert ok
-    return data.tobytes()
+from image_files import encode, jpeg_bomb, jpeg_with_orientation, png_header_only, solid, tiff_bomb
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".webp", ".tiff"])
