@@ -157,6 +157,7 @@ class _Outputs:
         if config.record:
             _check_record_target(Path(config.record))
         self._frames_recorded = 0
+        self._jsonl_failed = False
         if config.jsonl == "-":
             self._jsonl = sys.stdout
         elif config.jsonl:
@@ -187,6 +188,7 @@ class _Outputs:
                 if self._jsonl is sys.stdout:
                     self._jsonl.flush()
             except OSError as error:
+                self._jsonl_failed = True  # reported here, once; close() must not report it again
                 raise StreamError(f"--jsonl {self.config.jsonl}: write failed ({error.strerror or error})") from None
         if frame is None:
             return True
@@ -229,7 +231,8 @@ class _Outputs:
                 else:
                     self._jsonl.close()
             except OSError as error:
-                errors.append(f"--jsonl {self.config.jsonl}: write failed ({error.strerror or error})")
+                if not self._jsonl_failed:
+                    errors.append(f"--jsonl {self.config.jsonl}: write failed ({error.strerror or error})")
         if self._writer is not None:
             self._writer.release()
             problem = verify_recording(self._record_temp, self._frames_recorded)

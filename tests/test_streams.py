@@ -378,7 +378,8 @@ def test_a_full_disk_is_one_line_and_the_other_outputs_flush(color_model, clip, 
     assert result.exit_code == 1 and "--jsonl /dev/full: write failed (No space left on device)" in result.output
     assert "Traceback" not in result.output
     written = json.loads(summary.read_text())  # the summary is still written
-    assert written["stopped_by"] == "an output failed" and written["errors"]
+    assert written["stopped_by"] == "an output failed"
+    assert written["errors"] == ["--jsonl /dev/full: write failed (No space left on device)"]  # reported once
     assert not list(tmp_path.glob(".*partial*"))  # no half-written recording left unreported
     assert "recording:" not in result.output or record.exists()
 
