@@ -9,8 +9,8 @@ from collections.abc import Callable
 import typer
 
 from edgecls import __version__
-from edgecls.console import printable
-from edgecls.errors import EdgeclsError
+from edgecls.core.errors import EdgeclsError
+from edgecls.core.text import printable
 
 app = typer.Typer(
     name="edgecls",
@@ -80,7 +80,7 @@ def _register() -> None:
 def _bound_decoder() -> None:
     """OpenCV reads its decode limit once, when it loads: set it from --max-pixels before any command
     module imports it."""
-    from edgecls.limits import bound_opencv_decoder, max_pixels_from_argv
+    from edgecls.core.limits import bound_opencv_decoder, max_pixels_from_argv
 
     limit = max_pixels_from_argv(sys.argv[1:])
     if limit is None:

@@ -7,35 +7,11 @@ Results go to stdout; everything meant for a person watching goes to stderr, so
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\x1b"}
-
-
-def utf8_text(text: str) -> str:
-    """`text` as valid UTF-8 text: bytes that were not UTF-8 on disk (which Python keeps as lone
-    surrogates) become \\xNN escapes."""
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return raw.decode("utf-8", "backslashreplace")
-
-
-def printable(text: str, keep_newlines: bool = False) -> str:
-    """`text` safe for a terminal, a table or a CSV cell: valid UTF-8 (see `utf8_text`), and control
-    characters (escape sequences, tabs, newlines unless `keep_newlines`) shown as \\n, \\t, \\xNN, so a
-    file or class name can neither forge a row nor drive the terminal."""
-    if keep_newlines:
-        return "\n".join(printable(line) for line in text.split("\n"))
-
-    def escape(match: re.Match) -> str:
-        return _NAMED.get(match.group(), f"\\x{ord(match.group()):02x}")
-
-    return _CONTROL.sub(escape, utf8_text(text))
+from edgecls.core import progress
+from edgecls.core.text import printable
 
 
 def info(message: str) -> None:
@@ -61,14 +37,10 @@ class _ShellHandler(logging.Handler):
             self.handleError(record)
 
 
-_shell = False  # set by the CLI: progress bars are drawn only for it
-
-
 def configure_shell_output(level: int = logging.INFO) -> None:
     """Called by the CLI once it starts: the library's `edgecls.*` log records and progress bars go to
     stderr. A Python caller that never calls it sees nothing unless it configures logging itself."""
-    global _shell
-    _shell = True
+    progress.set_reporter(Progress)
     logger = logging.getLogger("edgecls")
     if not any(isinstance(handler, _ShellHandler) for handler in logger.handlers):
         logger.addHandler(_ShellHandler())
@@ -76,7 +48,7 @@ def configure_shell_output(level: int = logging.INFO) -> None:
 
 
 class Progress:
-    """A small progress bar on stderr, drawn only under the CLI (see `configure_shell_output`).
+    """A small progress bar on stderr: the CLI's progress reporter (see `edgecls.core.progress`).
 
     On a terminal it redraws one line at most ten times a second; elsewhere (logs, CI) it prints
     a line every `log_every_s` seconds and at the end, so long work is visible without flooding.
@@ -86,7 +58,7 @@ class Progress:
     def __init__(self, total: int | None, label: str, *, enabled: bool = True, log_every_s: float = 10.0) -> None:
         self.total = total
         self.label = label
-        self.enabled = enabled and _shell
+        self.enabled = enabled
         self.count = 0
         self._start = time.perf_counter()
         self._last_draw = 0.0

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgecls.errors import EdgeclsError, ParityError
+from edgecls.core.errors import EdgeclsError, ParityError
 from edgecls.exporter.export import ExportConfig
 
 logger = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecls.errors import require_extra
-from edgecls.files import atomic_path
+from edgecls.core.errors import require_extra
+from edgecls.core.files import atomic_path
 
 
 def plot_bench(records: list[dict], path: Path, title: str = "") -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import Progress
+from edgecls.core.progress import track
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
@@ -67,7 +67,7 @@ class _Calibration:
 
     def __init__(self, batches: Iterator[np.ndarray], total: int) -> None:
         self._batches = batches
-        self._progress = Progress(total, "calibrating INT8")
+        self._progress = track(total, "calibrating INT8")
 
     def get_next(self):
         batch = next(self._batches, None)

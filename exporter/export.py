@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.errors import EdgeclsError, ParityError
+from edgecls.core.errors import EdgeclsError, ParityError
+from edgecls.core.files import write_text_atomic
 from edgecls.exporter.parity import Gate, ParityReport, compare
-from edgecls.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

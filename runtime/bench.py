@@ -195,7 +195,7 @@ def format_table(records: list[dict]) -> str:
 def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, batch: int, threads: int | None) -> dict:
     """Top-1 accuracy on a labelled folder (class subfolders) and wall time per image for the whole
     path a user runs: decode, resize, infer."""
-    from edgecls.errors import DataError
+    from edgecls.core.errors import DataError
     from edgecls.runtime.classify import classify_files, list_class_folders
     from edgecls.runtime.model import load_classifier
 

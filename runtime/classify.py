@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import printable
-from edgecls.errors import DataError, EdgeclsError
+from edgecls.core.errors import DataError, EdgeclsError
+from edgecls.core.text import printable
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.model import Classifier
 

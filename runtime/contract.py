@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from edgecls.console import printable
-from edgecls.errors import ModelContractError
+from edgecls.core.errors import ModelContractError
+from edgecls.core.text import printable
 from edgecls.runtime.images import RESIZE_RULE
 
 CONTRACT_VERSION = "1"

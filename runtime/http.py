@@ -13,7 +13,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from edgecls.errors import StreamError
+from edgecls.core.errors import StreamError
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>edgecls live</title>

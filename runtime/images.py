@@ -12,14 +12,14 @@ import stat
 import struct
 from pathlib import Path
 
-from edgecls.limits import DEFAULT_MAX_PIXELS, MAX_FILE_BYTES, bound_opencv_decoder
+from edgecls.core.limits import DEFAULT_MAX_PIXELS, MAX_FILE_BYTES, bound_opencv_decoder
 
 bound_opencv_decoder()  # before OpenCV loads, when nothing (the CLI) has set it from --max-pixels
 
 import cv2  # noqa: E402 - after its limit is in the environment
 import numpy as np  # noqa: E402
 
-from edgecls.errors import ImageError  # noqa: E402
+from edgecls.core.errors import ImageError  # noqa: E402
 
 RESIZE_RULE = "stretch"
 """The contract's resize rule: the whole image is resized to the model's H x W, aspect ratio not kept

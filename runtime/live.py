@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgecls.errors import StreamError
+from edgecls.core.errors import StreamError
 from edgecls.runtime.classify import NOT_FINITE
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, StateSmoother

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.errors import ModelContractError
+from edgecls.core.errors import ModelContractError
 from edgecls.runtime.contract import ModelInfo, read_contract
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS, load_and_resize, resize_image
 from edgecls.runtime.providers import Provider, create_session

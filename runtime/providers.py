@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
-from edgecls.errors import ModelContractError, ProviderError
+from edgecls.core.errors import ModelContractError, ProviderError
 
 ONNX_PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecls.cli import app
-from edgecls.errors import ProviderError
+from edgecls.core.errors import ProviderError
 from edgecls.runtime.bench import BenchSettings, bench_onnx, format_table, latency_stats, time_calls
 from edgecls.runtime.providers import cuda_unavailable_reason
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgecls.errors import ModelContractError, ProviderError
+from edgecls.core.errors import ModelContractError, ProviderError
 from edgecls.runtime import build_metadata, load_classifier
 from edgecls.runtime.providers import cuda_unavailable_reason
 

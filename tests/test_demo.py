@@ -53,7 +53,7 @@ def test_demo_runs_every_stage_and_reports(tmp_path):
     # A second demo into the same folder replaces the first; a folder that is not a demo is refused.
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "keep.txt").write_text("mine")
-    from edgecls.errors import EdgeclsError
+    from edgecls.core.errors import EdgeclsError
 
     with pytest.raises(EdgeclsError, match="not an earlier demo"):
         run_demo(DemoConfig(out=str(tmp_path / "mine")))

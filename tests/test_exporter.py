@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecls.cli import app
-from edgecls.errors import EdgeclsError, ParityError
+from edgecls.core.errors import EdgeclsError, ParityError
 
 from datasets import color_squares, tiny_scratch_config
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgecls.errors import ImageError
+from edgecls.core.errors import ImageError
 from edgecls.runtime.images import decode_image, load_image, probe_image_size, resize_image
 
 from image_files import encode, jpeg_bomb, jpeg_with_orientation, png_header_only, solid, tiff_bomb
@@ -124,9 +124,9 @@ def test_opencv_bounds_formats_the_probe_cannot_read(tmp_path):
     bomb = jpeg_bomb(40, 40, comments_kib=0)
     (tmp_path / "stall.jpg").write_bytes(bomb[:2] + b"\xff\xfe\x00\x02" * 200_000 + bomb[2:])
     script = (
-        "import sys; from edgecls.limits import bound_opencv_decoder; bound_opencv_decoder(1000, override=True)\n"
+        "import sys; from edgecls.core.limits import bound_opencv_decoder; bound_opencv_decoder(1000, override=True)\n"
         "from edgecls.runtime.images import load_image\n"
-        "from edgecls.errors import ImageError\n"
+        "from edgecls.core.errors import ImageError\n"
         "for path in sys.argv[1:]:\n"
         "    try:\n        load_image(path, max_pixels=1000)\n    except ImageError as error:\n        print(error)\n"
     )

@@ -102,7 +102,7 @@ def test_importing_edgecls_modules_writes_nothing(tmp_path):
 def test_a_missing_extra_names_the_pip_command():
     import pytest
 
-    from edgecls.errors import MissingExtraError, require_extra
+    from edgecls.core.errors import MissingExtraError, require_extra
 
     with pytest.raises(MissingExtraError, match=r"pip install 'edgecls\[train\]'"):
         require_extra("no_such_module_for_edgecls")

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edgecls.errors import StreamError
+from edgecls.core.errors import StreamError
 from edgecls.runtime import load_classifier
 from edgecls.runtime.http import LiveState, start_server
 from edgecls.runtime.live import LiveConfig, run_live

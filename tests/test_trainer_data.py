@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from edgecls.errors import DataError
+from edgecls.core.errors import DataError
 from edgecls.trainer.data import list_class_folders, load_dataset, stratified_split
 
 from datasets import color_squares

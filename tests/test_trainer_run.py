@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecls.cli import app
-from edgecls.errors import EdgeclsError
+from edgecls.core.errors import EdgeclsError
 from edgecls.trainer.config import TrainConfig
 
 from datasets import color_squares, tiny_scratch_config

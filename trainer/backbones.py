@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecls.errors import DataError, EdgeclsError
+from edgecls.core.errors import DataError, EdgeclsError
 
 # ImageNet channel means in RGB order, for the "caffe" preprocessing of VGG and ResNet.
 CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import Progress
-from edgecls.errors import DataError, ImageError
+from edgecls.core.errors import DataError, ImageError
+from edgecls.core.progress import track
 from edgecls.runtime.classify import bounded_map, list_class_folders
 from edgecls.runtime.images import decode_image, read_image_file, resize_image
 
@@ -63,7 +63,7 @@ def decode_files(
     """Decode and resize every (path, label); returns the good ones as a Split and the skipped ones."""
     paths, labels, images, hashes, skipped = [], [], [], [], []
     workers = min(4, os.cpu_count() or 1)
-    with Progress(len(items), label) as progress:
+    with track(len(items), label) as progress:
         for path, class_index, image, digest, error in bounded_map(
             lambda item: _decode(item, size, max_pixels), items, workers, window=64
         ):

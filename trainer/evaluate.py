@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.files import atomic_path
+from edgecls.core.files import atomic_path
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.console import Progress
-from edgecls.files import atomic_path
+from edgecls.core.files import atomic_path
+from edgecls.core.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def save_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
 def extract_features(extractor, images: np.ndarray, batch_size: int, label: str) -> np.ndarray:
     """Run `extractor` (uint8 images -> feature vectors) over `images` in batches, with progress."""
     outputs = []
-    with Progress(len(images), label) as progress:
+    with track(len(images), label) as progress:
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size]
             outputs.append(np.asarray(extractor.predict_on_batch(batch), dtype=np.float32))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from edgecls.errors import EdgeclsError
+from edgecls.core.errors import EdgeclsError
 
 
 def assemble_model(name: str, backbone, head, image_size: int, pretrained: bool):

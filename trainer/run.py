@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecls.errors import EdgeclsError
-from edgecls.files import atomic_path, write_text_atomic
+from edgecls.core.errors import EdgeclsError
+from edgecls.core.files import atomic_path, write_text_atomic
 from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecls.errors import EdgeclsError
+from edgecls.core.errors import EdgeclsError
 
 
 def load_keras_model(path: Path):

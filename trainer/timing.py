@@ -15,7 +15,7 @@ def bench_keras(source: str, settings: BenchSettings) -> list[dict]:
     """One record per batch size for a model.keras (or a run directory holding one)."""
     import tensorflow as tf
 
-    from edgecls.errors import EdgeclsError
+    from edgecls.core.errors import EdgeclsError
     from edgecls.trainer.saving import load_keras_model
 
     path = Path(source)

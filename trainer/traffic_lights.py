@@ -34,8 +34,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgecls.console import Progress
-from edgecls.files import atomic_path, write_text_atomic
+from edgecls.core.files import atomic_path, write_text_atomic
+from edgecls.core.progress import track
 
 STATES = ("red", "yellow", "green", "off")
 LAMPS = ("red", "yellow", "green")  # top to bottom (vertical), left to right (horizontal)
@@ -525,7 +525,7 @@ def write_dataset(
         jobs += [
             (out / state, state, range(i, min(i + chunk, per_class)), seed, size) for i in range(0, per_class, chunk)
         ]
-    with Progress(per_class * len(STATES), "rendering traffic lights") as progress:
+    with track(per_class * len(STATES), "rendering traffic lights") as progress:
         if workers <= 1:
             for job in jobs:
                 progress.update(_write_images(*job))
@@ -601,7 +601,7 @@ def write_clip(
     fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
     with atomic_path(out) as temporary:
         writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
-        with Progress(num_frames, "rendering clip") as progress:
+        with track(num_frames, "rendering clip") as progress:
             for index, state in enumerate(states):
                 dx = int(80 + 60 * math.sin(index / fps * 0.4))
                 dy = int(40 + 30 * math.cos(index / fps * 0.3))

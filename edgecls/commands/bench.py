@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from edgecls.console import info
-from edgecls.errors import EdgeclsError
+from edgecls.core.errors import EdgeclsError
 from edgecls.runtime.providers import Provider
 
 
@@ -67,7 +67,7 @@ def bench(
         records += model_records
     if keras is not None:
         from edgecls.console import import_tensorflow_quietly
-        from edgecls.errors import require_extra
+        from edgecls.core.errors import require_extra
 
         require_extra("tensorflow")
         import_tensorflow_quietly()
@@ -82,7 +82,7 @@ def bench(
         f"GPU: {env['gpu'] or 'none'} ({env['cuda']})"
     )
     if json_out:
-        from edgecls.files import write_text_atomic
+        from edgecls.core.files import write_text_atomic
 
         document = {
             "environment": env,

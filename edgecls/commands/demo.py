@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from edgecls.console import import_tensorflow_quietly, info
+from edgecls.core.errors import require_extra
 from edgecls.demo import DemoConfig
-from edgecls.errors import require_extra
 
 
 def demo(

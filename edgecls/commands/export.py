@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from edgecls.console import import_tensorflow_quietly
-from edgecls.errors import require_extra
+from edgecls.core.errors import require_extra
 from edgecls.exporter.export import ExportConfig
 
 DEFAULTS = ExportConfig(source="")  # the flags' defaults are the library's

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from edgecls.console import Progress, info, printable, utf8_text
+from edgecls.console import Progress, info
+from edgecls.core.text import printable, utf8_text
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.providers import Provider
 

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from edgecls.console import info, printable
-from edgecls.errors import StreamError
+from edgecls.console import info
+from edgecls.core.errors import StreamError
+from edgecls.core.text import printable
 from edgecls.runtime.live import LiveConfig
 from edgecls.runtime.providers import Provider
 
@@ -82,7 +83,7 @@ def serve_camera(
     summary = run_live(classifier, frames, config, on_status=info)
     info(summary.line())
     if summary_json:
-        from edgecls.files import write_text_atomic
+        from edgecls.core.files import write_text_atomic
 
         write_text_atomic(summary_json, json.dumps(summary.to_dict(), indent=2) + "\n")
     if summary.skipped:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from edgecls.console import import_tensorflow_quietly
-from edgecls.errors import EdgeclsError, require_extra
+from edgecls.core.errors import EdgeclsError, require_extra
 from edgecls.trainer.backbones import BACKBONES
 from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
 

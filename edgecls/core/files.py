@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from edgecls.errors import EdgeclsError
+from edgecls.core.errors import EdgeclsError
 
 
 @contextlib.contextmanager
