@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
+import typing
 from collections.abc import Callable
 
 import typer
 
 from edgecls import __version__
+from edgecls.console import shell_text, use_flags
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.text import printable
 
@@ -22,20 +25,33 @@ app = typer.Typer(
 
 
 def user_errors(command: Callable) -> Callable:
-    """Turn an EdgeclsError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+    """Turn an EdgeclsError into one line on stderr and its exit code, naming the command's flags where
+    the library names its parameters; Ctrl-C into exit 130."""
+    flags = _options(command)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        use_flags(flags)
         try:
             return command(*args, **kwargs)
         except EdgeclsError as error:
-            print(f"error: {printable(str(error), keep_newlines=True)}", file=sys.stderr)
+            print(f"error: {printable(shell_text(str(error)), keep_newlines=True)}", file=sys.stderr)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _options(command: Callable) -> frozenset[str]:
+    """The parameters of a typer command that are options (`--name`), not positional arguments."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    return frozenset(
+        name
+        for name in inspect.signature(command).parameters
+        if not any(isinstance(meta, typer.models.ArgumentInfo) for meta in getattr(hints[name], "__metadata__", ()))
+    )
 
 
 def _version(value: bool) -> None:

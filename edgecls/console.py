@@ -11,7 +11,22 @@ import sys
 import time
 
 from edgecls.core import progress
+from edgecls.core.errors import name_parameters
 from edgecls.core.text import printable
+
+_flags: frozenset[str] = frozenset()  # the running command's options, by parameter name
+
+
+def use_flags(parameters: frozenset[str]) -> None:
+    """The running command's options (parameter names): the library's `name` becomes `--name`."""
+    global _flags
+    _flags = parameters
+
+
+def shell_text(text: str) -> str:
+    """Library text as the shell shows it: each `parameter` the command has an option for is named by
+    its flag (`val_split` -> --val-split); any other stays as the library wrote it."""
+    return name_parameters(text, lambda name: "--" + name.replace("_", "-") if name in _flags else None)
 
 
 def info(message: str) -> None:
@@ -29,10 +44,11 @@ class _ShellHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            message = shell_text(record.getMessage())
             if record.levelno >= logging.WARNING:
-                warn(record.getMessage())
+                warn(message)
             else:
-                info(record.getMessage())
+                info(message)
         except Exception:  # noqa: BLE001 - logging must never end the program
             self.handleError(record)
 

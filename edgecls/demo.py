@@ -121,7 +121,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     marker = out / DEMO_MARKER  # written first, so a demo that failed half-way is still recognised
     if out.exists():
         if not marker.exists() and not (out / "demo.json").exists() and any(out.iterdir()):
-            raise EdgeclsError(f"--out {out} exists and is not an earlier demo's folder; choose another --out.")
+            raise EdgeclsError(f"`out` {out} exists and is not an earlier demo's folder; choose another `out`.")
         shutil.rmtree(out)
     out.mkdir(parents=True)
     marker.write_text("made by edgecls demo; replaced by the next demo\n")
@@ -141,7 +141,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     if config.try_imagenet:
         pretrained, reason = imagenet_available(config.backbone, config.image_size)
     else:
-        pretrained, reason = False, "--no-imagenet"
+        pretrained, reason = False, "not asked for"
     common = dict(
         data=str(out / "data" / "train"),
         backbone=config.backbone,

@@ -138,14 +138,14 @@ def export(config: ExportConfig) -> ExportResult:
     }
 
     if config.check_data:
-        check_items = _folder_items(config.check_data, run.classes, "--check-data")
+        check_items = _folder_items(config.check_data, run.classes, "`check_data`")
     else:
         check_items = [(path, label) for path, label in run.split["val"]]
     paths, labels, images = _labelled_images(check_items, run.image_size, "check")
     if not paths:
         raise EdgeclsError(
             "no images to check the export against: the run's validation images are gone. "
-            "Pass --check-data DIR (class subfolders)."
+            "Pass `check_data` DIR (class subfolders)."
         )
 
     model = load_keras_model(run.model_path)
@@ -201,8 +201,8 @@ def export(config: ExportConfig) -> ExportResult:
     if result.failed:
         raise ParityError(
             f"{', '.join(result.failed)} failed the parity gate and {'was' if len(result.failed) == 1 else 'were'} "
-            f"not written (details in {report_path}). Check the images it flipped, or relax the gate with the "
-            "--*-min-agreement / --fp32-max-diff flags if the difference is acceptable.",
+            f"not written (details in {report_path}). Check the images it flipped, or relax the gate with "
+            "`fp16_min_agreement`, `int8_min_agreement` or `fp32_max_diff` if the difference is acceptable.",
             result,
         )
     return result
@@ -217,15 +217,15 @@ def check_targets(targets: dict[str, Path], run: RunFiles, force: bool) -> None:
     """
     for path in targets.values():
         if path.suffix != ".onnx":
-            raise EdgeclsError(f"--out {path}: the file must end in .onnx, e.g. {path.with_suffix('.onnx')}.")
+            raise EdgeclsError(f"`out` {path}: the file must end in .onnx, e.g. {path.with_suffix('.onnx')}.")
         if not (path.exists() or path.is_symlink()):
             continue
         if path.is_dir() or (run.model_path.exists() and os.path.samefile(path, run.model_path)):
-            raise EdgeclsError(f"--out {path}: that is the run's model or a folder; choose another .onnx path.")
+            raise EdgeclsError(f"`out` {path}: that is the run's model or a folder; choose another .onnx path.")
         if not _looks_like_onnx(path):
-            raise EdgeclsError(f"--out {path}: exists and is not an ONNX file; edgecls will not replace it.")
+            raise EdgeclsError(f"`out` {path}: exists and is not an ONNX file; edgecls will not replace it.")
         if not force:
-            raise EdgeclsError(f"{path} exists (an earlier export). Pass --force to replace it, or --out elsewhere.")
+            raise EdgeclsError(f"{path} exists (an earlier export). Pass `force` to replace it, or `out` elsewhere.")
 
 
 def _looks_like_onnx(path: Path) -> bool:
@@ -283,14 +283,14 @@ def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: Check
 
 
 def _calibration_images(config: ExportConfig, run: RunFiles) -> np.ndarray:
-    """Up to `calib_images` images, spread over the classes, from --calib-data or the run's training split."""
+    """Up to `calib_images` images, spread over the classes, from `calib_data` or the run's training split."""
     if config.calib_data:
-        items = _folder_items(config.calib_data, run.classes, "--calib-data")
+        items = _folder_items(config.calib_data, run.classes, "`calib_data`")
     else:
         items = [(path, label) for path, label in run.split["train"]]
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(items))[: config.calib_images]
     _, _, images = _labelled_images([items[index] for index in sorted(order)], run.image_size, "calibration")
     if len(images) == 0:
-        raise EdgeclsError("no calibration images could be read for INT8. Pass --calib-data DIR (class subfolders).")
+        raise EdgeclsError("no calibration images could be read for INT8. Pass `calib_data` DIR (class subfolders).")
     return images

@@ -200,10 +200,10 @@ def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, bat
     from edgecls.runtime.model import load_classifier
 
     classifier = load_classifier(path, provider, threads=threads)
-    folders = list_class_folders(Path(data), role="--data")
+    folders = list_class_folders(Path(data), role="`data`")
     unknown = sorted(set(folders) - set(classifier.info.classes))
     if unknown:
-        raise DataError(f"--data {data}: class folder(s) {', '.join(unknown)} are not classes of {path}.")
+        raise DataError(f"`data` {data}: class folder(s) {', '.join(unknown)} are not classes of {path}.")
     truth = {str(file): name for name, files in folders.items() for file in files}
     started = time.perf_counter()
     results = list(classify_files(classifier, list(truth), batch_size=batch))

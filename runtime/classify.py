@@ -171,7 +171,7 @@ def walk_images(
     return sorted(items), problems
 
 
-def list_class_folders(root: Path, role: str = "--data") -> dict[str, list[Path]]:
+def list_class_folders(root: Path, role: str = "`data`") -> dict[str, list[Path]]:
     """Class name -> image files (sorted), for a folder with one subfolder per class.
 
     Raises:

@@ -140,9 +140,9 @@ def parse_address(text: str) -> tuple[str, int]:
     try:
         number = int(port)
     except ValueError:
-        raise StreamError(f"--http must be HOST:PORT or PORT, e.g. 127.0.0.1:8080; received {text!r}.") from None
+        raise StreamError(f"`http` must be HOST:PORT or PORT, e.g. 127.0.0.1:8080; received {text!r}.") from None
     if not 0 <= number <= 65535:
-        raise StreamError(f"--http port must be 0-65535; received {number}.")
+        raise StreamError(f"`http` port must be 0-65535; received {number}.")
     return (host.strip("[]") or "127.0.0.1"), number
 
 
@@ -275,6 +275,6 @@ def start_server(address: str, live: LiveState, max_clients: int = 32, timeout_s
     try:
         server = LiveServer((host, port), _handler(live), max_clients=max_clients, timeout_s=timeout_s)
     except OSError as error:
-        raise StreamError(f"--http {address}: cannot listen there ({error.strerror}). Pick another port.") from None
+        raise StreamError(f"`http` {address}: cannot listen there ({error.strerror}). Pick another port.") from None
     threading.Thread(target=server.serve_forever, name="edgecls-http", daemon=True).start()
     return server

@@ -203,7 +203,7 @@ def decode_image(data: bytes | np.ndarray, name: str = "<bytes>", max_pixels: in
             raise ImageError(
                 f"{name}: header says {width}x{height} = {width * height / 1e6:.0f} megapixels, "
                 f"over the limit of {max_pixels / 1e6:.0f} megapixels (refused before decoding; "
-                "raise it with --max-pixels if the image is genuine)"
+                "raise it with `max_pixels` if the image is genuine)"
             )
     # Formats the probe does not know still meet OpenCV's own limit (OPENCV_IO_MAX_IMAGE_PIXELS, set
     # from --max-pixels), checked on the header before any pixel memory is allocated.
@@ -214,7 +214,7 @@ def decode_image(data: bytes | np.ndarray, name: str = "<bytes>", max_pixels: in
         if "CV_IO_MAX_IMAGE" in str(error):
             raise ImageError(
                 f"{name}: larger than the limit of {max_pixels / 1e6:.0f} megapixels (refused by the decoder "
-                "before decoding; raise it with --max-pixels if the image is genuine)"
+                "before decoding; raise it with `max_pixels` if the image is genuine)"
             ) from None
         raise ImageError(f"{name}: not decodable ({str(error).strip().splitlines()[-1][:120]})") from None
     if image is None:

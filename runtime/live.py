@@ -151,8 +151,8 @@ class _Outputs:
         ):
             # Without a display OpenCV's window toolkit aborts the whole process; say so instead.
             raise StreamError(
-                "--show needs a display, and none is set (DISPLAY / WAYLAND_DISPLAY). Watch from a browser with "
-                "--http 127.0.0.1:8080, or write the annotated video with --record OUT.avi."
+                "`show` needs a display, and none is set (DISPLAY / WAYLAND_DISPLAY). Watch from a browser with "
+                "`http` 127.0.0.1:8080, or write the annotated video with `record` OUT.avi."
             )
         if config.record:
             _check_record_target(Path(config.record))
@@ -165,7 +165,7 @@ class _Outputs:
                 # Line-buffered: a consumer tailing the file sees each frame as it is classified.
                 self._jsonl = open(config.jsonl, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
             except OSError as error:
-                raise StreamError(f"--jsonl {config.jsonl}: cannot write there ({error.strerror}).") from None
+                raise StreamError(f"`jsonl` {config.jsonl}: cannot write there ({error.strerror}).") from None
         if config.http:
             from edgecls.runtime.http import LiveState, start_server
 
@@ -189,7 +189,7 @@ class _Outputs:
                     self._jsonl.flush()
             except OSError as error:
                 self._jsonl_failed = True  # reported here, once; close() must not report it again
-                raise StreamError(f"--jsonl {self.config.jsonl}: write failed ({error.strerror or error})") from None
+                raise StreamError(f"`jsonl` {self.config.jsonl}: write failed ({error.strerror or error})") from None
         if frame is None:
             return True
         if self.config.record:
@@ -213,7 +213,7 @@ class _Outputs:
             fourcc = cv2.VideoWriter_fourcc(*RECORD_SUFFIXES[target.suffix.lower()])
             self._writer = cv2.VideoWriter(str(self._record_temp), fourcc, max(1.0, fps_hint or 25.0), (width, height))
             if not self._writer.isOpened():
-                raise StreamError(f"--record {target}: OpenCV cannot write this file type; use .avi or .mp4.")
+                raise StreamError(f"`record` {target}: OpenCV cannot write this file type; use .avi or .mp4.")
             self._writer_size = (width, height)
         if (frame.shape[1], frame.shape[0]) != self._writer_size:
             frame = cv2.resize(frame, self._writer_size)  # the source changed size mid-stream
@@ -232,7 +232,7 @@ class _Outputs:
                     self._jsonl.close()
             except OSError as error:
                 if not self._jsonl_failed:
-                    errors.append(f"--jsonl {self.config.jsonl}: write failed ({error.strerror or error})")
+                    errors.append(f"`jsonl` {self.config.jsonl}: write failed ({error.strerror or error})")
         if self._writer is not None:
             self._writer.release()
             problem = verify_recording(self._record_temp, self._frames_recorded)
@@ -240,10 +240,10 @@ class _Outputs:
                 os.replace(self._record_temp, self.config.record)
             elif self._record_temp.exists() and self._record_temp.stat().st_size > 0:
                 os.replace(self._record_temp, self.config.record)
-                errors.append(f"--record {self.config.record}: incomplete, {problem}")
+                errors.append(f"`record` {self.config.record}: incomplete, {problem}")
             else:
                 self._record_temp.unlink(missing_ok=True)
-                errors.append(f"--record {self.config.record}: not written, {problem}")
+                errors.append(f"`record` {self.config.record}: not written, {problem}")
         if self.server is not None:
             self.live_state.close()
             self.server.shutdown()
@@ -264,15 +264,15 @@ def _check_record_target(target: Path) -> None:
         StreamError: naming the path and the fix.
     """
     if target.suffix.lower() not in RECORD_SUFFIXES:
-        raise StreamError(f"--record {target}: use a .avi (MJPEG) or .mp4 file name.")
+        raise StreamError(f"`record` {target}: use a .avi (MJPEG) or .mp4 file name.")
     if not target.parent.is_dir():
-        raise StreamError(f"--record {target}: the folder {target.parent} does not exist. Create it first.")
+        raise StreamError(f"`record` {target}: the folder {target.parent} does not exist. Create it first.")
     probe = target.with_name(f".{target.stem}.probe")
     try:
         probe.touch()
         probe.unlink()
     except OSError as error:
-        raise StreamError(f"--record {target}: cannot write in {target.parent} ({error.strerror}).") from None
+        raise StreamError(f"`record` {target}: cannot write in {target.parent} ({error.strerror}).") from None
 
 
 def verify_recording(path: Path, frames_written: int) -> str | None:
@@ -335,7 +335,7 @@ def run_live(
         with _stop_on_sigterm(stop):
             while not stop.is_set():
                 if config.max_frames is not None and summary.processed >= config.max_frames:
-                    summary.stopped_by = "--max-frames"
+                    summary.stopped_by = "max_frames"
                     break
                 try:
                     frame = source.get(timeout_s=0.5)

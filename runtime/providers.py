@@ -106,8 +106,8 @@ def create_session(
         reason, fix = problem
         if provider is Provider.cuda:
             raise ProviderError(
-                f"--provider cuda was asked for, but CUDA cannot be used here: {reason}. To fix: {fix}; "
-                "or use --provider cpu (or auto) to run on the CPU."
+                f"`provider` cuda was asked for, but CUDA cannot be used here: {reason}. To fix: {fix}; "
+                "or use `provider` cpu (or auto) to run on the CPU."
             )
         note = f"running on CPU (CUDA not available: {reason})"
     session = _session(model, options, [ONNX_PROVIDERS["cpu"]], name)

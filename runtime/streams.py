@@ -26,7 +26,7 @@ NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A parsed --source: kind is 'camera', 'device', 'file' or 'network'."""
+    """A parsed `source`: kind is 'camera', 'device', 'file' or 'network'."""
 
     kind: str
     target: int | str
@@ -58,11 +58,11 @@ def parse_source(source: str) -> SourceSpec:
     path = Path(text)
     if text.startswith("/dev/"):
         if not path.exists():
-            raise StreamError(f"--source {text}: no such device. List cameras with `ls /dev/video*`.")
+            raise StreamError(f"`source` {text}: no such device. List cameras with `ls /dev/video*`.")
         return SourceSpec("device", text)
     if not path.is_file():
         raise StreamError(
-            f"--source {text}: no such file. Pass a video file, a camera index like 0, a device like "
+            f"`source` {text}: no such file. Pass a video file, a camera index like 0, a device like "
             "/dev/video0, or a stream URL (rtsp://..., http://...)."
         )
     return SourceSpec("file", text)
@@ -155,12 +155,12 @@ class FrameSource:
         if not self._connected.wait(self.open_timeout_s + self.read_timeout_s):
             self.stop()
             raise StreamError(
-                f"--source {self.spec}: no frame within {self.open_timeout_s + self.read_timeout_s:.0f}s. "
+                f"`source` {self.spec}: no frame within {self.open_timeout_s + self.read_timeout_s:.0f}s. "
                 "Check that the camera is connected and not in use, or that the stream URL is reachable."
             )
         if self._open_error is not None:
             self.stop()
-            raise StreamError(f"--source {self.spec}: {self._open_error}")
+            raise StreamError(f"`source` {self.spec}: {self._open_error}")
         return self
 
     def stop(self, wait_s: float | None = None) -> None:

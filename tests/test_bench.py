@@ -46,10 +46,11 @@ def test_bench_records_what_ran(color_model):
 
 @pytest.mark.skipif(cuda_unavailable_reason() is None, reason="CUDA is usable here")
 def test_cuda_without_cuda_is_an_error_not_cpu_numbers(color_model):
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderError, match="^`provider` cuda was asked for"):  # the library's own terms
         bench_onnx(color_model, "cuda", BenchSettings(iterations=1))
     result = CliRunner().invoke(app, ["bench", str(color_model), "--provider", "cuda", "--iters", "1"])
     assert result.exit_code == 2 and "CUDA cannot be used" in result.output and "p50" not in result.stdout
+    assert "error: --provider cuda was asked for" in result.output and "or use --provider cpu" in result.output
 
 
 def test_cli_json_schema_and_accuracy(color_model, tmp_path):

@@ -74,7 +74,7 @@ def test_dynamic_spatial_input_is_accepted(tmp_path):
 
 @pytest.mark.skipif(cuda_unavailable_reason() is None, reason="CUDA is usable on this machine")
 def test_cuda_without_cuda_is_an_error_and_auto_says_cpu(color_model):
-    with pytest.raises(ProviderError, match="--provider cuda was asked for, but CUDA cannot be used here: .+To fix"):
+    with pytest.raises(ProviderError, match="`provider` cuda was asked for, but CUDA cannot be used here: .+To fix"):
         load_classifier(color_model, "cuda")
     classifier = load_classifier(color_model, "auto")
     assert classifier.provider == "cpu"

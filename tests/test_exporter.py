@@ -142,7 +142,7 @@ def test_export_needs_force_to_replace_an_earlier_export(trained_run, tmp_path):
     out = tmp_path / "model.onnx"
     export(ExportConfig(source=str(run), out=str(out)))
     first = out.stat().st_mtime_ns
-    with pytest.raises(EdgeclsError, match="exists .*--force"):
+    with pytest.raises(EdgeclsError, match="exists .*`force`"):
         export(ExportConfig(source=str(run), out=str(out)))
     assert out.stat().st_mtime_ns == first
     export(ExportConfig(source=str(run), out=str(out), force=True))

@@ -62,3 +62,34 @@ def test_a_python_caller_sees_output_only_when_it_configures_logging(tmp_path):
     configured = lines[marker + 1 :]
     assert any(line.startswith("edgecls.exporter.export: wrote") for line in configured), configured
     assert any(line.startswith("edgecls.exporter.export: PASS fp32") for line in configured), configured
+
+
+def test_the_shell_names_a_parameter_by_its_flag_only_where_the_command_has_one():
+    from edgecls.console import shell_text, use_flags
+    from edgecls.core.errors import name_parameters
+
+    text = "`val_split` must be below 1; raise `max_pixels`, see `ls /dev/video*` or `data`'s classes"
+    assert name_parameters(text, lambda name: None) == text
+    use_flags(frozenset({"val_split", "data"}))
+    try:
+        assert shell_text(text) == (
+            "--val-split must be below 1; raise `max_pixels`, see `ls /dev/video*` or --data's classes"
+        )
+    finally:
+        use_flags(frozenset())
+    assert shell_text(text) == text
+
+
+def test_a_library_error_reaches_the_terminal_with_the_flag_that_fixes_it(tmp_path, color_model):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+    from edgecls.core.errors import DataError
+    from edgecls.runtime.bench import bench_end_to_end
+
+    (tmp_path / "labelled" / "purple").mkdir(parents=True)
+    (tmp_path / "labelled" / "purple" / "a.png").write_bytes(b"")
+    with pytest.raises(DataError, match="^`data` .*are not classes of"):
+        bench_end_to_end(color_model, str(tmp_path / "labelled"), "cpu", batch=1, threads=None)
+    result = CliRunner().invoke(app, ["bench", str(color_model), "--data", str(tmp_path / "labelled"), "--iters", "1"])
+    assert result.exit_code == 2 and "error: --data " in result.output and "are not classes of" in result.output

@@ -68,5 +68,5 @@ def test_validation_folder_must_have_the_same_classes(tmp_path):
     color_squares(tmp_path / "train", per_class=3)
     color_squares(tmp_path / "val", per_class=2)
     shutil.rmtree(tmp_path / "val" / "blue")
-    with pytest.raises(DataError, match="differ from --data"):
+    with pytest.raises(DataError, match="differ from `data`"):
         load_dataset(str(tmp_path / "train"), str(tmp_path / "val"), 0.2, 0, (32, 32), 10**8)

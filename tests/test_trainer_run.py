@@ -184,9 +184,9 @@ def test_argument_errors_are_clear(tmp_path, monkeypatch):
     from edgecls.trainer.run import train
 
     data = color_squares(tmp_path / "data", per_class=3)
-    with pytest.raises(EdgeclsError, match="--weights none.*--mode finetune"):
+    with pytest.raises(EdgeclsError, match="`weights` none.*`mode` finetune"):
         train(TrainConfig(data=str(data), weights="none", mode="bottleneck", out=str(tmp_path / "a")))
-    with pytest.raises(EdgeclsError, match="Received --weights '/no/such.h5'"):
+    with pytest.raises(EdgeclsError, match="Received `weights` '/no/such.h5'"):
         train(TrainConfig(data=str(data), weights="/no/such.h5", out=str(tmp_path / "b")))
     with pytest.raises(EdgeclsError, match="too small for inceptionv3"):
         train(
@@ -204,7 +204,7 @@ def test_offline_imagenet_names_both_ways_out(monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     monkeypatch.setattr("keras.src.applications.mobilenet_v3.file_utils.get_file", offline, raising=False)
-    with pytest.raises(EdgeclsError, match="--weights PATH.*--weights none"):
+    with pytest.raises(EdgeclsError, match="`weights` PATH.*`weights` none"):
         build_backbone("mobilenetv3small", "imagenet", 32)
 
 

@@ -38,7 +38,7 @@ BACKBONES: dict[str, BackboneSpec] = {
 
 def get_spec(name: str) -> BackboneSpec:
     if name not in BACKBONES:
-        raise EdgeclsError(f"--backbone must be one of {', '.join(BACKBONES)}; received {name!r}.")
+        raise EdgeclsError(f"`backbone` must be one of {', '.join(BACKBONES)}; received {name!r}.")
     return BACKBONES[name]
 
 
@@ -46,7 +46,7 @@ def resolve_image_size(name: str, image_size: int | None) -> int:
     spec = get_spec(name)
     size = image_size or spec.native_size
     if size < spec.min_size:
-        raise EdgeclsError(f"--image-size {size} is too small for {name}: it needs at least {spec.min_size} pixels.")
+        raise EdgeclsError(f"`image_size` {size} is too small for {name}: it needs at least {spec.min_size} pixels.")
     return size
 
 
@@ -64,7 +64,7 @@ def check_weights_argument(weights: str) -> None:
     if weights not in ("imagenet", "none") and not Path(weights).is_file():
         raise DataError(
             "The `--weights` argument should be either `none` (random initialization), `imagenet` "
-            f"(pre-training on ImageNet), or the path to a weights file to be loaded. Received --weights {weights!r}, "
+            f"(pre-training on ImageNet), or the path to a weights file to be loaded. Received `weights` {weights!r}, "
             "which is not a file."
         )
 
@@ -96,12 +96,12 @@ def build_backbone(name: str, weights: str, image_size: int, scratch_batchnorm_m
         if weights == "imagenet":
             raise EdgeclsError(
                 f"Could not get the ImageNet weights for {name} ({_first_line(error)}). This needs internet access "
-                f"once (they are cached in ~/.keras/models). Offline, pass --weights PATH with the Keras weights "
-                f"file (no top) for {spec.application}, or --weights none to train from scratch."
+                f"once (they are cached in ~/.keras/models). Offline, pass `weights` PATH with the Keras weights "
+                f"file (no top) for {spec.application}, or `weights` none to train from scratch."
             ) from None
         if weights != "none":
             raise EdgeclsError(
-                f"--weights {weights}: could not load it into {spec.application} without its top "
+                f"`weights` {weights}: could not load it into {spec.application} without its top "
                 f"({_first_line(error)}). Pass the 'notop' weights file for this backbone."
             ) from None
         raise

@@ -111,17 +111,17 @@ def load_dataset(
             validation folder's classes differ from the training folder's.
     """
     if not 0.0 < val_split < 1.0 and val_data is None:
-        raise DataError(f"--val-split must be between 0 and 1 (exclusive); received {val_split}.")
+        raise DataError(f"`val_split` must be between 0 and 1 (exclusive); received {val_split}.")
     train_files = list_class_folders(Path(data))
     classes = list(train_files)
     items = [(path, index) for index, name in enumerate(classes) for path in train_files[name]]
     everything, skipped = decode_files(items, size, max_pixels, "pre-scan")
     warnings = []
     if val_data is not None:
-        val_files = list_class_folders(Path(val_data), role="--val-data")
+        val_files = list_class_folders(Path(val_data), role="`val_data`")
         if list(val_files) != classes:
             raise DataError(
-                f"--val-data {val_data}: classes {list(val_files)} differ from --data's {classes}. "
+                f"`val_data` {val_data}: classes {list(val_files)} differ from `data`'s {classes}. "
                 "Both folders need the same class subfolders."
             )
         val_items = [(path, index) for index, name in enumerate(classes) for path in val_files[name]]
@@ -143,7 +143,7 @@ def load_dataset(
     if few:
         warnings.append(f"few training images in: {', '.join(few)}; expect a weak model for those classes")
     if len(val) == 0:
-        raise DataError("no validation images: add images, raise --val-split, or pass --val-data.")
+        raise DataError("no validation images: add images, raise `val_split`, or pass `val_data`.")
     shared = set(train.hashes) & set(val.hashes)
     if shared:
         examples = [path for path, digest in zip(val.paths, val.hashes, strict=True) if digest in shared][:5]

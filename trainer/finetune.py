@@ -38,10 +38,10 @@ def unfreeze_last_layers(backbone, fine_tune_layers: str) -> int:
             count = int(fine_tune_layers)
         except ValueError:
             raise EdgeclsError(
-                f"--fine-tune-layers must be a number or 'all'; received {fine_tune_layers!r}."
+                f"`fine_tune_layers` must be a number or 'all'; received {fine_tune_layers!r}."
             ) from None
         if count < 0:
-            raise EdgeclsError(f"--fine-tune-layers must not be negative; received {count}.")
+            raise EdgeclsError(f"`fine_tune_layers` must not be negative; received {count}.")
     backbone.trainable = True
     for index, layer in enumerate(layers):
         layer.trainable = index >= len(layers) - count

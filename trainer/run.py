@@ -70,11 +70,11 @@ def claim_run_dir(run_dir: Path) -> None:
         handle = os.open(run_dir / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
     except FileExistsError:
         raise EdgeclsError(
-            f"--out {run_dir} is used by another run (running, interrupted or finished). Choose another folder, "
+            f"`out` {run_dir} is used by another run (running, interrupted or finished). Choose another folder, "
             "or remove it if that run is not wanted."
         ) from None
     except OSError as error:
-        raise EdgeclsError(f"--out {run_dir}: cannot create the run directory ({error.strerror}).") from None
+        raise EdgeclsError(f"`out` {run_dir}: cannot create the run directory ({error.strerror}).") from None
     os.write(handle, f"{os.getpid()}\n".encode())
     os.close(handle)
 
@@ -154,7 +154,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     if nan:
         raise TrainingStopped(
             f"the loss became NaN, so training stopped; the last good model is in {model_path}. "
-            "Lower --learning-rate / --fine-tune-learning-rate and train again."
+            "Lower `learning_rate` / `fine_tune_learning_rate` and train again."
         )
     if interrupted:
         logger.warning(f"interrupted: kept the best model so far in {model_path}")
@@ -167,19 +167,19 @@ def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Pat
 
     get_spec(config.backbone)
     if config.mode not in MODES:
-        raise EdgeclsError(f"--mode must be one of {', '.join(MODES)}; received {config.mode!r}.")
+        raise EdgeclsError(f"`mode` must be one of {', '.join(MODES)}; received {config.mode!r}.")
     if config.lr_schedule not in LR_SCHEDULES:
-        raise EdgeclsError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}; received {config.lr_schedule!r}.")
+        raise EdgeclsError(f"`lr_schedule` must be one of {', '.join(LR_SCHEDULES)}; received {config.lr_schedule!r}.")
     check_weights_argument(config.weights)
     if config.weights == "none" and config.mode == "bottleneck":
         raise EdgeclsError(
-            "--mode bottleneck needs pretrained weights: with --weights none there are no features to transfer. "
-            "Use --weights imagenet or --weights PATH, or --mode finetune to train from scratch."
+            "`mode` bottleneck needs pretrained weights: with `weights` none there are no features to transfer. "
+            "Use `weights` imagenet or `weights` PATH, or `mode` finetune to train from scratch."
         )
     config = replace(config, image_size=resolve_image_size(config.backbone, config.image_size))
     run_dir = Path(config.out) if config.out else next_run_dir(runs_root, config.backbone)
     if (run_dir / "model.keras").exists():
-        raise EdgeclsError(f"--out {run_dir} already holds a trained model. Choose another folder or remove it.")
+        raise EdgeclsError(f"`out` {run_dir} already holds a trained model. Choose another folder or remove it.")
     claim_run_dir(run_dir)
     write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
     logger.info(f"run directory: {run_dir}")
@@ -237,7 +237,7 @@ def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path
         optimizer = keras.optimizers.Adam(config.learning_rate)
         stage, epochs = "scratch", config.epochs + config.fine_tune_epochs
         logger.info(
-            "--weights none: nothing to transfer, training the whole network from scratch "
+            "`weights` none: nothing to transfer, training the whole network from scratch "
             f"(Adam, learning rate {config.learning_rate})"
         )
     settings = {

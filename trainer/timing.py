@@ -21,7 +21,7 @@ def bench_keras(source: str, settings: BenchSettings) -> list[dict]:
     path = Path(source)
     model_path = path / "model.keras" if path.is_dir() else path
     if path.is_dir() and not model_path.is_file():
-        raise EdgeclsError(f"--keras {source}: no model.keras there. Pass a run directory or a .keras file.")
+        raise EdgeclsError(f"`keras` {source}: no model.keras there. Pass a run directory or a .keras file.")
     if settings.threads:
         tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
     started = time.perf_counter()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from edgecls.console import Progress, info
+from edgecls.console import Progress, info, shell_text
 from edgecls.core.text import printable, utf8_text
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.providers import Provider
@@ -50,7 +51,7 @@ def predict(
     num_failed = 0
     with Progress(len(inputs), "classifying") as progress:
         for result in classify_files(classifier, inputs, batch_size=batch, topk=topk, max_pixels=max_pixels):
-            writer(result)
+            writer(replace(result, error=shell_text(result.error)) if result.error else result)
             num_failed += not result.ok
             progress.update()
     sys.stdout.flush()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from edgecls.console import info
+from edgecls.console import info, shell_text
 from edgecls.core.errors import StreamError
 from edgecls.core.text import printable
 from edgecls.runtime.live import LiveConfig
@@ -81,6 +81,7 @@ def serve_camera(
     if http:
         info(f"serving http://{http if ':' in http else '127.0.0.1:' + http}/ (/state, /stream.mjpg, /healthz)")
     summary = run_live(classifier, frames, config, on_status=info)
+    summary.errors = [shell_text(error) for error in summary.errors]  # as the user wrote them: flags
     info(summary.line())
     if summary_json:
         from edgecls.core.files import write_text_atomic

@@ -2,7 +2,27 @@
 
 The CLI turns any of these into a single line on stderr and an exit code; anything else is a bug
 and keeps its traceback.
+
+Messages name the parameter to change in the library's own terms, between backticks: `val_split`,
+`out`, `http` (the field of the config or the argument of the function). A Python caller reads them
+so; the CLI shows each as the flag that sets it (`--val-split`), through `name_parameters`.
 """
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_PARAMETER = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
+def name_parameters(text: str, name: Callable[[str], str | None]) -> str:
+    """`text` with each `parameter` replaced by `name(parameter)`; left as it is where that is None."""
+
+    def replace(match: re.Match[str]) -> str:
+        return name(match.group(1)) or match.group()
+
+    return _PARAMETER.sub(replace, text)
 
 
 class EdgeclsError(Exception):
