@@ -201,9 +201,7 @@ def main() -> None:
     from edgecls.console import import_tensorflow_quietly, info
 
     import_tensorflow_quietly()
-    from edgecls.plots import plot_bench
-    from edgecls.runtime.bench import BenchSettings, bench_onnx, environment, format_table
-    from edgecls.trainer.timing import bench_keras
+    from edgecls.runtime.bench import BenchSettings, bench_document, environment, format_table, plot_bench, run_bench
 
     started = time.perf_counter()
     settings = BenchSettings(batches=(1, 8), warmup=10, seconds=args.seconds)
@@ -212,11 +210,9 @@ def main() -> None:
         exports = build_exports(work, args.backbones.split(","))
         records = []
         for backbone, files in exports.items():
-            for precision in ("fp32", "fp16", "int8"):
-                info(f"timing {backbone} {precision}")
-                records += bench_onnx(files[precision], "auto", settings)
-            info(f"timing {backbone} keras")
-            records += bench_keras(str(files["run"]), settings)
+            info(f"timing {backbone}: fp32, fp16, int8 and keras")
+            onnx = [files[precision] for precision in ("fp32", "fp16", "int8")]
+            records += run_bench(onnx, "auto", settings, keras=files["run"])
         small = exports.get("mobilenetv3small", next(iter(exports.values())))
         info(f"serve-camera throughput over {args.frames} frames")
         camera = camera_throughput(small["fp32"], work, args.frames)
@@ -226,13 +222,9 @@ def main() -> None:
     env = environment()
     name = machine_name(env)
     args.out.mkdir(parents=True, exist_ok=True)
-    document = {
-        "environment": env,
-        "settings": {**settings.__dict__, "batches": list(settings.batches)},
-        "records": records,
-        "serve_camera": camera,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    document = bench_document(
+        records, settings, env, serve_camera=camera, seconds=round(time.perf_counter() - started, 1)
+    )
     (args.out / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
     table = markdown(records, camera, env)
     (args.out / f"{name}.md").write_text(table)

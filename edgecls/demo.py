@@ -6,15 +6,21 @@ data -> train -> export (FP32, FP16, INT8, each through the parity gate) -> pred
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edgecls.core.errors import EdgeclsError, ParityError
 from edgecls.exporter.export import ExportConfig
+
+if TYPE_CHECKING:
+    from edgecls.runtime.model import Classifier
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +49,16 @@ DEMO_MARKER = ".edgecls-demo"
 @dataclass
 class DemoResult:
     paths: dict[str, str] = field(default_factory=dict)
-    figures: dict[str, float | str | dict[str, float]] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)  # numbers, notes and per-class dicts
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _stage(result: DemoResult, name: str, started: float) -> None:
+@contextlib.contextmanager
+def _stage(result: DemoResult, name: str, title: str) -> Iterator[None]:
+    """One stage of the demo: announced, timed into `result.seconds[name]`."""
+    logger.info(f"== {title}")
+    started = time.perf_counter()
+    yield
     result.seconds[name] = round(time.perf_counter() - started, 1)
     logger.info(f"== {name} done in {result.seconds[name]:.0f}s")
 
@@ -76,7 +87,7 @@ def recall_by_class(pairs: list[tuple[str, str]]) -> dict[str, float]:
     }
 
 
-def score_clip(classifier, clip: Path, frames_out: Path, record: Path | None = None) -> dict[str, float]:
+def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Path | None = None) -> dict[str, float]:
     """Run serve-camera's loop on a clip that has a ground truth (`<clip>.truth.json`: fps, roi,
     states) inside its ROI, and score the per-frame labels and the smoothed states against it."""
     from edgecls.runtime.live import LiveConfig, run_live
@@ -109,15 +120,30 @@ def score_clip(classifier, clip: Path, frames_out: Path, record: Path | None = N
 
 def run_demo(config: DemoConfig) -> DemoResult:
     """Run every stage into `config.out` (replaced if it holds an earlier demo) and return the figures."""
-    from edgecls.exporter.export import export
-    from edgecls.runtime import classify_files, collect_inputs, load_classifier
-    from edgecls.runtime.bench import BenchSettings, bench_onnx
-    from edgecls.runtime.classify import list_class_folders
-    from edgecls.trainer.config import TrainConfig
-    from edgecls.trainer.run import train
-    from edgecls.trainer.traffic_lights import write_clip, write_dataset
+    out = _fresh_folder(Path(config.out))
+    result = DemoResult()
+    with _stage(result, "data", "1/6 rendering traffic-light images and a test clip"):
+        clip = _render(config, out, result)
+    with _stage(result, "train", "2/6 training"):
+        run_dir = _train(config, out, result)
+    with _stage(result, "export", "3/6 exporting FP32, FP16 and INT8 through the parity gate"):
+        written = _export(config, run_dir, result)
+    with _stage(result, "predict", "4/6 predicting held-out images with the ONNX runtime"):
+        classifier = _predict_held_out(written["fp32"], out, result)
+    with _stage(result, "serve-camera", "5/6 serve-camera on the generated clip (headless)"):
+        frames_out = out / "clip.frames.jsonl"
+        result.figures.update(score_clip(classifier, clip, frames_out, record=out / "clip.annotated.avi"))
+        result.paths.update(clip_frames=str(frames_out), clip_annotated=str(out / "clip.annotated.avi"))
+    with _stage(result, "bench", "6/6 a short benchmark"):
+        _bench(written, result)
+    document = {"figures": result.figures, "paths": result.paths, "seconds": result.seconds}
+    (out / "demo.json").write_text(json.dumps(document, indent=2) + "\n")
+    result.paths["summary"] = str(out / "demo.json")
+    return result
 
-    out = Path(config.out)
+
+def _fresh_folder(out: Path) -> Path:
+    """`out`, emptied if an earlier demo made it; a folder the demo did not make is never touched."""
     marker = out / DEMO_MARKER  # written first, so a demo that failed half-way is still recognised
     if out.exists():
         if not marker.exists() and not (out / "demo.json").exists() and any(out.iterdir()):
@@ -125,24 +151,30 @@ def run_demo(config: DemoConfig) -> DemoResult:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     marker.write_text("made by edgecls demo; replaced by the next demo\n")
-    result = DemoResult()
+    return out
 
-    started = time.perf_counter()
-    logger.info("== 1/6 rendering traffic-light images and a test clip")
+
+def _render(config: DemoConfig, out: Path, result: DemoResult) -> Path:
+    from edgecls.trainer.traffic_lights import write_clip, write_dataset
+
     write_dataset(out / "data" / "train", per_class=config.per_class, seed=config.seed)
     write_dataset(out / "data" / "held-out", per_class=config.test_per_class, seed=config.seed + 1)
     clip = out / "data" / "clip.avi"
     write_clip(clip, seconds=config.clip_seconds, seed=config.seed + 2)
     result.paths.update(data=str(out / "data" / "train"), held_out=str(out / "data" / "held-out"), clip=str(clip))
-    _stage(result, "data", started)
+    return clip
 
-    started = time.perf_counter()
-    logger.info("== 2/6 training")
+
+def _train(config: DemoConfig, out: Path, result: DemoResult) -> Path:
+    """Bottleneck + fine-tuning where ImageNet weights can be had, else MobileNetV3Small from scratch."""
+    from edgecls.trainer.config import TrainConfig
+    from edgecls.trainer.run import train
+
     if config.try_imagenet:
         pretrained, reason = imagenet_available(config.backbone, config.image_size)
     else:
         pretrained, reason = False, "not asked for"
-    common = dict(
+    base = TrainConfig(
         data=str(out / "data" / "train"),
         backbone=config.backbone,
         image_size=config.image_size,
@@ -153,38 +185,34 @@ def run_demo(config: DemoConfig) -> DemoResult:
         patience=config.patience,
         out=str(out / "run"),
         seed=config.seed,
+        epochs=config.epochs // 2,
     )
     if pretrained:
         logger.info(
             f"ImageNet weights available: {config.backbone} at {config.image_size} px, bottleneck then fine-tuning"
         )
-        train_config = TrainConfig(
-            **common,
-            weights="imagenet",
-            epochs=config.epochs // 2,
-            fine_tune_epochs=config.epochs // 4,
-            fine_tune_layers="20",
-        )
+        train_config = replace(base, weights="imagenet", fine_tune_epochs=config.epochs // 4, fine_tune_layers="20")
     else:
         logger.info(
             f"ImageNet weights not available ({reason}): training {config.backbone} from scratch at "
             f"{config.image_size} px instead, which works for this data on a CPU in a few minutes"
         )
-        train_config = TrainConfig(
-            **common, weights="none", epochs=config.epochs // 2, fine_tune_epochs=config.epochs - config.epochs // 2
-        )
+        train_config = replace(base, weights="none", fine_tune_epochs=config.epochs - config.epochs // 2)
     run = train(train_config)
     result.figures["val_accuracy"] = run.metrics["accuracy"]
     result.figures["weights"] = "imagenet" if pretrained else "none (offline)"
     result.paths["run"] = str(run.run_dir)
-    _stage(result, "train", started)
+    return run.run_dir
 
-    started = time.perf_counter()
-    logger.info("== 3/6 exporting FP32, FP16 and INT8 through the parity gate")
+
+def _export(config: DemoConfig, run_dir: Path, result: DemoResult) -> dict[str, Path]:
+    """FP32, FP16 and INT8 through the gate; a failed INT8 gate is a result, not a broken demo."""
+    from edgecls.exporter.export import ExportResult, export
+
     try:
         exported = export(
             ExportConfig(
-                source=str(run.run_dir),
+                source=str(run_dir),
                 fp16=True,
                 int8=True,
                 fp16_min_agreement=config.fp16_min_agreement,
@@ -192,9 +220,8 @@ def run_demo(config: DemoConfig) -> DemoResult:
             )
         )
     except ParityError as error:
-        if error.result is None or error.result.failed != ["int8"]:
+        if not isinstance(error.result, ExportResult) or error.result.failed != ["int8"]:
             raise
-        # A failed INT8 gate is a result, not a broken demo: it is reported, and FP32 serves.
         logger.warning(f"{error} The demo goes on with FP32 and FP16.")
         exported = error.result
     for precision, report in exported.reports.items():
@@ -203,39 +230,36 @@ def run_demo(config: DemoConfig) -> DemoResult:
             result.paths[f"onnx_{precision}"] = str(exported.written[precision])
         else:
             result.figures[f"{precision}_gate"] = "failed, not written"
-    _stage(result, "export", started)
+    return exported.written
 
-    started = time.perf_counter()
-    logger.info("== 4/6 predicting held-out images with the ONNX runtime")
-    classifier = load_classifier(exported.written["fp32"], "auto")
-    truth_by_path = {
-        str(p): name for name, files in list_class_folders(out / "data" / "held-out").items() for p in files
-    }
-    results = list(classify_files(classifier, collect_inputs([str(out / "data" / "held-out")]), batch_size=32))
+
+def _predict_held_out(model: Path, out: Path, result: DemoResult) -> Classifier:
+    from edgecls.runtime import classify_files, collect_inputs, load_classifier
+    from edgecls.runtime.classify import list_class_folders
+
+    classifier = load_classifier(model, "auto")
+    held_out = out / "data" / "held-out"
+    truth_by_path = {str(p): name for name, files in list_class_folders(held_out).items() for p in files}
+    results = list(classify_files(classifier, collect_inputs([str(held_out)]), batch_size=32))
     correct = sum(r.ok and r.label == truth_by_path[r.path] for r in results)
+    recall = recall_by_class([(truth_by_path[r.path], r.label or "") for r in results])
     result.figures["held_out_accuracy"] = round(correct / len(results), 4)
-    result.figures["held_out_recall"] = recall_by_class([(truth_by_path[r.path], r.label) for r in results])
+    result.figures["held_out_recall"] = recall
     for sample in results[:: max(1, len(results) // 4)][:4]:
         logger.info(f"  {Path(sample.path).name}: {sample.label} {sample.score:.3f}")
     logger.info(
-        f"held-out accuracy {result.figures['held_out_accuracy']:.2%} on {len(results)} images; recall "
-        + ", ".join(f"{name} {value:.1%}" for name, value in result.figures["held_out_recall"].items())
+        f"held-out accuracy {correct / len(results):.2%} on {len(results)} images; recall "
+        + ", ".join(f"{name} {value:.1%}" for name, value in recall.items())
     )
-    _stage(result, "predict", started)
+    return classifier
 
-    started = time.perf_counter()
-    logger.info("== 5/6 serve-camera on the generated clip (headless)")
-    frames_out = out / "clip.frames.jsonl"
-    scores = score_clip(classifier, clip, frames_out, record=out / "clip.annotated.avi")
-    result.figures.update(scores)
-    result.paths.update(clip_frames=str(frames_out), clip_annotated=str(out / "clip.annotated.avi"))
-    _stage(result, "serve-camera", started)
 
-    started = time.perf_counter()
-    logger.info("== 6/6 a short benchmark")
+def _bench(written: dict[str, Path], result: DemoResult) -> None:
+    from edgecls.runtime.bench import BenchSettings, bench_onnx
+
     settings = BenchSettings(batches=(1, 8), warmup=5, seconds=1.5)
-    for precision in [name for name in ("fp32", "int8") if name in exported.written]:
-        for record in bench_onnx(exported.written[precision], "auto", settings):
+    for precision in [name for name in ("fp32", "int8") if name in written]:
+        for record in bench_onnx(written[precision], "auto", settings):
             key = f"{precision}_batch{record['batch']}"
             result.figures[f"{key}_p50_ms"] = record["p50_ms"]
             result.figures[f"{key}_images_per_s"] = record["images_per_s"]
@@ -243,9 +267,3 @@ def run_demo(config: DemoConfig) -> DemoResult:
                 f"  {precision} batch {record['batch']}: p50 {record['p50_ms']:.2f} ms, "
                 f"{record['images_per_s']:.0f} images/s on {record['provider']}"
             )
-    _stage(result, "bench", started)
-
-    document = {"figures": result.figures, "paths": result.paths, "seconds": result.seconds}
-    (out / "demo.json").write_text(json.dumps(document, indent=2) + "\n")
-    result.paths["summary"] = str(out / "demo.json")
-    return result

@@ -1,14 +1,19 @@
-"""Benchmark timing for ONNX models: cold start, warm latency percentiles, throughput, and the
-environment it ran in. Everything reported is what ran: the provider is read back from the session."""
+"""Benchmark timing: cold start, warm latency percentiles, throughput, and the environment it ran
+in, for ONNX models (and, through `edgecls.trainer.timing`, their Keras originals). Everything
+reported is what ran: the provider is read back from the engine. `run_bench` is what `edgecls bench`
+and `benchmarks/run.py` both call."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -21,6 +26,9 @@ class BenchSettings:
     seconds: float = 5.0
     min_iterations: int = 10
     threads: int | None = None
+
+
+logger = logging.getLogger(__name__)
 
 
 def latency_stats(samples_s: list[float] | np.ndarray, batch: int) -> dict:
@@ -59,7 +67,74 @@ def time_calls(call: Callable[[], object], settings: BenchSettings) -> list[floa
     return samples
 
 
-def bench_onnx(path: str | os.PathLike[str], provider: str, settings: BenchSettings) -> list[dict]:
+class _Record(TypedDict):
+    model: str
+    name: str
+    engine: str  # "onnxruntime" or "keras"
+    backbone: str
+    precision: str
+    provider: str  # what ran, read back from the engine
+    batch: int
+    image_size: list[int]
+    size_mb: float
+    cold_start_ms: float
+    threads: int | None
+    iterations: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    min_ms: float
+    max_ms: float
+    images_per_s: float
+
+
+class BenchRecord(_Record, total=False):
+    """One model x engine x provider x batch size: the schema of `edgecls bench --json` records,
+    shared by ONNX and Keras timing. The optional keys belong to one engine or to `--data`."""
+
+    session_providers: list[str]  # onnxruntime
+    gflops_per_image: float | None  # onnxruntime, from the model's metadata
+    achieved_gflops_per_s: float | None
+    tensorflow: str  # keras
+    accuracy: float | None  # with a labelled folder
+    num_images: int
+    num_failed: int
+    end_to_end_ms_per_image: float
+
+
+@dataclass
+class Timed:
+    """A loaded model as the timing sees it: `forward` runs one prepared batch (`prepare` turns uint8
+    NHWC images into what `forward` takes, outside the timing); `fields` describe what ran."""
+
+    forward: Callable[[Any], object]
+    input_size: tuple[int, int]
+    fields: dict[str, Any]
+    prepare: Callable[[np.ndarray], Any] = lambda images: images
+
+
+def measure(load: Callable[[], Timed], settings: BenchSettings) -> list[BenchRecord]:
+    """Cold start (load + first call), then one record per batch size of warm latency and throughput."""
+    started = time.perf_counter()
+    timed = load()
+    height, width = timed.input_size
+    rng = np.random.default_rng(0)
+    timed.forward(timed.prepare(rng.integers(0, 256, (1, height, width, 3), dtype=np.uint8)))
+    cold_start_ms = round((time.perf_counter() - started) * 1000, 1)
+    records = []
+    for batch in settings.batches:
+        images = timed.prepare(rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8))
+        stats = latency_stats(time_calls(functools.partial(timed.forward, images), settings), batch)
+        record = BenchRecord(**timed.fields, **stats, batch=batch, image_size=[height, width], cold_start_ms=cold_start_ms)
+        if "gflops_per_image" in record:
+            gflops = record["gflops_per_image"]
+            record["achieved_gflops_per_s"] = round(gflops * stats["images_per_s"], 2) if gflops else None
+        records.append(record)
+    return records
+
+
+def bench_onnx(path: str | os.PathLike[str], provider: str, settings: BenchSettings) -> list[BenchRecord]:
     """One record per batch size for the ONNX model at `path` (see `latency_stats` for the figures).
 
     Raises:
@@ -69,38 +144,24 @@ def bench_onnx(path: str | os.PathLike[str], provider: str, settings: BenchSetti
     from edgecls.runtime.providers import usable_cpus
 
     path = Path(path)
-    started = time.perf_counter()
-    classifier = load_classifier(path, provider, threads=settings.threads)
-    height, width = classifier.info.input_size
-    rng = np.random.default_rng(0)
-    first = rng.integers(0, 256, (1, height, width, 3), dtype=np.uint8)
-    classifier.predict(first)
-    cold_start_s = time.perf_counter() - started
-    gflops = _metadata_float(classifier, "gflops_per_image")
-    records = []
-    for batch in settings.batches:
-        images = rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
-        stats = latency_stats(time_calls(lambda images=images: classifier.predict(images), settings), batch)
-        records.append(
-            {
-                "model": str(path),
-                "name": path.name,
-                "engine": "onnxruntime",
-                "backbone": classifier.info.backbone,
-                "precision": classifier.info.precision,
-                "provider": classifier.provider,
-                "session_providers": list(classifier.session.get_providers()),
-                "batch": batch,
-                "image_size": [height, width],
-                "size_mb": round(path.stat().st_size / 2**20, 2),
-                "cold_start_ms": round(cold_start_s * 1000, 1),
-                "gflops_per_image": gflops,
-                "achieved_gflops_per_s": round(gflops * stats["images_per_s"], 2) if gflops else None,
-                "threads": settings.threads or usable_cpus(),
-                **stats,
-            }
-        )
-    return records
+
+    def load() -> Timed:
+        classifier = load_classifier(path, provider, threads=settings.threads)
+        fields = {
+            "model": str(path),
+            "name": path.name,
+            "engine": "onnxruntime",
+            "backbone": classifier.info.backbone,
+            "precision": classifier.info.precision,
+            "provider": classifier.provider,
+            "session_providers": list(classifier.session.get_providers()),
+            "size_mb": round(path.stat().st_size / 2**20, 2),
+            "threads": settings.threads or usable_cpus(),
+            "gflops_per_image": _metadata_float(classifier, "gflops_per_image"),
+        }
+        return Timed(classifier.predict, classifier.info.input_size, fields)
+
+    return measure(load, settings)
 
 
 def _metadata_float(classifier, key: str) -> float | None:
@@ -165,7 +226,7 @@ def _gpu_name() -> str | None:
     return result.stdout.strip().splitlines()[0] if result.returncode == 0 and result.stdout.strip() else None
 
 
-def format_table(records: list[dict]) -> str:
+def format_table(records: Sequence[BenchRecord]) -> str:
     """A plain-text table: one row per model x provider x batch."""
     columns = [
         ("name", "model", "{}"),
@@ -182,10 +243,11 @@ def format_table(records: list[dict]) -> str:
         ("accuracy", "acc", "{:.3f}"),
         ("end_to_end_ms_per_image", "e2e ms/img", "{:.2f}"),
     ]
-    present = [column for column in columns if any(record.get(column[0]) is not None for record in records)]
+    present = [column for column in columns if any(dict(record).get(column[0]) is not None for record in records)]
     rows = [[header for _, header, _ in present]]
     for record in records:
-        rows.append([fmt.format(record[key]) if record.get(key) is not None else "-" for key, _, fmt in present])
+        values: dict[str, Any] = dict(record)
+        rows.append([fmt.format(values[key]) if values.get(key) is not None else "-" for key, _, fmt in present])
     widths = [max(len(row[index]) for row in rows) for index in range(len(present))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -216,3 +278,78 @@ def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, bat
         "num_failed": len(results) - len(classified),
         "end_to_end_ms_per_image": round(seconds * 1000 / max(1, len(results)), 3),
     }
+
+
+def run_bench(
+    models: Sequence[str | os.PathLike[str]],
+    provider: str,
+    settings: BenchSettings,
+    data: str | os.PathLike[str] | None = None,
+    keras: str | os.PathLike[str] | None = None,
+) -> list[BenchRecord]:
+    """Every ONNX model in `models` on `provider`; with `data` (a labelled folder) also accuracy and
+    end-to-end time per image; with `keras` (a run directory or .keras file) its Keras model too."""
+    records: list[BenchRecord] = []
+    for model in models:
+        logger.info(f"timing {model} ...")
+        model_records = bench_onnx(model, provider, settings)
+        if data is not None:
+            extra = bench_end_to_end(model, str(data), provider, max(settings.batches), settings.threads)
+            for record in model_records:
+                record.update(extra)  # type: ignore[typeddict-item]
+        records += model_records
+    if keras is not None:
+        from edgecls.core.errors import require_extra
+
+        require_extra("tensorflow")
+        from edgecls.trainer.timing import bench_keras
+
+        logger.info(f"timing Keras {keras} ...")
+        records += bench_keras(str(keras), settings)
+    return records
+
+
+def bench_document(records: Sequence[BenchRecord], settings: BenchSettings, env: dict, **extra: object) -> dict:
+    """What `--json` writes: the environment, the settings and the records (and any `extra` sections)."""
+    return {
+        "environment": env,
+        "settings": {**settings.__dict__, "batches": list(settings.batches)},
+        "records": list(records),
+        **extra,
+    }
+
+
+def plot_bench(records: Sequence[BenchRecord], path: Path, title: str = "") -> None:
+    """Latency at the smallest batch and throughput at the largest, one bar per model."""
+    from edgecls.core.errors import require_extra
+    from edgecls.core.files import atomic_path
+
+    require_extra("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    smallest = min(record["batch"] for record in records)
+    largest = max(record["batch"] for record in records)
+    figure, axes = plt.subplots(1, 2, figsize=(14, max(3.0, 0.45 * len(records) + 1.5)))
+    for axis, batch, key, label in (
+        (axes[0], smallest, "p50_ms", f"median latency, batch {smallest} (ms, log scale; lower is better)"),
+        (axes[1], largest, "images_per_s", f"throughput, batch {largest} (images/s, log scale)"),
+    ):
+        rows = [record for record in records if record["batch"] == batch]
+        names = [f"{r['name']} [{r['engine']}, {r['precision']}, {r['provider']}]" for r in rows]
+        values = [r[key] for r in rows]
+        axis.barh(names, values, color="#4a7ebb")
+        for index, value in enumerate(values):
+            axis.text(value, index, f" {value:.1f}", va="center", fontsize=8)
+        axis.set_xscale("log")  # models differ by 100x: a linear axis hides the small ones
+        axis.set_title(label, fontsize=10)
+        axis.invert_yaxis()
+        axis.tick_params(axis="y", labelsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from edgecls.core.errors import StreamError
 from edgecls.runtime.classify import NOT_FINITE
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, StateSmoother
-from edgecls.runtime.streams import FrameSource
+from edgecls.runtime.streams import Frame, FrameSource
 
 STATE_COLORS_BGR = {"red": (40, 40, 230), "yellow": (0, 210, 250), "green": (60, 200, 60), UNKNOWN: (200, 200, 200)}
 
@@ -310,7 +311,11 @@ def _stop_on_sigterm(stop: threading.Event):
 
 
 def run_live(
-    classifier: Classifier, source: FrameSource, config: LiveConfig, stop: threading.Event | None = None, on_status=None
+    classifier: Classifier,
+    source: FrameSource,
+    config: LiveConfig,
+    stop: threading.Event | None = None,
+    on_status: Callable[[str], None] | None = None,
 ) -> LiveSummary:
     """Classify frames from a started `source` until it ends, `max_frames` are processed, or a signal.
 
@@ -320,84 +325,16 @@ def run_live(
     stop = stop or threading.Event()
     notify = on_status or (lambda message: None)
     summary = LiveSummary(provider=classifier.provider)
-    smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
     try:
         outputs = _Outputs(config, classifier.provider)
     except BaseException:
         source.stop()
         raise
-    started = time.perf_counter()
-    last_frame_at = time.perf_counter()
-    fps = 0.0
-    previous_done = None
-    was_connected = True
+    work = _FrameWork(classifier, config, summary, notify, live=source.live)
+    watch = _Watch(source, config, notify, on_lost=work.smoother.reset)
     try:
         with _stop_on_sigterm(stop):
-            while not stop.is_set():
-                if config.max_frames is not None and summary.processed >= config.max_frames:
-                    summary.stopped_by = "max_frames"
-                    break
-                try:
-                    frame = source.get(timeout_s=0.5)
-                except EOFError:
-                    break
-                received_at = time.perf_counter()
-                if frame is None:
-                    if was_connected and source.live and not source.connected:
-                        notify(f"source lost after frame {source.stats.frames_read}; reconnecting")
-                        was_connected = False
-                        smoother.reset()
-                    # Connected yet silent: a read that never returns (a hung camera). A source that is
-                    # already reconnecting is left to its own backoff.
-                    stalled = time.perf_counter() - last_frame_at > config.stall_timeout_s
-                    if source.live and source.connected and stalled:
-                        notify(f"no frame for {config.stall_timeout_s:.0f}s; reopening the source")
-                        source.restart()
-                        last_frame_at = time.perf_counter()
-                    continue
-                if not was_connected:
-                    notify(f"source back at frame {frame.index}")
-                    was_connected = True
-                last_frame_at = time.perf_counter()
-                region = crop_roi(frame.image, config.roi)
-                rgb = cv2.cvtColor(classifier.prepare(region), cv2.COLOR_BGR2RGB)
-                probabilities = classifier.predict(rgb[np.newaxis])[0]
-                if not np.isfinite(probabilities).all():  # skipped and counted, never smoothed or published
-                    summary.not_finite += 1
-                    if summary.not_finite == 1:
-                        notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
-                    continue
-                best = int(probabilities.argmax())
-                state, state_score = smoother.update(probabilities)
-                done = time.perf_counter()
-                # Live: from capture to result (waiting included); a file: from hand-over to result.
-                latency_ms = (done - (frame.captured_at if source.live else received_at)) * 1000
-                summary.processed += 1
-                summary.latencies_ms.append(latency_ms)
-                elapsed = done - started
-                if previous_done is not None:
-                    instant = 1.0 / max(done - previous_done, 1e-6)
-                    fps = instant if fps == 0.0 else 0.9 * fps + 0.1 * instant
-                previous_done = done
-                record = {
-                    "frame": frame.index,
-                    "time": round(elapsed, 4),
-                    "label": classifier.info.classes[best],
-                    "score": round(float(probabilities[best]), 4),
-                    "state": state,
-                    "latency_ms": round(latency_ms, 2),
-                }
-                overlay = None
-                if outputs.needs_overlay:
-                    overlay = draw_overlay(frame.image, state, state_score, fps, classifier.provider, config.roi)
-                try:
-                    if not outputs.write(record, overlay, fps):
-                        summary.stopped_by = "window closed"
-                        break
-                except StreamError as error:  # an output failed: stop, and let the others flush
-                    summary.errors.append(str(error))
-                    summary.stopped_by = "an output failed"
-                    break
+            summary.stopped_by = _serve(source, watch, work, outputs, stop, config.max_frames)
     except KeyboardInterrupt:
         summary.stopped_by = "Ctrl-C"
     finally:
@@ -405,11 +342,131 @@ def run_live(
             summary.stopped_by = "signal"
         source.stop()
         summary.errors += outputs.close()
-        summary.seconds = time.perf_counter() - started
+        summary.seconds = time.perf_counter() - work.started
         summary.skipped = source.stats.skipped
         summary.frames_read = source.stats.frames_read
         summary.dropped = source.stats.dropped
         summary.reconnects = source.stats.reconnects
-        summary.state_changes = smoother.changes
-        summary.final_state = smoother.state
+        summary.state_changes = work.smoother.changes
+        summary.final_state = work.smoother.state
     return summary
+
+
+def _serve(
+    source: FrameSource,
+    watch: _Watch,
+    work: _FrameWork,
+    outputs: _Outputs,
+    stop: threading.Event,
+    max_frames: int | None,
+) -> str:
+    """The loop: take the newest frame, classify it, send it everywhere. Returns why it stopped."""
+    while not stop.is_set():
+        if max_frames is not None and work.summary.processed >= max_frames:
+            return "max_frames"
+        try:
+            frame = source.get(timeout_s=0.5)
+        except EOFError:
+            break
+        if frame is None:
+            watch.idle()
+            continue
+        watch.frame(frame)
+        done = work.classify(frame)
+        if done is None:
+            continue
+        record, state_score = done
+        overlay = None
+        if outputs.needs_overlay:
+            overlay = draw_overlay(
+                frame.image, record["state"], state_score, work.fps, work.classifier.provider, work.config.roi
+            )
+        try:
+            if not outputs.write(record, overlay, work.fps):
+                return "window closed"
+        except StreamError as error:  # an output failed: stop, and let the others flush
+            work.summary.errors.append(str(error))
+            return "an output failed"
+    return "end of source"
+
+
+class _Watch:
+    """Supervision of a source: says when it is lost and back, and reopens one that hangs."""
+
+    def __init__(self, source: FrameSource, config: LiveConfig, notify: Callable[[str], None], on_lost) -> None:
+        self.source = source
+        self.stall_timeout_s = config.stall_timeout_s
+        self.notify = notify
+        self.on_lost = on_lost
+        self.last_frame_at = time.perf_counter()
+        self.connected = True
+
+    def idle(self) -> None:
+        """No frame this time round."""
+        source = self.source
+        if self.connected and source.live and not source.connected:
+            self.notify(f"source lost after frame {source.stats.frames_read}; reconnecting")
+            self.connected = False
+            self.on_lost()
+        # Connected yet silent: a read that never returns (a hung camera). A source that is already
+        # reconnecting is left to its own backoff.
+        stalled = time.perf_counter() - self.last_frame_at > self.stall_timeout_s
+        if source.live and source.connected and stalled:
+            self.notify(f"no frame for {self.stall_timeout_s:.0f}s; reopening the source")
+            source.restart()
+            self.last_frame_at = time.perf_counter()
+
+    def frame(self, frame: Frame) -> None:
+        if not self.connected:
+            self.notify(f"source back at frame {frame.index}")
+            self.connected = True
+        self.last_frame_at = time.perf_counter()
+
+
+class _FrameWork:
+    """The work on one frame: crop, classify, smooth, time; one record per classified frame."""
+
+    def __init__(
+        self, classifier: Classifier, config: LiveConfig, summary: LiveSummary, notify: Callable[[str], None], live: bool
+    ) -> None:
+        self.classifier = classifier
+        self.config = config
+        self.summary = summary
+        self.notify = notify
+        self.live = live
+        self.smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
+        self.started = time.perf_counter()
+        self.fps = 0.0
+        self._previous_done: float | None = None
+
+    def classify(self, frame: Frame) -> tuple[dict, float] | None:
+        """The frame's record and smoothed state score; None for a frame whose output is not finite."""
+        received_at = time.perf_counter()
+        region = crop_roi(frame.image, self.config.roi)
+        rgb = cv2.cvtColor(self.classifier.prepare(region), cv2.COLOR_BGR2RGB)
+        probabilities = self.classifier.predict(rgb[np.newaxis])[0]
+        if not np.isfinite(probabilities).all():  # skipped and counted, never smoothed or published
+            self.summary.not_finite += 1
+            if self.summary.not_finite == 1:
+                self.notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
+            return None
+        best = int(probabilities.argmax())
+        state, state_score = self.smoother.update(probabilities)
+        done = time.perf_counter()
+        # Live: from capture to result (waiting included); a file: from hand-over to result.
+        latency_ms = (done - (frame.captured_at if self.live else received_at)) * 1000
+        self.summary.processed += 1
+        self.summary.latencies_ms.append(latency_ms)
+        if self._previous_done is not None:
+            instant = 1.0 / max(done - self._previous_done, 1e-6)
+            self.fps = instant if self.fps == 0.0 else 0.9 * self.fps + 0.1 * instant
+        self._previous_done = done
+        record = {
+            "frame": frame.index,
+            "time": round(done - self.started, 4),
+            "label": self.classifier.info.classes[best],
+            "score": round(float(probabilities[best]), 4),
+            "state": state,
+            "latency_ms": round(latency_ms, 2),
+        }
+        return record, state_score

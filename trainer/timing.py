@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import numpy as np
+from edgecls.core.errors import EdgeclsError
+from edgecls.runtime.bench import BenchRecord, BenchSettings, Timed, measure
 
-from edgecls.runtime.bench import BenchSettings, latency_stats, time_calls
 
-
-def bench_keras(source: str, settings: BenchSettings) -> list[dict]:
+def bench_keras(source: str, settings: BenchSettings) -> list[BenchRecord]:
     """One record per batch size for a model.keras (or a run directory holding one)."""
     import tensorflow as tf
 
-    from edgecls.core.errors import EdgeclsError
     from edgecls.trainer.saving import load_keras_model
 
     path = Path(source)
@@ -24,33 +21,22 @@ def bench_keras(source: str, settings: BenchSettings) -> list[dict]:
         raise EdgeclsError(f"`keras` {source}: no model.keras there. Pass a run directory or a .keras file.")
     if settings.threads:
         tf.config.threading.set_intra_op_parallelism_threads(settings.threads)
-    started = time.perf_counter()
-    model = load_keras_model(model_path)
-    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
-    _, height, width, _ = model.input.shape
-    rng = np.random.default_rng(0)
-    forward(tf.constant(rng.integers(0, 256, (1, height, width, 3), dtype=np.uint8))).numpy()
-    cold_start_s = time.perf_counter() - started
-    device = "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
-    records = []
-    for batch in settings.batches:
-        images = tf.constant(rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8))
-        stats = latency_stats(time_calls(lambda images=images: forward(images).numpy(), settings), batch)
-        records.append(
-            {
-                "model": str(model_path),
-                "name": f"{model_path.parent.name}/{model_path.name}",
-                "engine": "keras",
-                "backbone": model.name.removeprefix("edgecls_"),
-                "precision": "fp32",
-                "provider": device,
-                "batch": batch,
-                "image_size": [height, width],
-                "size_mb": round(model_path.stat().st_size / 2**20, 2),
-                "cold_start_ms": round(cold_start_s * 1000, 1),
-                "tensorflow": tf.__version__,
-                "threads": settings.threads,
-                **stats,
-            }
-        )
-    return records
+
+    def load() -> Timed:
+        model = load_keras_model(model_path)
+        forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+        _, height, width, _ = model.input.shape
+        fields = {
+            "model": str(model_path),
+            "name": f"{model_path.parent.name}/{model_path.name}",
+            "engine": "keras",
+            "backbone": model.name.removeprefix("edgecls_"),
+            "precision": "fp32",
+            "provider": "gpu" if tf.config.list_logical_devices("GPU") else "cpu",
+            "size_mb": round(model_path.stat().st_size / 2**20, 2),
+            "tensorflow": tf.__version__,
+            "threads": settings.threads,
+        }
+        return Timed(lambda images: forward(images).numpy(), (height, width), fields, prepare=tf.constant)
+
+    return measure(load, settings)

@@ -48,33 +48,18 @@ def bench(
     plot: Annotated[Path | None, typer.Option(help="Write a PNG plot of latency and throughput here.")] = None,
 ) -> None:
     """Measure cold start, p50/p90/p99 latency and throughput per model, provider and batch size."""
-    from edgecls.runtime.bench import BenchSettings, bench_end_to_end, bench_onnx, environment, format_table
+    from edgecls.runtime.bench import BenchSettings, bench_document, environment, format_table, plot_bench, run_bench
+    from edgecls.runtime.providers import create_session
 
     settings = BenchSettings(
         batches=parse_batches(batch), warmup=warmup, iterations=iters, seconds=seconds, threads=threads or None
     )
-    records = []
-    from edgecls.runtime.providers import create_session
-
     info(create_session(str(models[0]), provider.value).note)
-    for model in models:
-        info(f"timing {model} ...")
-        model_records = bench_onnx(model, provider.value, settings)
-        if data is not None:
-            extra = bench_end_to_end(model, str(data), provider.value, max(settings.batches), settings.threads)
-            for record in model_records:
-                record.update(extra)
-        records += model_records
     if keras is not None:
         from edgecls.console import import_tensorflow_quietly
-        from edgecls.core.errors import require_extra
 
-        require_extra("tensorflow")
         import_tensorflow_quietly()
-        from edgecls.trainer.timing import bench_keras
-
-        info(f"timing Keras {keras} ...")
-        records += bench_keras(str(keras), settings)
+    records = run_bench(models, provider.value, settings, data=data, keras=keras)
     env = environment()
     print(format_table(records))
     print(
@@ -84,15 +69,8 @@ def bench(
     if json_out:
         from edgecls.core.files import write_text_atomic
 
-        document = {
-            "environment": env,
-            "settings": settings.__dict__ | {"batches": list(settings.batches)},
-            "records": records,
-        }
-        write_text_atomic(json_out, json.dumps(document, indent=2) + "\n")
+        write_text_atomic(json_out, json.dumps(bench_document(records, settings, env), indent=2) + "\n")
         info(f"wrote {json_out}")
     if plot:
-        from edgecls.plots import plot_bench
-
         plot_bench(records, plot, title=f"{env['cpu']} ({env['cores']} cores)")
         info(f"wrote {plot}")
