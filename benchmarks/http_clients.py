@@ -40,20 +40,21 @@ def write_clip(path: Path, frames: int) -> Path:
 
 
 def one_run(classifier, clip: Path, clients: int) -> dict:
-    import edgecls.runtime.http as http
+    ports: list[int] = []  # the real port, from run_live's "serving http://127.0.0.1:PORT/" notice
 
-    servers = []
-    real_start = http.start_server
-    http.start_server = lambda address, live: servers.append(real_start(address, live)) or servers[-1]
+    def on_status(message: str) -> None:
+        if message.startswith("serving http://"):
+            ports.append(int(message.split()[1].rstrip("/").rsplit(":", 1)[1]))
+
     sockets, slowest, threads = [], [0.0], [0]
     stop = threading.Event()
 
     def load() -> None:
-        while not servers and not stop.is_set():
+        while not ports and not stop.is_set():
             time.sleep(0.01)
         if stop.is_set():
             return
-        port = servers[0].server_address[1]
+        port = ports[0]
         for _ in range(clients):
             connection = socket.create_connection(("127.0.0.1", port))
             connection.sendall(b"GET /sta")
@@ -73,10 +74,9 @@ def one_run(classifier, clip: Path, clients: int) -> dict:
         if clients:
             poller.start()
         source = FrameSource(parse_source(str(clip))).start()
-        summary = run_live(classifier, source, LiveConfig(http="127.0.0.1:0"))
+        summary = run_live(classifier, source, LiveConfig(http="127.0.0.1:0"), on_status=on_status)
     finally:
         stop.set()
-        http.start_server = real_start
         for connection in sockets:
             connection.close()
     return {"fps": summary.fps, "threads": threads[0], "slowest_state_s": slowest[0]}

@@ -88,7 +88,8 @@ def _register() -> None:
     app.command(name="serve-camera")(user_errors(serve_camera.serve_camera))
     app.command(name="bench")(user_errors(bench.bench))
     for command in data.app.registered_commands:
-        command.callback = user_errors(command.callback)
+        if command.callback is not None:
+            command.callback = user_errors(command.callback)
     app.add_typer(data.app, name="data")
     app.command(name="demo")(user_errors(demo.demo))
 

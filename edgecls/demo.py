@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgecls.core.errors import EdgeclsError, ParityError
+from edgecls.core.files import hold_paths
 from edgecls.exporter.export import ExportConfig
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DemoConfig:
-    out: str = "demo-out"
+    out: Path = Path("demo-out")
     per_class: int = 1000
     test_per_class: int = 100
     clip_seconds: float = 12.0
@@ -41,6 +42,9 @@ class DemoConfig:
     try_imagenet: bool = True
     fp16_min_agreement: float = ExportConfig.fp16_min_agreement  # the export's own gates
     int8_min_agreement: float = ExportConfig.int8_min_agreement
+
+    def __post_init__(self) -> None:
+        hold_paths(self, "out")
 
 
 DEMO_MARKER = ".edgecls-demo"
@@ -97,9 +101,7 @@ def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Pat
     truth = json.loads(truth_path(Path(clip)).read_text())
     states = truth["states"]
     source = FrameSource(parse_source(str(clip))).start()
-    config = LiveConfig(
-        smooth=3, roi=tuple(truth["roi"]), jsonl=str(frames_out), record=str(record) if record else None
-    )
+    config = LiveConfig(smooth=3, roi=tuple(truth["roi"]), jsonl=frames_out, record=record)
     summary = run_live(classifier, source, config, on_status=logger.info)
     frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
     label_right = sum(frame["label"] == states[frame["frame"]] for frame in frames)
@@ -120,7 +122,7 @@ def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Pat
 
 def run_demo(config: DemoConfig) -> DemoResult:
     """Run every stage into `config.out` (replaced if it holds an earlier demo) and return the figures."""
-    out = _fresh_folder(Path(config.out))
+    out = _fresh_folder(config.out)
     result = DemoResult()
     with _stage(result, "data", "1/6 rendering traffic-light images and a test clip"):
         clip = _render(config, out, result)
@@ -175,7 +177,7 @@ def _train(config: DemoConfig, out: Path, result: DemoResult) -> Path:
     else:
         pretrained, reason = False, "not asked for"
     base = TrainConfig(
-        data=str(out / "data" / "train"),
+        data=out / "data" / "train",
         backbone=config.backbone,
         image_size=config.image_size,
         batch_size=config.batch_size,
@@ -183,7 +185,7 @@ def _train(config: DemoConfig, out: Path, result: DemoResult) -> Path:
         flip=False,  # a horizontal light has red at the left: mirroring would teach the wrong order
         lr_schedule="cosine",  # a fixed budget of epochs, ending at a low rate
         patience=config.patience,
-        out=str(out / "run"),
+        out=out / "run",
         seed=config.seed,
         epochs=config.epochs // 2,
     )
@@ -212,7 +214,7 @@ def _export(config: DemoConfig, run_dir: Path, result: DemoResult) -> dict[str, 
     try:
         exported = export(
             ExportConfig(
-                source=str(run_dir),
+                source=run_dir,
                 fp16=True,
                 int8=True,
                 fp16_min_agreement=config.fp16_min_agreement,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecls.core.errors import EdgeclsError, ParityError
-from edgecls.core.files import write_text_atomic
+from edgecls.core.files import hold_paths, write_text_atomic
 from edgecls.exporter.parity import Gate, ParityReport, compare
 
 logger = logging.getLogger(__name__)
@@ -22,14 +22,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ExportConfig:
-    """What `edgecls export` does; paths are strings."""
+    """What `edgecls export` does. Paths may be given as strings and are held as `Path`s."""
 
-    source: str  # a run directory, or a model.keras inside one
-    out: str | None = None  # the FP32 file; default <run>/model.onnx
+    source: Path  # a run directory, or a model.keras inside one
+    out: Path | None = None  # the FP32 file; default <run>/model.onnx
     fp16: bool = False
     int8: bool = False
-    calib_data: str | None = None
-    check_data: str | None = None
+    calib_data: Path | None = None
+    check_data: Path | None = None
     opset: int = 17
     calib_images: int = 200
     fp32_max_abs_diff: float = 1e-4
@@ -37,6 +37,9 @@ class ExportConfig:
     int8_min_agreement: float = 0.98
     seed: int = 0
     force: bool = False  # replace existing ONNX files
+
+    def __post_init__(self) -> None:
+        hold_paths(self, "source", "out", "calib_data", "check_data")
 
 
 @dataclass
@@ -62,7 +65,7 @@ class RunFiles:
     split: dict
 
 
-def read_run(source: str) -> RunFiles:
+def read_run(source: str | os.PathLike[str]) -> RunFiles:
     """Locate model.keras and what the runtime contract needs (classes, size, backbone) in a run."""
     path = Path(source)
     run_dir = path if path.is_dir() else path.parent
@@ -97,7 +100,7 @@ def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tupl
     return split.paths, split.labels, split.images
 
 
-def _folder_items(folder: str, classes: list[str], role: str) -> list[tuple[str, int]]:
+def _folder_items(folder: str | os.PathLike[str], classes: list[str], role: str) -> list[tuple[str, int]]:
     from edgecls.runtime.classify import list_class_folders
 
     files = list_class_folders(Path(folder), role=role)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import numpy as np
 
@@ -126,7 +126,8 @@ def measure(load: Callable[[], Timed], settings: BenchSettings) -> list[BenchRec
     for batch in settings.batches:
         images = timed.prepare(rng.integers(0, 256, (batch, height, width, 3), dtype=np.uint8))
         stats = latency_stats(time_calls(functools.partial(timed.forward, images), settings), batch)
-        record = BenchRecord(**timed.fields, **stats, batch=batch, image_size=[height, width], cold_start_ms=cold_start_ms)
+        values = {**timed.fields, **stats, "batch": batch, "image_size": [height, width], "cold_start_ms": cold_start_ms}
+        record = cast(BenchRecord, values)
         if "gflops_per_image" in record:
             gflops = record["gflops_per_image"]
             record["achieved_gflops_per_s"] = round(gflops * stats["images_per_s"], 2) if gflops else None
@@ -333,13 +334,14 @@ def plot_bench(records: Sequence[BenchRecord], path: Path, title: str = "") -> N
     smallest = min(record["batch"] for record in records)
     largest = max(record["batch"] for record in records)
     figure, axes = plt.subplots(1, 2, figsize=(14, max(3.0, 0.45 * len(records) + 1.5)))
-    for axis, batch, key, label in (
-        (axes[0], smallest, "p50_ms", f"median latency, batch {smallest} (ms, log scale; lower is better)"),
-        (axes[1], largest, "images_per_s", f"throughput, batch {largest} (images/s, log scale)"),
-    ):
+    panels: list[tuple[Any, int, Callable[[BenchRecord], float], str]] = [
+        (axes[0], smallest, lambda r: r["p50_ms"], f"median latency, batch {smallest} (ms, log scale; lower is better)"),
+        (axes[1], largest, lambda r: r["images_per_s"], f"throughput, batch {largest} (images/s, log scale)"),
+    ]
+    for axis, batch, value_of, label in panels:
         rows = [record for record in records if record["batch"] == batch]
         names = [f"{r['name']} [{r['engine']}, {r['precision']}, {r['provider']}]" for r in rows]
-        values = [r[key] for r in rows]
+        values = [value_of(r) for r in rows]
         axis.barh(names, values, color="#4a7ebb")
         for index, value in enumerate(values):
             axis.text(value, index, f" {value:.1f}", va="center", fontsize=8)

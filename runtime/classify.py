@@ -64,7 +64,7 @@ class FileResult:
         return self.error is None
 
     def to_dict(self) -> dict:
-        if self.error is not None:
+        if self.error is not None or self.score is None:
             return {"path": self.path, "error": self.error}
         return {
             "path": self.path,

@@ -222,7 +222,8 @@ class LiveServer(ThreadingHTTPServer):
 
     def _serve(self, connection, address, head: bytes) -> None:
         try:
-            self.finish_request((connection, head), address)
+            # The handler class takes (socket, bytes already read) as its request: see Handler.setup.
+            self.finish_request((connection, head), address)  # type: ignore[arg-type]
         except OSError:
             pass  # the client went away or timed out
         except Exception:  # noqa: BLE001 - one bad request must not end the server or print a traceback

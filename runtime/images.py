@@ -42,7 +42,7 @@ def probe_image_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
     segments, and a TIFF's directory may sit anywhere (libtiff writes it at the end). Knows PNG,
     JPEG, GIF, BMP, WebP, TIFF and PNM; returns None for other formats or unreadable headers.
     """
-    view = memoryview(np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data).cast("B")
+    view = (np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data).data.cast("B")
     head = bytes(view[:32])
     try:
         if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":

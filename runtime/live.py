@@ -14,15 +14,21 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import cv2
 import numpy as np
 
 from edgecls.core.errors import StreamError
+from edgecls.core.files import hold_paths
 from edgecls.runtime.classify import NOT_FINITE
+from edgecls.runtime.http import LiveState, start_server
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, StateSmoother
 from edgecls.runtime.streams import Frame, FrameSource
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
 
 STATE_COLORS_BGR = {"red": (40, 40, 230), "yellow": (0, 210, 250), "green": (60, 200, 60), UNKNOWN: (200, 200, 200)}
 
@@ -37,10 +43,13 @@ class LiveConfig:
     max_frames: int | None = None
     realtime: bool = False
     show: bool = False
-    record: str | None = None
-    jsonl: str | None = None  # a path, or "-" for stdout
+    record: Path | None = None
+    jsonl: Path | None = None  # a file, or Path("-") for stdout
     http: str | None = None
     stall_timeout_s: float = 10.0  # a live source silent this long is restarted
+
+    def __post_init__(self) -> None:
+        hold_paths(self, "record", "jsonl")
 
 
 @dataclass
@@ -139,12 +148,12 @@ class _Outputs:
     def __init__(self, config: LiveConfig, provider: str) -> None:
         self.config = config
         self.provider = provider
-        self._jsonl = None
-        self._writer = None
-        self._writer_size: tuple[int, int] | None = None
-        self._record_temp = None
-        self.server = None
-        self.live_state = None
+        self._jsonl: TextIO | None = None
+        self._writer: cv2.VideoWriter | None = None
+        self._writer_size = (0, 0)
+        self._record_temp = Path()
+        self.server: ThreadingHTTPServer | None = None
+        self.live_state = LiveState()
         if (
             config.show
             and sys.platform.startswith("linux")
@@ -155,11 +164,12 @@ class _Outputs:
                 "`show` needs a display, and none is set (DISPLAY / WAYLAND_DISPLAY). Watch from a browser with "
                 "`http` 127.0.0.1:8080, or write the annotated video with `record` OUT.avi."
             )
+        self._record_target = config.record or Path()
         if config.record:
-            _check_record_target(Path(config.record))
+            _check_record_target(config.record)
         self._frames_recorded = 0
         self._jsonl_failed = False
-        if config.jsonl == "-":
+        if str(config.jsonl) == "-":
             self._jsonl = sys.stdout
         elif config.jsonl:
             try:
@@ -168,9 +178,6 @@ class _Outputs:
             except OSError as error:
                 raise StreamError(f"`jsonl` {config.jsonl}: cannot write there ({error.strerror}).") from None
         if config.http:
-            from edgecls.runtime.http import LiveState, start_server
-
-            self.live_state = LiveState()
             try:
                 self.server = start_server(config.http, self.live_state)
             except StreamError:
@@ -208,10 +215,10 @@ class _Outputs:
 
     def _record(self, frame: np.ndarray, fps_hint: float) -> None:
         if self._writer is None:
-            target = Path(self.config.record)
+            target = self._record_target
             self._record_temp = target.with_name(f".{target.stem}.partial{target.suffix}")
             height, width = frame.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*RECORD_SUFFIXES[target.suffix.lower()])
+            fourcc = cv2.VideoWriter.fourcc(*RECORD_SUFFIXES[target.suffix.lower()])
             self._writer = cv2.VideoWriter(str(self._record_temp), fourcc, max(1.0, fps_hint or 25.0), (width, height))
             if not self._writer.isOpened():
                 raise StreamError(f"`record` {target}: OpenCV cannot write this file type; use .avi or .mp4.")
@@ -238,9 +245,9 @@ class _Outputs:
             self._writer.release()
             problem = verify_recording(self._record_temp, self._frames_recorded)
             if problem is None:
-                os.replace(self._record_temp, self.config.record)
+                os.replace(self._record_temp, self._record_target)
             elif self._record_temp.exists() and self._record_temp.stat().st_size > 0:
-                os.replace(self._record_temp, self.config.record)
+                os.replace(self._record_temp, self._record_target)
                 errors.append(f"`record` {self.config.record}: incomplete, {problem}")
             else:
                 self._record_temp.unlink(missing_ok=True)
@@ -320,7 +327,8 @@ def run_live(
     """Classify frames from a started `source` until it ends, `max_frames` are processed, or a signal.
 
     Returns a LiveSummary; every output is flushed and the capture released, whatever stopped it.
-    `on_status(message)` receives one-line notices (lost / back) for the user.
+    `on_status(message)` receives one-line notices for the user: where the HTTP view listens (its real
+    port, also when `http` asked for port 0), a source lost or back.
     """
     stop = stop or threading.Event()
     notify = on_status or (lambda message: None)
@@ -330,6 +338,10 @@ def run_live(
     except BaseException:
         source.stop()
         raise
+    if outputs.server is not None:
+        host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
+        host = f"[{host}]" if ":" in host else host
+        notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz)")
     work = _FrameWork(classifier, config, summary, notify, live=source.live)
     watch = _Watch(source, config, notify, on_lost=work.smoother.reset)
     try:

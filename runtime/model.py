@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from edgecls.runtime.contract import ModelInfo, read_contract
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS, load_and_resize, resize_image
 from edgecls.runtime.providers import Provider, create_session
 
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+
 
 @dataclass
 class Classifier:
@@ -20,7 +24,7 @@ class Classifier:
 
     path: Path
     info: ModelInfo
-    session: object
+    session: InferenceSession
     provider: str
     provider_note: str
 

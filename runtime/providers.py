@@ -13,8 +13,12 @@ import io
 import os
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from edgecls.core.errors import ModelContractError, ProviderError
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 ONNX_PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 
@@ -27,7 +31,7 @@ class Provider(str, Enum):
 
 @dataclass(frozen=True)
 class SessionResult:
-    session: object  # onnxruntime.InferenceSession
+    session: InferenceSession
     provider: str  # "cuda" or "cpu": what the session reports it runs on
     note: str  # one line for the user, e.g. why CUDA was not used
 

@@ -223,19 +223,16 @@ def test_http_endpoints_during_a_run(color_model, clip):
     config = LiveConfig(http="127.0.0.1:0", smooth=1)
     holder = {}
 
+    notices = []
+
     def run():
-        holder["summary"] = run_live(classifier, source, config, stop=stop)
+        holder["summary"] = run_live(classifier, source, config, stop=stop, on_status=notices.append)
 
-    import edgecls.runtime.http as http
-
-    real_start = http.start_server
-    servers = []
-    http.start_server = lambda address, live: servers.append(real_start(address, live)) or servers[-1]
     try:
         thread = threading.Thread(target=run)
         thread.start()
-        assert wait_until(lambda: servers and source.stats.frames_read > 5)
-        base = f"http://127.0.0.1:{servers[0].server_address[1]}"
+        assert wait_until(lambda: notices and source.stats.frames_read > 5)
+        base = notices[0].split()[1].rstrip("/")  # "serving http://127.0.0.1:PORT/ (...)": the real port
         state = json.loads(urllib.request.urlopen(base + "/state", timeout=5).read())
         assert state["state"] in {"red", "green", "blue"} and state["age_s"] < 5 and state["provider"] == "cpu"
         assert json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read()) == {"ok": True}
@@ -245,7 +242,6 @@ def test_http_endpoints_during_a_run(color_model, clip):
         assert stream.read(7) == b"--frame"
         stream.close()
     finally:
-        http.start_server = real_start
         stop.set()
         thread.join(10)
     assert holder["summary"].stopped_by == "signal"

@@ -1,4 +1,4 @@
-"""The training configuration: a frozen dataclass of plain types, written next to every run."""
+"""The training configuration: a frozen dataclass, written next to every run as JSON."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edgecls.core.files import hold_paths
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 
 LR_SCHEDULES = ("plateau", "cosine")
@@ -14,10 +15,11 @@ MODES = ("bottleneck", "finetune", "both")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything `edgecls train` needs; defaults first, then flags. Paths are strings."""
+    """Everything `edgecls train` needs; defaults first, then flags. Paths may be given as strings and
+    are held as `Path`s."""
 
-    data: str
-    val_data: str | None = None
+    data: Path
+    val_data: Path | None = None
     val_split: float = 0.2
     seed: int = 0
     backbone: str = "vgg16"
@@ -36,13 +38,16 @@ class TrainConfig:
     flip: bool = True  # left-right mirroring while augmenting
     head_units: tuple[int, ...] = (256,)
     dropout: float = 0.5
-    out: str | None = None
-    cache_dir: str | None = None
+    out: Path | None = None
+    cache_dir: Path | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     extras: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        hold_paths(self, "data", "val_data", "out", "cache_dir")
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)  # paths as strings
 
     @classmethod
     def from_json_file(cls, path: Path) -> TrainConfig:

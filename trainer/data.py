@@ -54,7 +54,7 @@ def _decode(item: tuple[Path, int], size: tuple[int, int], max_pixels: int):
         image = resize_image(decode_image(data, name=str(path), max_pixels=max_pixels), size)
     except ImageError as error:
         return path, label, None, None, str(error).removeprefix(f"{path}: ")
-    return path, label, image, hashlib.sha1(data).hexdigest(), None
+    return path, label, image, hashlib.sha1(data.data).hexdigest(), None
 
 
 def decode_files(
@@ -97,8 +97,8 @@ def stratified_split(labels: list[int], val_split: float, seed: int) -> tuple[li
 
 
 def load_dataset(
-    data: str,
-    val_data: str | None,
+    data: str | os.PathLike[str],
+    val_data: str | os.PathLike[str] | None,
     val_split: float,
     seed: int,
     size: tuple[int, int],

@@ -88,6 +88,7 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     """
     config, run_dir = _prepare_run(config, runs_root)
     size = config.image_size
+    assert size is not None  # _prepare_run resolved it from the backbone
     pretrained = config.weights != "none"
 
     from edgecls.trainer.data import load_dataset, report_scan
@@ -197,6 +198,7 @@ def _bottleneck_stage(config: TrainConfig, dataset, backbone, head, extractor):
 
     backbone.trainable = False
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    assert config.image_size is not None  # resolved by _prepare_run
     cache_path = cache_file(cache_dir, config.backbone, weights_identity(config.weights), config.image_size)
     features, num_extracted = cached_features(
         extractor,

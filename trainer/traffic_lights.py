@@ -400,7 +400,7 @@ def _camera(rng: np.random.Generator, linear: np.ndarray, settings: dict) -> np.
         kernel[length // 2, :] = 1.0
         rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle, 1.0)
         kernel = cv2.warpAffine(kernel, rotation, (length, length))
-        image = cv2.filter2D(image, -1, kernel / max(float(kernel.sum()), 1e-6))
+        image = cv2.filter2D(image, -1, (kernel / max(float(kernel.sum()), 1e-6)).astype(np.float32))
     image = np.clip(
         image
         + rng.standard_normal(image.shape, dtype=np.float32) * settings["noise"] * np.sqrt(np.clip(image, 0.02, 1)),
@@ -415,7 +415,7 @@ def _camera(rng: np.random.Generator, linear: np.ndarray, settings: dict) -> np.
     image = (image * 255 + 0.5).astype(np.uint8)
     if settings["jpeg"]:
         ok, encoded = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, settings["jpeg"]])
-        image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+        image = np.asarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR))[..., ::-1]
     return np.ascontiguousarray(image)
 
 
@@ -475,13 +475,11 @@ def render_traffic_light(
     # sensor integrates), the scene is drawn at it. Larger than MAX_NATIVE adds nothing at model size.
     scale = min(housing_width / min(x1 - x0, y1 - y0), MAX_NATIVE / max(width, height))
     native = (max(4, int(round(width * scale))), max(4, int(round(height * scale))))
-    light = LightLayers(
-        *(
-            cv2.resize(layer, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            for layer in (layers.body, layers.alpha, layers.emission)
-        ),
-        box=layers.box,
+    body, alpha, emission = (
+        np.asarray(cv2.resize(layer, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+        for layer in (layers.body, layers.alpha, layers.emission)
     )
+    light = LightLayers(body, alpha, emission, box=layers.box)
     matrix = matrix.copy()
     matrix[:, 2] *= scale
     busy = {"tight": 0.1, "loose": 0.4, "street": 0.9}[framing]
@@ -552,8 +550,9 @@ def cycle_states(num_frames: int, fps: float, rng: np.random.Generator) -> list[
     flashing yellow (yellow and off alternating about once a second) or an outage (off)."""
     durations = {"red": (2.0, 4.0), "green": (2.0, 4.0), "yellow": (0.8, 1.5)}
     order = ["red", "green", "yellow"]
-    states, position = [], int(rng.integers(0, 3))
-    special_at = int(rng.integers(0, max(1, num_frames // 2)))
+    states: list[str] = []
+    position = int(rng.integers(0, 3))
+    special_at: int | None = int(rng.integers(0, max(1, num_frames // 2)))
     while len(states) < num_frames:
         if special_at is not None and len(states) >= special_at:
             special_at = None
@@ -595,10 +594,10 @@ def write_clip(
     scale = rng.uniform(0.6, 0.85) * roi_size / max(x1 - x0, y1 - y0)
     center = ((x0 + x1) / 2, (y0 + y1) / 2)
     matrix = cv2.getRotationMatrix2D(center, 0.0, scale)
-    matrix[:, 2] += (roi[0] + roi_size / 2 - center[0], roi[1] + roi_size / 2 - center[1])
+    matrix[:, 2] += np.array([roi[0] + roi_size / 2 - center[0], roi[1] + roi_size / 2 - center[1]])
     placed = {state: _place(layers, matrix, size) for state, layers in layers_by_state.items()}
     settings = _camera_settings(rng)
-    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
+    fourcc = cv2.VideoWriter.fourcc(*("mp4v" if out.suffix.lower() == ".mp4" else "MJPG"))
     with atomic_path(out) as temporary:
         writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
         with track(num_frames, "rendering clip") as progress:

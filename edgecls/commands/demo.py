@@ -29,7 +29,7 @@ def demo(
     import_tensorflow_quietly()
     from edgecls.demo import run_demo
 
-    result = run_demo(DemoConfig(out=str(out), per_class=per_class, epochs=epochs, seed=seed, try_imagenet=imagenet))
+    result = run_demo(DemoConfig(out=out, per_class=per_class, epochs=epochs, seed=seed, try_imagenet=imagenet))
     info("\nedgecls demo: summary")
     for key, value in result.figures.items():
         info(f"  {key:28s} {value}")

@@ -11,7 +11,7 @@ from edgecls.console import import_tensorflow_quietly
 from edgecls.core.errors import require_extra
 from edgecls.exporter.export import ExportConfig
 
-DEFAULTS = ExportConfig(source="")  # the flags' defaults are the library's
+DEFAULTS = ExportConfig(source=Path())  # the flags' defaults are the library's
 
 
 def export(
@@ -62,12 +62,12 @@ def export(
 
     result = run_export(
         ExportConfig(
-            source=str(source),
-            out=str(out) if out else None,
+            source=source,
+            out=out,
             fp16=fp16,
             int8=int8,
-            calib_data=str(calib_data) if calib_data else None,
-            check_data=str(check_data) if check_data else None,
+            calib_data=calib_data,
+            check_data=check_data,
             opset=opset,
             calib_images=calib_images,
             fp32_max_abs_diff=fp32_max_diff,

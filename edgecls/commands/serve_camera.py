@@ -37,7 +37,7 @@ def serve_camera(
     show: Annotated[bool, typer.Option("--show", help="Show a window with the overlay (q quits).")] = False,
     record: Annotated[Path | None, typer.Option(help="Write the annotated video here (.avi or .mp4).")] = None,
     jsonl: Annotated[
-        str | None, typer.Option(help="One JSON object per processed frame to PATH, or - for stdout.")
+        Path | None, typer.Option(help="One JSON object per processed frame to PATH, or - for stdout.")
     ] = None,
     smooth: Annotated[
         int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")
@@ -69,7 +69,7 @@ def serve_camera(
         max_frames=max_frames,
         realtime=realtime,
         show=show,
-        record=str(record) if record else None,
+        record=record,
         jsonl=jsonl,
         http=http,
     )
@@ -78,8 +78,6 @@ def serve_camera(
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
     frames = FrameSource(spec, realtime=realtime, open_timeout_s=open_timeout, read_timeout_s=open_timeout).start()
     info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
-    if http:
-        info(f"serving http://{http if ':' in http else '127.0.0.1:' + http}/ (/state, /stream.mjpg, /healthz)")
     summary = run_live(classifier, frames, config, on_status=info)
     summary.errors = [shell_text(error) for error in summary.errors]  # as the user wrote them: flags
     info(summary.line())

@@ -14,10 +14,11 @@ from edgecls.trainer.backbones import BACKBONES
 from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
 
 # The choices come from the library's own lists, the defaults from TrainConfig: one source each.
-Backbone = Enum("Backbone", {name: name for name in BACKBONES}, type=str)
-Mode = Enum("Mode", {name: name for name in MODES}, type=str)
-Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)
-DEFAULTS = TrainConfig(data="")
+# (Built from a list, so a type checker cannot enumerate the members; typer reads them at run time.)
+Backbone = Enum("Backbone", {name: name for name in BACKBONES}, type=str)  # type: ignore[misc]
+Mode = Enum("Mode", {name: name for name in MODES}, type=str)  # type: ignore[misc]
+Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)  # type: ignore[misc]
+DEFAULTS = TrainConfig(data=Path())
 DEFAULT_BACKBONE, DEFAULT_MODE = Backbone(DEFAULTS.backbone), Mode(DEFAULTS.mode)
 DEFAULT_SCHEDULE = Schedule(DEFAULTS.lr_schedule)
 DEFAULT_HEAD_UNITS = ",".join(str(width) for width in DEFAULTS.head_units)
@@ -85,8 +86,8 @@ def train(
             f"--head-units must be comma-separated numbers, e.g. 256 or 512,128; received {head_units!r}."
         ) from None
     config = TrainConfig(
-        data=str(data),
-        val_data=str(val_data) if val_data else None,
+        data=data,
+        val_data=val_data,
         val_split=val_split,
         seed=seed,
         backbone=backbone.value,
@@ -105,8 +106,8 @@ def train(
         flip=flip,
         head_units=units,
         dropout=dropout,
-        out=str(out) if out else None,
-        cache_dir=str(cache_dir) if cache_dir else None,
+        out=out,
+        cache_dir=cache_dir,
     )
     result = run_training(config)
     print(result.run_dir)

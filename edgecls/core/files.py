@@ -52,3 +52,12 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(target) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(target)
+
+
+def hold_paths(config: object, *names: str) -> None:
+    """In a frozen config's `__post_init__`: turn the named fields given as strings into `Path`s, so
+    a caller may pass either and the library always holds a `Path` (None stays None)."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and not isinstance(value, Path):
+            object.__setattr__(config, name, Path(value))
