@@ -237,11 +237,11 @@ def _export(config: DemoConfig, run_dir: Path, result: DemoResult) -> dict[str, 
 
 def _predict_held_out(model: Path, out: Path, result: DemoResult) -> Classifier:
     from edgecls.runtime import classify_files, collect_inputs, load_classifier
-    from edgecls.runtime.classify import list_class_folders
+    from edgecls.runtime.classify import labelled_files
 
     classifier = load_classifier(model, "auto")
     held_out = out / "data" / "held-out"
-    truth_by_path = {str(p): name for name, files in list_class_folders(held_out).items() for p in files}
+    truth_by_path = dict(labelled_files(held_out))
     results = list(classify_files(classifier, collect_inputs([str(held_out)]), batch_size=32))
     correct = sum(r.ok and r.label == truth_by_path[r.path] for r in results)
     recall = recall_by_class([(truth_by_path[r.path], r.label or "") for r in results])

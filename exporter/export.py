@@ -101,15 +101,9 @@ def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tupl
 
 
 def _folder_items(folder: str | os.PathLike[str], classes: list[str], role: str) -> list[tuple[str, int]]:
-    from edgecls.runtime.classify import list_class_folders
+    from edgecls.runtime.classify import labelled_files
 
-    files = list_class_folders(Path(folder), role=role)
-    unknown = sorted(set(files) - set(classes))
-    if unknown:
-        raise EdgeclsError(
-            f"{role} {folder}: class folder(s) {', '.join(unknown)} are not classes of this model {classes}."
-        )
-    return [(str(path), classes.index(name)) for name, paths in files.items() for path in paths]
+    return [(path, classes.index(name)) for path, name in labelled_files(folder, classes, role)]
 
 
 def export(config: ExportConfig) -> ExportResult:
@@ -256,7 +250,7 @@ def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: Check
     import onnx
     from onnx import helper
 
-    from edgecls.runtime.model import load_classifier
+    from edgecls.runtime.model import load_classifier, predict_in_batches
 
     helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
@@ -265,10 +259,7 @@ def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: Check
     onnx.save(proto, temporary)
     try:
         classifier = load_classifier(temporary, "cpu")
-        images = checks.images
-        onnx_probabilities = np.concatenate(
-            [classifier.predict(images[start : start + 32]) for start in range(0, len(images), 32)]
-        )
+        onnx_probabilities = predict_in_batches(classifier.predict, checks.images, 32)
         report = compare(
             metadata["precision"],
             checks.keras_probabilities,

@@ -258,16 +258,11 @@ def format_table(records: Sequence[BenchRecord]) -> str:
 def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, batch: int, threads: int | None) -> dict:
     """Top-1 accuracy on a labelled folder (class subfolders) and wall time per image for the whole
     path a user runs: decode, resize, infer."""
-    from edgecls.core.errors import DataError
-    from edgecls.runtime.classify import classify_files, list_class_folders
+    from edgecls.runtime.classify import classify_files, labelled_files
     from edgecls.runtime.model import load_classifier
 
     classifier = load_classifier(path, provider, threads=threads)
-    folders = list_class_folders(Path(data), role="`data`")
-    unknown = sorted(set(folders) - set(classifier.info.classes))
-    if unknown:
-        raise DataError(f"`data` {data}: class folder(s) {', '.join(unknown)} are not classes of {path}.")
-    truth = {str(file): name for name, files in folders.items() for file in files}
+    truth = dict(labelled_files(data, classifier.info.classes))
     started = time.perf_counter()
     results = list(classify_files(classifier, list(truth), batch_size=batch))
     seconds = time.perf_counter() - started

@@ -9,7 +9,7 @@ import fnmatch
 import glob
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 from edgecls.core.errors import DataError, EdgeclsError
 from edgecls.core.text import printable
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
-from edgecls.runtime.model import Classifier
+from edgecls.runtime.model import Classifier, predict_in_batches
 
 IMAGE_SUFFIXES = frozenset(
     [
@@ -206,6 +206,24 @@ def list_class_folders(root: Path, role: str = "`data`") -> dict[str, list[Path]
     return files
 
 
+def labelled_files(
+    root: str | os.PathLike[str], classes: Sequence[str] | None = None, role: str = "`data`"
+) -> list[tuple[str, str]]:
+    """(image path, class name) for every image in a folder of class subfolders (see
+    `list_class_folders`). With `classes` (a model's), a folder that is not one of them is refused.
+
+    Raises:
+        DataError: as `list_class_folders`, or a class folder the model does not know.
+    """
+    files = list_class_folders(Path(root), role=role)
+    unknown = sorted(set(files) - set(classes)) if classes is not None else []
+    if unknown:
+        raise DataError(
+            f"{role} {root}: class folder(s) {', '.join(unknown)} are not classes of this model {list(classes or [])}."
+        )
+    return [(str(path), name) for name, paths in files.items() for path in paths]
+
+
 def bounded_map(function: Callable, items: Iterable, workers: int, window: int) -> Iterator:
     """Like `executor.map`, in order, but with at most `window` items in flight (bounded memory)."""
     with ThreadPoolExecutor(max_workers=workers) as executor:
@@ -265,7 +283,7 @@ def classify_files(
 def _flush(classifier: Classifier, batch: list[tuple[str, np.ndarray]], topk: int) -> Iterator[FileResult]:
     if not batch:
         return
-    probabilities = classifier.predict(np.stack([image for _, image in batch]))
+    probabilities = predict_in_batches(classifier.predict, np.stack([image for _, image in batch]), len(batch))
     for (path, _), row in zip(batch, probabilities, strict=True):
         yield result_from_probabilities(path, row, classifier.info.classes, topk)
 

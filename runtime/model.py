@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from edgecls.runtime.providers import Provider, create_session
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
+
+    from edgecls.core.progress import Task
 
 
 @dataclass
@@ -79,3 +82,21 @@ def load_classifier(
         source=str(path),
     )
     return Classifier(path=path, info=info, session=session, provider=result.provider, provider_note=result.note)
+
+
+def predict_in_batches(
+    predict: Callable[[np.ndarray], Any], images: np.ndarray, batch_size: int, progress: Task | None = None
+) -> np.ndarray:
+    """`predict` (a Classifier's, or a Keras model's `predict_on_batch`) over `images` in slices of
+    `batch_size`, as one float32 array with a row per image, in order; `progress` is told each slice.
+    The one batched-inference loop: training's evaluation and feature extraction, the export's gate
+    and `classify_files` all run through it."""
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        outputs.append(np.asarray(predict(batch), dtype=np.float32))
+        if progress is not None:
+            progress.update(len(batch))
+    if not outputs:
+        raise ValueError("predict_in_batches needs at least one image")
+    return np.concatenate(outputs)

@@ -22,3 +22,53 @@ def test_cosine_decays_from_the_base_rate_to_one_percent_over_the_epochs():
 def test_plateau_is_the_default_cut_on_a_stall():
     schedule = learning_rate_schedule("plateau", patience=6, base=0.001, epochs=20)
     assert isinstance(schedule, keras.callbacks.ReduceLROnPlateau) and schedule.patience == 3
+
+
+def _bias(model) -> float:
+    return float(model.layers[-1].bias.numpy()[0])
+
+
+def test_best_weights_skips_non_finite_losses_and_restores_the_best_at_any_time():
+    from edgecls.trainer.callbacks import BestWeights
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    improved = []
+    stopping = BestWeights(patience=2, on_improvement=lambda m: improved.append(_bias(m)))
+    stopping.set_model(model)
+    model.stop_training = False  # as fit() sets it
+    stopping.on_train_begin()
+    for epoch, (loss, bias) in enumerate([(float("nan"), 1.0), (0.5, 2.0), (0.7, 3.0), (float("inf"), 4.0)]):
+        model.layers[-1].bias.assign([bias])
+        stopping.on_epoch_end(epoch, {"val_loss": loss})
+    assert improved == [2.0] and stopping.best_epoch == 1  # NaN was never the best, even first
+    assert model.stop_training and stopping.stopped_epoch == 3  # two epochs without a better loss
+    stopping.on_train_end()  # what Keras would do at the end of fit: restores nothing by itself...
+    assert _bias(model) == 4.0
+    stopping.restore_best()  # ...the fit loop restores, after a normal end and after Ctrl-C alike
+    assert _bias(model) == 2.0
+
+
+def test_fit_stage_logs_every_epoch_and_keeps_the_best_weights():
+    import numpy as np
+
+    from edgecls.trainer.callbacks import Stage, fit_stage
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    saved = []
+    log = fit_stage(
+        model,
+        (x, y),
+        (x, y),
+        keras.optimizers.Adam(0.05),
+        Stage("bottleneck", epochs=4, patience=10, lr_schedule="cosine", learning_rate=0.05),
+        on_improvement=lambda m: saved.append(m.get_weights()),
+        batch_size=16,
+    )
+    assert [row["epoch"] for row in log.rows] == [1, 2, 3, 4] and not log.interrupted and not log.nan
+    losses = [row["val_loss"] for row in log.rows]
+    assert log.best_epoch == int(np.argmin(losses)) and len(saved) >= 1
+    kept = model.evaluate(x, y, verbose=0)[0]
+    assert kept == pytest.approx(min(losses), rel=1e-4)  # the weights of the best epoch are back

@@ -1,5 +1,5 @@
-"""Keras callbacks shared by both stages: one log line per epoch, early stopping that keeps the best
-weights (also when interrupted), and NaN detection.
+"""The fit loop both training stages share (`fit_stage`) and its callbacks: one log line per epoch,
+early stopping that keeps the best weights (also when interrupted), NaN detection, the schedules.
 
 This module imports Keras at the top: import it only inside the functions that train.
 """
@@ -9,39 +9,71 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 import keras
 
 logger = logging.getLogger(__name__)
 
 
-class BestWeights(keras.callbacks.Callback):
-    """Early stopping on validation loss that remembers the best weights and can restore them at any time.
+@dataclass(frozen=True)
+class Stage:
+    """One training stage as the fit loop sees it."""
 
-    `on_improvement` is called with the model whenever validation loss improves (for checkpoints).
+    name: str  # "bottleneck", "finetune" or "scratch": the log's and history.csv's name
+    epochs: int
+    patience: int  # epochs without a better validation loss before stopping
+    lr_schedule: str  # "plateau" or "cosine"
+    learning_rate: float  # the optimizer's starting rate, which the cosine schedule decays from
+
+
+def fit_stage(model, train: tuple, val: tuple, optimizer, stage: Stage, on_improvement=None, **fit_args) -> EpochLog:
+    """The one fit loop of both stages: compile, fit with the epoch log, early stopping and the
+    learning-rate schedule, then restore the best weights, also after Ctrl-C or a NaN loss.
+
+    `train` is what `model.fit` takes first (arrays `(x, y)`, or `(dataset,)`); `fit_args` go to it
+    as they are (batch size, shuffling). `on_improvement(model)` runs at each new best (the run's
+    checkpoint). Returns the EpochLog (rows for history.csv, `interrupted`, `nan`, `best_epoch`).
     """
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    stopping = BestWeights(stage.patience, on_improvement=on_improvement)
+    log = EpochLog(stage.name, stage.epochs)
+    schedule = learning_rate_schedule(stage.lr_schedule, stage.patience, stage.learning_rate, stage.epochs)
+    try:
+        model.fit(*train, validation_data=val, epochs=stage.epochs, verbose=0, callbacks=[log, stopping, schedule], **fit_args)
+    except KeyboardInterrupt:
+        log.interrupted = True
+    stopping.restore_best()
+    log.best_epoch = stopping.best_epoch if stopping.best_weights is not None else -1
+    return log
+
+
+class BestWeights(keras.callbacks.EarlyStopping):
+    """Keras' early stopping on validation loss with `restore_best_weights`, and what a run needs besides:
+    a loss that is not finite never counts as the best (it counts as a stall), `on_improvement(model)`
+    runs at each new best, `restore_best()` works at any time (Keras restores only at the end of a fit,
+    which Ctrl-C skips), and stopping is logged once."""
 
     def __init__(self, patience: int, on_improvement=None) -> None:
-        super().__init__()
-        self.patience = patience
+        super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
         self.on_improvement = on_improvement
-        self.best_loss = math.inf
-        self.best_weights = None
-        self.best_epoch = -1
-        self.wait = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = float((logs or {}).get("val_loss", math.nan))
-        if math.isfinite(loss) and loss < self.best_loss:
-            self.best_loss, self.best_epoch, self.wait = loss, epoch, 0
-            self.best_weights = self.model.get_weights()
-            if self.on_improvement is not None:
-                self.on_improvement(self.model)
-        else:
+        current = (logs or {}).get("val_loss")
+        if current is not None and not math.isfinite(float(current)):
             self.wait += 1
             if self.wait >= self.patience:
-                logger.info(f"early stopping: validation loss has not improved for {self.patience} epoch(s)")
-                self.model.stop_training = True
+                self.stopped_epoch, self.model.stop_training = epoch, True
+        else:
+            best = self.best
+            super().on_epoch_end(epoch, logs)
+            if self.best != best and self.on_improvement is not None:
+                self.on_improvement(self.model)
+        if self.model.stop_training and self.stopped_epoch == epoch:
+            logger.info(f"early stopping: validation loss has not improved for {self.patience} epoch(s)")
+
+    def on_train_end(self, logs=None):
+        """Nothing here: the fit loop calls `restore_best`, after a normal end and after Ctrl-C alike."""
 
     def restore_best(self) -> None:
         if self.best_weights is not None:
@@ -81,7 +113,6 @@ def learning_rate_schedule(kind: str, patience: int, base: float, epochs: int) -
     """`plateau`: cut on a stall (below). `cosine`: from `base` down to 1% of it along a half cosine
     over the stage's `epochs`, for a fixed budget of epochs (the low rate at the end settles the weights)."""
     if kind == "cosine":
-        import math
 
         def rate(epoch: int, _current: float) -> float:
             progress = min(epoch, epochs - 1) / max(1, epochs - 1)

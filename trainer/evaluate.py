@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgecls.core.files import atomic_path
+from edgecls.runtime.model import predict_in_batches
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:
@@ -38,10 +39,8 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, classe
 
 
 def predict_images(model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    outputs = [
-        model.predict_on_batch(images[start : start + batch_size]) for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate([np.asarray(output, np.float32) for output in outputs])
+    """A Keras model's probabilities for `images`, in batches (no Keras progress lines)."""
+    return predict_in_batches(model.predict_on_batch, images, batch_size)
 
 
 def plot_curves(rows: list[dict], path: Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from edgecls.core.files import atomic_path
 from edgecls.core.progress import track
+from edgecls.runtime.model import predict_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +55,10 @@ def save_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
 
 def extract_features(extractor, images: np.ndarray, batch_size: int, label: str) -> np.ndarray:
     """Run `extractor` (uint8 images -> feature vectors) over `images` in batches, with progress."""
-    outputs = []
+    if len(images) == 0:
+        return np.zeros((0, extractor.output_shape[-1]), np.float32)
     with track(len(images), label) as progress:
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
-            outputs.append(np.asarray(extractor.predict_on_batch(batch), dtype=np.float32))
-            progress.update(len(batch))
-    return np.concatenate(outputs) if outputs else np.zeros((0, extractor.output_shape[-1]), np.float32)
+        return predict_in_batches(extractor.predict_on_batch, images, batch_size, progress)
 
 
 def cached_features(

@@ -1,9 +1,8 @@
-"""Stage 2: the head on top of the backbone, the last layers unfrozen, trained on images at a low
-learning rate with augmentation. Also the from-scratch path, where nothing is frozen."""
+"""Stage 2's model and data: the head on top of the backbone, the last layers unfrozen, images
+augmented on the fly (trained by `fit_stage` at a low learning rate). Also the from-scratch path,
+where nothing is frozen."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
@@ -80,46 +79,3 @@ def image_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, augme
 
         dataset = dataset.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def fine_tune(
-    model,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
-    optimizer,
-    settings: dict,
-    on_improvement: Callable,
-):
-    """Train the whole `model` on images with early stopping on validation loss.
-
-    `settings` holds epochs, batch_size, patience, augment, flip, lr_schedule, seed and stage (the log's name).
-    `on_improvement(model)` is called at every new best (the run writes its checkpoint there).
-    The best weights are restored at the end, also after Ctrl-C or a NaN loss.
-    Returns the EpochLog.
-    """
-    from edgecls.trainer.callbacks import BestWeights, EpochLog, learning_rate_schedule
-
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    stopping = BestWeights(settings["patience"], on_improvement=on_improvement)
-    log = EpochLog(settings["stage"], settings["epochs"])
-    batches = image_batches(
-        train[0], train[1], settings["batch_size"], settings["augment"], settings["seed"], settings["flip"]
-    )
-    schedule = learning_rate_schedule(
-        settings["lr_schedule"], settings["patience"], float(optimizer.learning_rate), settings["epochs"]
-    )
-    try:
-        model.fit(
-            batches,
-            validation_data=val,
-            validation_batch_size=settings["batch_size"],
-            epochs=settings["epochs"],
-            verbose=0,
-            shuffle=False,  # the pipeline shuffles
-            callbacks=[log, stopping, schedule],
-        )
-    except KeyboardInterrupt:
-        log.interrupted = True
-    stopping.restore_best()
-    log.best_epoch = stopping.best_epoch
-    return log

@@ -192,9 +192,11 @@ def _bottleneck_stage(config: TrainConfig, dataset, backbone, head, extractor):
 
     Returns the EpochLog, the head's validation probabilities and how many images were extracted.
     """
+    import keras
+
     from edgecls.trainer.backbones import weights_identity
+    from edgecls.trainer.callbacks import Stage, fit_stage
     from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
-    from edgecls.trainer.head import train_head
 
     backbone.trainable = False
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
@@ -206,15 +208,14 @@ def _bottleneck_stage(config: TrainConfig, dataset, backbone, head, extractor):
         cache_path,
         config.batch_size,
     )
-    log = train_head(
+    log = fit_stage(
         head,
         (features["train"], dataset.train.labels),
         (features["val"], dataset.val.labels),
-        config.epochs,
-        config.batch_size,
-        config.learning_rate,
-        config.patience,
-        config.lr_schedule,
+        keras.optimizers.Adam(config.learning_rate),
+        Stage("bottleneck", config.epochs, config.patience, config.lr_schedule, config.learning_rate),
+        batch_size=config.batch_size,
+        shuffle=True,
     )
     probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
     return log, probabilities, num_extracted
@@ -227,7 +228,8 @@ def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path
     """
     import keras
 
-    from edgecls.trainer.finetune import fine_tune, unfreeze_last_layers
+    from edgecls.trainer.callbacks import Stage, fit_stage
+    from edgecls.trainer.finetune import image_batches, unfreeze_last_layers
 
     if config.weights != "none":
         count = unfreeze_last_layers(backbone, config.fine_tune_layers)
@@ -242,23 +244,18 @@ def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path
             "`weights` none: nothing to transfer, training the whole network from scratch "
             f"(Adam, learning rate {config.learning_rate})"
         )
-    settings = {
-        "epochs": epochs,
-        "batch_size": config.batch_size,
-        "patience": config.patience,
-        "augment": config.augment,
-        "flip": config.flip,
-        "lr_schedule": config.lr_schedule,
-        "seed": config.seed,
-        "stage": stage,
-    }
-    log = fine_tune(
+    batches = image_batches(
+        dataset.train.images, dataset.train.labels, config.batch_size, config.augment, config.seed, config.flip
+    )
+    log = fit_stage(
         model,
-        (dataset.train.images, dataset.train.labels),
+        (batches,),
         (dataset.val.images, dataset.val.labels),
         optimizer,
-        settings,
+        Stage(stage, epochs, config.patience, config.lr_schedule, float(optimizer.learning_rate)),
         on_improvement=lambda improved: _save_model(improved, model_path),
+        validation_batch_size=config.batch_size,
+        shuffle=False,  # the pipeline shuffles
     )
     return stage, log
 
