@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgecls.datasets.traffic_lights import FRAMINGS, STATES, render_traffic_light
 from edgecls.demo import recall_by_class
 from edgecls.runtime import classify_files, collect_inputs, load_classifier
 from edgecls.runtime.images import quiet_opencv_logs
-from edgecls.trainer.traffic_lights import FRAMINGS, STATES, render_traffic_light
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgecls.datasets.traffic_lights import STATES, render_traffic_light
 from edgecls.runtime.images import resize_image
-from edgecls.trainer.traffic_lights import STATES, render_traffic_light
 
 TILE = 96
 LABEL = 84

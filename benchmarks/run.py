@@ -33,10 +33,10 @@ def rss_mb() -> float:
 
 
 def build_exports(work: Path, backbones: list[str]) -> dict[str, dict[str, Path]]:
+    from edgecls.datasets.traffic_lights import write_dataset
     from edgecls.exporter.export import ExportConfig, export
     from edgecls.trainer.config import TrainConfig
     from edgecls.trainer.run import train
-    from edgecls.trainer.traffic_lights import write_dataset
 
     data = work / "data"
     write_dataset(data, per_class=16, seed=0, size=224)
@@ -75,10 +75,10 @@ def camera_throughput(model: Path, work: Path, frames: int) -> dict:
     """serve-camera's loop on a generated 640x480 clip, looped to `frames` frames: fps and memory."""
     import cv2
 
+    from edgecls.datasets.traffic_lights import write_clip
     from edgecls.runtime.live import LiveConfig, run_live
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.streams import FrameSource, parse_source
-    from edgecls.trainer.traffic_lights import write_clip
 
     clip = work / "clip.avi"
     write_clip(clip, seconds=20, seed=3)

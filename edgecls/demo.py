@@ -94,9 +94,9 @@ def recall_by_class(pairs: list[tuple[str, str]]) -> dict[str, float]:
 def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Path | None = None) -> dict[str, float]:
     """Run serve-camera's loop on a clip that has a ground truth (`<clip>.truth.json`: fps, roi,
     states) inside its ROI, and score the per-frame labels and the smoothed states against it."""
+    from edgecls.datasets.traffic_lights import truth_path
     from edgecls.runtime.live import LiveConfig, run_live
     from edgecls.runtime.streams import FrameSource, parse_source
-    from edgecls.trainer.traffic_lights import truth_path
 
     truth = json.loads(truth_path(Path(clip)).read_text())
     states = truth["states"]
@@ -157,7 +157,7 @@ def _fresh_folder(out: Path) -> Path:
 
 
 def _render(config: DemoConfig, out: Path, result: DemoResult) -> Path:
-    from edgecls.trainer.traffic_lights import write_clip, write_dataset
+    from edgecls.datasets.traffic_lights import write_clip, write_dataset
 
     write_dataset(out / "data" / "train", per_class=config.per_class, seed=config.seed)
     write_dataset(out / "data" / "held-out", per_class=config.test_per_class, seed=config.seed + 1)

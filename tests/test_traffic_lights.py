@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecls.cli import app
-from edgecls.trainer.traffic_lights import (
+from edgecls.datasets.traffic_lights import (
     LAMPS,
     STATES,
     cycle_states,

@@ -27,7 +27,7 @@ def traffic_lights(
     ] = None,
 ) -> None:
     """Render traffic-light images in class folders (red, yellow, green, off), as a camera sees them."""
-    from edgecls.trainer.traffic_lights import write_dataset
+    from edgecls.datasets.traffic_lights import write_dataset
 
     counts = write_dataset(out, per_class=per_class, seed=seed, size=size)
     info(f"wrote {sum(counts.values())} images to {out}")
@@ -42,7 +42,7 @@ def traffic_clip(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Render a 640x480 clip of a traffic light cycling red/green/yellow (and off), with its ground truth beside it."""
-    from edgecls.trainer.traffic_lights import truth_path, write_clip
+    from edgecls.datasets.traffic_lights import truth_path, write_clip
 
     truth = write_clip(out, seconds=seconds, fps=fps, seed=seed)
     info(
