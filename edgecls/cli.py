@@ -44,14 +44,17 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def _options(command: Callable) -> frozenset[str]:
-    """The parameters of a typer command that are options (`--name`), not positional arguments."""
+def _options(command: Callable) -> dict[str, str]:
+    """A typer command's options, parameter name -> flag (`val_split` -> --val-split, or the flag it
+    declares); positional arguments are not options."""
     hints = typing.get_type_hints(command, include_extras=True)
-    return frozenset(
-        name
-        for name in inspect.signature(command).parameters
-        if not any(isinstance(meta, typer.models.ArgumentInfo) for meta in getattr(hints[name], "__metadata__", ()))
-    )
+    flags = {}
+    for name in inspect.signature(command).parameters:
+        for meta in getattr(hints[name], "__metadata__", ()):
+            if isinstance(meta, typer.models.OptionInfo):
+                declared = [decl for decl in meta.param_decls or () if decl.startswith("--")]
+                flags[name] = declared[0] if declared else "--" + name.replace("_", "-")
+    return flags
 
 
 def _version(value: bool) -> None:

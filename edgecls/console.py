@@ -14,19 +14,19 @@ from edgecls.core import progress
 from edgecls.core.errors import name_parameters
 from edgecls.core.text import printable
 
-_flags: frozenset[str] = frozenset()  # the running command's options, by parameter name
+_flags: dict[str, str] = {}  # the running command's options: parameter name -> flag
 
 
-def use_flags(parameters: frozenset[str]) -> None:
-    """The running command's options (parameter names): the library's `name` becomes `--name`."""
+def use_flags(flags: dict[str, str]) -> None:
+    """The running command's options (parameter name -> flag): the library's `name` becomes its flag."""
     global _flags
-    _flags = parameters
+    _flags = flags
 
 
 def shell_text(text: str) -> str:
     """Library text as the shell shows it: each `parameter` the command has an option for is named by
     its flag (`val_split` -> --val-split); any other stays as the library wrote it."""
-    return name_parameters(text, lambda name: "--" + name.replace("_", "-") if name in _flags else None)
+    return name_parameters(text, _flags.get)
 
 
 def info(message: str) -> None:

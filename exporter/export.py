@@ -16,6 +16,8 @@ import numpy as np
 from edgecls.core.errors import EdgeclsError, ParityError
 from edgecls.core.files import hold_paths, write_text_atomic
 from edgecls.exporter.parity import Gate, ParityReport, compare
+from edgecls.runtime.contract import build_metadata
+from edgecls.runtime.model import load_classifier, predict_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -113,52 +115,21 @@ def export(config: ExportConfig) -> ExportResult:
         ParityError: some precision failed its gate (it was not written; the others were).
         EdgeclsError: the run or the data folders are unusable.
     """
-
-    from edgecls.exporter.convert import count_gflops, keras_to_onnx, to_float16, to_int8
-    from edgecls.runtime.contract import build_metadata
-    from edgecls.trainer.evaluate import predict_images
     from edgecls.trainer.saving import load_keras_model
 
     run = read_run(config.source)
-    fp32_path = Path(config.out) if config.out else run.run_dir / "model.onnx"
-    stem = fp32_path.name.removesuffix(".onnx")
-    targets = {"fp32": fp32_path}
-    if config.fp16:
-        targets["fp16"] = fp32_path.with_name(f"{stem}.fp16.onnx")
-    if config.int8:
-        targets["int8"] = fp32_path.with_name(f"{stem}.int8.onnx")
+    targets = _targets(config, run)
     check_targets(targets, run, config.force)
+    paths, labels, images = _check_images(config, run)
+    model = load_keras_model(run.model_path)
+    logger.info(f"loaded {run.model_path}; checking against {len(paths)} images")
+    checks = CheckSet(paths, labels, images, predict_in_batches(model.predict_on_batch, images, 32), run.classes)
+    protos, gflops = _convert(config, run, model)
     gates = {
         "fp32": Gate(1.0, config.fp32_max_abs_diff),
         "fp16": Gate(config.fp16_min_agreement),
         "int8": Gate(config.int8_min_agreement),
     }
-
-    if config.check_data:
-        check_items = _folder_items(config.check_data, run.classes, "`check_data`")
-    else:
-        check_items = [(path, label) for path, label in run.split["val"]]
-    paths, labels, images = _labelled_images(check_items, run.image_size, "check")
-    if not paths:
-        raise EdgeclsError(
-            "no images to check the export against: the run's validation images are gone. "
-            "Pass `check_data` DIR (class subfolders)."
-        )
-
-    model = load_keras_model(run.model_path)
-    logger.info(f"loaded {run.model_path}; checking against {len(paths)} images")
-    checks = CheckSet(paths, labels, images, predict_images(model, images, 32), run.classes)
-    started = time.perf_counter()
-    fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
-    logger.info(f"converted to ONNX (opset {config.opset}) in {time.perf_counter() - started:.1f}s")
-    gflops = count_gflops(fp32, (run.image_size, run.image_size))
-    protos = {"fp32": fp32}
-    if config.fp16:
-        protos["fp16"] = to_float16(fp32)
-    if config.int8:
-        calibration = _calibration_images(config, run)
-        protos["int8"] = to_int8(fp32, calibration)
-
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     written, reports = {}, {}
     for precision, proto in protos.items():
@@ -171,21 +142,67 @@ def export(config: ExportConfig) -> ExportResult:
             created,
             extra={"gflops_per_image": f"{gflops:.4f}"},
         )
-        report = _gate_and_write(proto, metadata, targets[precision], checks, gates[precision])
-        reports[precision] = report
-        logger.info(report.summary())
-        if report.passed:
+        reports[precision] = _gate_and_write(proto, metadata, targets[precision], checks, gates[precision])
+        if reports[precision].passed:
             written[precision] = targets[precision]
-            logger.info(f"wrote {targets[precision]}")
-        elif targets[precision].exists():  # an older file would pass for this export's result
-            aside = targets[precision].with_name(targets[precision].name + ".old")
-            os.replace(targets[precision], aside)
-            logger.warning(
-                f"{targets[precision]} from an earlier export moved aside to {aside}: this export's {precision} failed"
-            )
-    report_path = fp32_path.with_name(f"{stem}.parity.json")
+    report_path = targets["fp32"].with_name(targets["fp32"].name.removesuffix(".onnx") + ".parity.json")
     write_text_atomic(report_path, json.dumps({p: r.to_dict() for p, r in reports.items()}, indent=2) + "\n")
     logger.info(f"parity report: {report_path}")
+    _precision_notes(protos)
+    result = ExportResult(written, reports, report_path)
+    if result.failed:
+        raise ParityError(
+            f"{', '.join(result.failed)} failed the parity gate and {'was' if len(result.failed) == 1 else 'were'} "
+            f"not written (details in {report_path}). Check the images it flipped, or relax the gate with "
+            "`fp16_min_agreement`, `int8_min_agreement` or `fp32_max_abs_diff` if the difference is acceptable.",
+            result,
+        )
+    return result
+
+
+def _targets(config: ExportConfig, run: RunFiles) -> dict[str, Path]:
+    """Where each asked precision goes: `out` (default <run>/model.onnx), then .fp16/.int8 beside it."""
+    fp32_path = Path(config.out) if config.out else run.run_dir / "model.onnx"
+    stem = fp32_path.name.removesuffix(".onnx")
+    targets = {"fp32": fp32_path}
+    if config.fp16:
+        targets["fp16"] = fp32_path.with_name(f"{stem}.fp16.onnx")
+    if config.int8:
+        targets["int8"] = fp32_path.with_name(f"{stem}.int8.onnx")
+    return targets
+
+
+def _check_images(config: ExportConfig, run: RunFiles) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The images the gate compares on, decoded: `check_data`, or the run's validation split."""
+    if config.check_data:
+        items = _folder_items(config.check_data, run.classes, "`check_data`")
+    else:
+        items = [(path, label) for path, label in run.split["val"]]
+    paths, labels, images = _labelled_images(items, run.image_size, "check")
+    if not paths:
+        raise EdgeclsError(
+            "no images to check the export against: the run's validation images are gone. "
+            "Pass `check_data` DIR (class subfolders)."
+        )
+    return paths, labels, images
+
+
+def _convert(config: ExportConfig, run: RunFiles, model) -> tuple[dict, float]:
+    """The FP32 graph and the FP16 / INT8 graphs made from it, and the model's GFLOPs per image."""
+    from edgecls.exporter.convert import count_gflops, keras_to_onnx, to_float16, to_int8
+
+    started = time.perf_counter()
+    fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
+    logger.info(f"converted to ONNX (opset {config.opset}) in {time.perf_counter() - started:.1f}s")
+    protos = {"fp32": fp32}
+    if config.fp16:
+        protos["fp16"] = to_float16(fp32)
+    if config.int8:
+        protos["int8"] = to_int8(fp32, _calibration_images(config, run))
+    return protos, count_gflops(fp32, (run.image_size, run.image_size))
+
+
+def _precision_notes(protos: dict) -> None:
     if "fp16" in protos:
         logger.info(
             "note: FP16 halves the file and speeds up GPUs with tensor cores; on a CPU it is not faster than FP32."
@@ -194,15 +211,6 @@ def export(config: ExportConfig) -> ExportResult:
         logger.info(
             "note: INT8 is fastest on CPUs with VNNI (AVX512-VNNI or AVX-VNNI); without VNNI the gain is small."
         )
-    result = ExportResult(written, reports, report_path)
-    if result.failed:
-        raise ParityError(
-            f"{', '.join(result.failed)} failed the parity gate and {'was' if len(result.failed) == 1 else 'were'} "
-            f"not written (details in {report_path}). Check the images it flipped, or relax the gate with "
-            "`fp16_min_agreement`, `int8_min_agreement` or `fp32_max_diff` if the difference is acceptable.",
-            result,
-        )
-    return result
 
 
 def check_targets(targets: dict[str, Path], run: RunFiles, force: bool) -> None:
@@ -246,11 +254,10 @@ class CheckSet:
 
 
 def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: CheckSet, gate: Gate) -> ParityReport:
-    """Run the model through the real runtime from a temp file; rename it into place only if it passes."""
+    """Run the model through the real runtime from a temp file; rename it into place only if it passes.
+    A failed precision moves an older file at `target` aside, so it cannot pass for this export's."""
     import onnx
     from onnx import helper
-
-    from edgecls.runtime.model import load_classifier, predict_in_batches
 
     helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
@@ -273,6 +280,13 @@ def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: Check
             os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+    logger.info(report.summary())
+    if report.passed:
+        logger.info(f"wrote {target}")
+    elif target.exists():
+        aside = target.with_name(target.name + ".old")
+        os.replace(target, aside)
+        logger.warning(f"{target} from an earlier export moved aside to {aside}: this export's {report.precision} failed")
     return report
 
 

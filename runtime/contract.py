@@ -100,6 +100,25 @@ def read_contract(
     Raises:
         ModelContractError: naming the key or tensor that is wrong, what was found and the fix.
     """
+    classes, size = _check_metadata(metadata, source)
+    _check_graph(classes, size, input_name, input_type, input_shape, output_name, output_shape, source)
+    accuracy = metadata.get("val_accuracy") or None
+    return ModelInfo(
+        classes=tuple(classes),
+        input_size=(size[0], size[1]),
+        backbone=metadata["backbone"],
+        precision=metadata["precision"],
+        input_name=input_name,
+        output_name=output_name,
+        val_accuracy=float(accuracy) if accuracy else None,
+        edgecls_version=metadata.get("edgecls_version", ""),
+        created=metadata.get("created", ""),
+    )
+
+
+def _check_metadata(metadata: dict[str, str], source: str) -> tuple[list[str], list[int]]:
+    """The metadata's own rules: every key present, the contract's version, classes, input size,
+    colour order, resize rule and precision. Returns the classes and the input size."""
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if missing:
         found = ", ".join(sorted(metadata)) or "none"
@@ -141,7 +160,21 @@ def read_contract(
         raise ModelContractError(
             f"{source}: metadata 'precision' is {metadata['precision']!r}; expected one of {', '.join(PRECISIONS)}."
         )
+    return classes, size
 
+
+def _check_graph(
+    classes: list[str],
+    size: list[int],
+    input_name: str,
+    input_type: str,
+    input_shape: list,
+    output_name: str,
+    output_shape: list,
+    source: str,
+) -> None:
+    """The graph against the metadata: a uint8 NHWC RGB input of the promised size, an output as
+    wide as the class list."""
     if input_type != "tensor(uint8)":
         raise ModelContractError(f"{source}: input '{input_name}' is {input_type}; the contract needs tensor(uint8).")
     if len(input_shape) != 4 or input_shape[3] != 3:
@@ -160,18 +193,6 @@ def read_contract(
             f"{source}: metadata 'classes' lists {len(classes)} names but output '{output_name}' is "
             f"{width} wide. The metadata belongs to another model: re-export it with `edgecls export`."
         )
-    accuracy = metadata.get("val_accuracy") or None
-    return ModelInfo(
-        classes=tuple(classes),
-        input_size=(size[0], size[1]),
-        backbone=metadata["backbone"],
-        precision=metadata["precision"],
-        input_name=input_name,
-        output_name=output_name,
-        val_accuracy=float(accuracy) if accuracy else None,
-        edgecls_version=metadata.get("edgecls_version", ""),
-        created=metadata.get("created", ""),
-    )
 
 
 def _parse_json(metadata: dict[str, str], key: str, source: str):

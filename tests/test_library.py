@@ -70,13 +70,13 @@ def test_the_shell_names_a_parameter_by_its_flag_only_where_the_command_has_one(
 
     text = "`val_split` must be below 1; raise `max_pixels`, see `ls /dev/video*` or `data`'s classes"
     assert name_parameters(text, lambda name: None) == text
-    use_flags(frozenset({"val_split", "data"}))
+    use_flags({"val_split": "--val-split", "data": "--data"})
     try:
         assert shell_text(text) == (
             "--val-split must be below 1; raise `max_pixels`, see `ls /dev/video*` or --data's classes"
         )
     finally:
-        use_flags(frozenset())
+        use_flags({})
     assert shell_text(text) == text
 
 

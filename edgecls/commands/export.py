@@ -7,11 +7,17 @@ from typing import Annotated
 
 import typer
 
+from edgecls.commands import config_from
 from edgecls.console import import_tensorflow_quietly
 from edgecls.core.errors import require_extra
 from edgecls.exporter.export import ExportConfig
 
 DEFAULTS = ExportConfig(source=Path())  # the flags' defaults are the library's
+
+
+def _folder(help: str):
+    """An option naming a folder that must exist."""
+    return typer.Option(help=help, exists=True, file_okay=False)
 
 
 def export(
@@ -24,27 +30,17 @@ def export(
         bool, typer.Option("--int8", help="Also write <name>.int8.onnx (static QDQ, for VNNI CPUs).")
     ] = False,
     calib_data: Annotated[
-        Path | None,
-        typer.Option(
-            help="INT8 calibration images (class subfolders); default: the run's training images.",
-            exists=True,
-            file_okay=False,
-        ),
+        Path | None, _folder("INT8 calibration images (class subfolders); default: the run's training images.")
     ] = None,
     check_data: Annotated[
-        Path | None,
-        typer.Option(
-            help="Parity-check images (class subfolders); default: the run's validation images.",
-            exists=True,
-            file_okay=False,
-        ),
+        Path | None, _folder("Parity-check images (class subfolders); default: the run's validation images.")
     ] = None,
     opset: Annotated[int, typer.Option(min=13, max=21, help="ONNX opset.")] = DEFAULTS.opset,
     calib_images: Annotated[
         int, typer.Option(min=1, help="How many images INT8 calibration uses.")
     ] = DEFAULTS.calib_images,
-    fp32_max_diff: Annotated[
-        float, typer.Option(help="FP32 gate: largest allowed |Δ probability|.")
+    fp32_max_abs_diff: Annotated[
+        float, typer.Option("--fp32-max-diff", help="FP32 gate: largest allowed |Δ probability|.")
     ] = DEFAULTS.fp32_max_abs_diff,
     fp16_min_agreement: Annotated[
         float, typer.Option(help="FP16 gate: least top-1 agreement with Keras.")
@@ -60,21 +56,6 @@ def export(
     import_tensorflow_quietly()
     from edgecls.exporter.export import export as run_export
 
-    result = run_export(
-        ExportConfig(
-            source=source,
-            out=out,
-            fp16=fp16,
-            int8=int8,
-            calib_data=calib_data,
-            check_data=check_data,
-            opset=opset,
-            calib_images=calib_images,
-            fp32_max_abs_diff=fp32_max_diff,
-            fp16_min_agreement=fp16_min_agreement,
-            int8_min_agreement=int8_min_agreement,
-            force=force,
-        )
-    )
+    result = run_export(config_from(ExportConfig, locals()))
     for path in result.written.values():
         print(path)

@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 
+from edgecls.commands import config_from
 from edgecls.console import info, shell_text
 from edgecls.core.errors import StreamError
 from edgecls.core.text import printable
-from edgecls.runtime.live import LiveConfig
+from edgecls.runtime.live import LiveConfig, LiveSummary
 from edgecls.runtime.providers import Provider
 
 
@@ -62,23 +63,18 @@ def serve_camera(
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.streams import FrameSource, parse_source
 
-    config = LiveConfig(
-        smooth=smooth,
-        min_score=min_score,
-        roi=parse_roi(roi),
-        max_frames=max_frames,
-        realtime=realtime,
-        show=show,
-        record=record,
-        jsonl=jsonl,
-        http=http,
-    )
+    config = config_from(LiveConfig, locals(), roi=parse_roi(roi))
     spec = parse_source(source)
     classifier = load_classifier(model, provider, threads=threads or None)
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
     frames = FrameSource(spec, realtime=realtime, open_timeout_s=open_timeout, read_timeout_s=open_timeout).start()
     info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
     summary = run_live(classifier, frames, config, on_status=info)
+    _report(summary, record, summary_json)
+
+
+def _report(summary: LiveSummary, record: Path | None, summary_json: Path | None) -> None:
+    """The end of a run: the summary line (and file), what was recorded, each error, the exit code."""
     summary.errors = [shell_text(error) for error in summary.errors]  # as the user wrote them: flags
     info(summary.line())
     if summary_json:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from edgecls.commands import config_from
 from edgecls.console import import_tensorflow_quietly
 from edgecls.core.errors import EdgeclsError, require_extra
 from edgecls.trainer.backbones import BACKBONES
@@ -24,6 +25,13 @@ DEFAULT_SCHEDULE = Schedule(DEFAULTS.lr_schedule)
 DEFAULT_HEAD_UNITS = ",".join(str(width) for width in DEFAULTS.head_units)
 
 
+LR_SCHEDULE_HELP = "plateau: cut the learning rate when validation loss stalls; cosine: decay it over the epochs."
+FLIP_HELP = (
+    "Mirror left-right while augmenting; --no-flip where left and right differ (text, arrows, horizontal traffic lights)."
+)
+HEAD_LR_HELP = "Head (and from-scratch) learning rate, Adam."
+
+
 def train(
     data: Annotated[Path, typer.Option(help="Folder with one subfolder of images per class.", file_okay=False)],
     val_data: Annotated[Path | None, typer.Option(help="Separate validation folder (same classes).")] = None,
@@ -33,16 +41,12 @@ def train(
     weights: Annotated[
         str, typer.Option(help="imagenet, none (from scratch) or a path to a weights file.")
     ] = DEFAULTS.weights,
-    image_size: Annotated[
-        int | None, typer.Option(help="Input size in pixels (default: the backbone's).")
-    ] = DEFAULTS.image_size,
+    image_size: Annotated[int | None, typer.Option(help="Input size in pixels (default: the backbone's).")] = None,
     mode: Annotated[Mode, typer.Option(help="bottleneck, finetune or both.")] = DEFAULT_MODE,
     epochs: Annotated[int, typer.Option(min=1, help="Epochs for the head on bottleneck features.")] = DEFAULTS.epochs,
     fine_tune_epochs: Annotated[int, typer.Option(min=1, help="Epochs for fine-tuning.")] = DEFAULTS.fine_tune_epochs,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = DEFAULTS.batch_size,
-    learning_rate: Annotated[
-        float, typer.Option(help="Head (and from-scratch) learning rate, Adam.")
-    ] = DEFAULTS.learning_rate,
+    learning_rate: Annotated[float, typer.Option(help=HEAD_LR_HELP)] = DEFAULTS.learning_rate,
     fine_tune_learning_rate: Annotated[
         float, typer.Option(help="Fine-tuning learning rate, SGD + momentum.")
     ] = DEFAULTS.fine_tune_learning_rate,
@@ -52,21 +56,11 @@ def train(
     patience: Annotated[
         int, typer.Option(min=1, help="Early stopping: epochs without a better validation loss.")
     ] = DEFAULTS.patience,
-    lr_schedule: Annotated[
-        Schedule,
-        typer.Option(
-            help="plateau: cut the learning rate when validation loss stalls; cosine: decay it over the epochs."
-        ),
-    ] = DEFAULT_SCHEDULE,
+    lr_schedule: Annotated[Schedule, typer.Option(help=LR_SCHEDULE_HELP)] = DEFAULT_SCHEDULE,
     augment: Annotated[
         bool, typer.Option(help="Flips, shifts, rotation, zoom, brightness while fine-tuning.")
     ] = DEFAULTS.augment,
-    flip: Annotated[
-        bool,
-        typer.Option(
-            help="Mirror left-right while augmenting; --no-flip where left and right differ (text, arrows, horizontal traffic lights)."
-        ),
-    ] = DEFAULTS.flip,
+    flip: Annotated[bool, typer.Option(help=FLIP_HELP)] = DEFAULTS.flip,
     head_units: Annotated[
         str, typer.Option(help="Widths of the head's dense layers, comma-separated.")
     ] = DEFAULT_HEAD_UNITS,
@@ -79,37 +73,17 @@ def train(
     import_tensorflow_quietly()
     from edgecls.trainer.run import train as run_training
 
-    try:
-        units = tuple(int(width) for width in head_units.split(",") if width.strip())
-    except ValueError:
-        raise EdgeclsError(
-            f"--head-units must be comma-separated numbers, e.g. 256 or 512,128; received {head_units!r}."
-        ) from None
-    config = TrainConfig(
-        data=data,
-        val_data=val_data,
-        val_split=val_split,
-        seed=seed,
-        backbone=backbone.value,
-        weights=weights,
-        image_size=image_size,
-        mode=mode.value,
-        epochs=epochs,
-        fine_tune_epochs=fine_tune_epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        fine_tune_learning_rate=fine_tune_learning_rate,
-        fine_tune_layers=fine_tune_layers,
-        patience=patience,
-        lr_schedule=lr_schedule.value,
-        augment=augment,
-        flip=flip,
-        head_units=units,
-        dropout=dropout,
-        out=out,
-        cache_dir=cache_dir,
-    )
+    config = config_from(TrainConfig, locals(), head_units=parse_widths(head_units))
     result = run_training(config)
     print(result.run_dir)
     if result.interrupted:
         raise typer.Exit(130)
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(width) for width in text.split(",") if width.strip())
+    except ValueError:
+        raise EdgeclsError(
+            f"--head-units must be comma-separated numbers, e.g. 256 or 512,128; received {text!r}."
+        ) from None

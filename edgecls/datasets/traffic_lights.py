@@ -262,6 +262,36 @@ def render_light(rng: np.random.Generator, state: str, radius: float = 10.0) -> 
     depend on the state, so one seed gives the same light in every state (the clip relies on it)."""
     if state not in STATES:
         raise ValueError(f"state must be one of {STATES}, got {state!r}")
+    housing = _draw_housing(rng, radius)
+    optics = _lamp_optics(rng, radius, housing.visor)
+    emission = np.zeros_like(housing.body)
+    for index, lamp in enumerate(LAMPS):
+        _draw_lamp(rng, housing, optics, index, lit=lamp == state, lamp=lamp, emission=emission)
+    box = (int(housing.x0), int(housing.y0), int(housing.x1), int(housing.y1))
+    return LightLayers(housing.body, housing.alpha, emission, box)
+
+
+@dataclass
+class _Housing:
+    """The drawn housing (body colour and coverage on a padded canvas) and where its lamps go."""
+
+    body: np.ndarray
+    alpha: np.ndarray
+    radius: float
+    vertical: bool
+    gap: float
+    border: float
+    visor: bool
+    visor_reach: float
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    color: np.ndarray
+
+
+def _draw_housing(rng: np.random.Generator, radius: float) -> _Housing:
+    """Shape, back plate, colour and shading of the housing (the lamps come after)."""
     vertical = rng.random() < 0.82
     gap = radius * rng.uniform(0.15, 0.55)
     border = radius * rng.uniform(0.25, 0.7)
@@ -276,95 +306,109 @@ def render_light(rng: np.random.Generator, state: str, radius: float = 10.0) -> 
     canvas_shape = (int(height + 2 * pad), int(width + 2 * pad))
     body = np.zeros((*canvas_shape, 3), np.float32)
     alpha = np.zeros(canvas_shape, np.float32)
-    emission = np.zeros_like(body)
-    x0, y0 = pad, pad
-    x1, y1 = pad + width, pad + height
+    x0, y0, x1, y1 = pad, pad, pad + width, pad + height
     housing = _housing_color(rng)
     shade = rng.uniform(0.5, 1.0)  # how much darker the lower part is (light from the sky)
-
-    def fill(points_or_box, color, rounded: float = 0.0) -> None:
-        bx0, by0, bx1, by1 = (int(round(v)) for v in points_or_box)
-        corner = int(min(rounded, (bx1 - bx0) / 2, (by1 - by0) / 2))
-        value = tuple(float(c) for c in color)
-        for target, v in ((body, value), (alpha, 1.0)):
-            cv2.rectangle(target, (bx0 + corner, by0), (bx1 - corner, by1), v, -1)
-            cv2.rectangle(target, (bx0, by0 + corner), (bx1, by1 - corner), v, -1)
-            for cx, cy in (
-                (bx0 + corner, by0 + corner),
-                (bx1 - corner, by0 + corner),
-                (bx0 + corner, by1 - corner),
-                (bx1 - corner, by1 - corner),
-            ):
-                cv2.circle(target, (cx, cy), corner, v, -1)
-
     if plate:
         plate_color = np.full(3, rng.uniform(0.005, 0.05), np.float32)
         box = (x0 - plate_margin, y0 - plate_margin * 0.5, x1 + plate_margin, y1 + plate_margin * 0.5)
-        fill(box, plate_color, radius * rng.uniform(0, 0.6))
+        _fill_rounded(body, alpha, box, plate_color, radius * rng.uniform(0, 0.6))
         if rng.random() < 0.5:  # a retroreflective border, white or yellow
             edge = np.array([0.8, 0.8, 0.8] if rng.random() < 0.6 else [0.7, 0.5, 0.03], np.float32)
             edge = edge * rng.uniform(0.5, 1.2)
             thick = max(1, int(radius * rng.uniform(0.12, 0.3)))
-            cv2.rectangle(
-                body, (int(box[0]), int(box[1])), (int(box[2]), int(box[3])), tuple(float(c) for c in edge), thick
-            )
-    fill((x0, y0, x1, y1), housing, radius * rng.uniform(0.0, 0.9))
+            corners = (int(box[0]), int(box[1])), (int(box[2]), int(box[3]))
+            cv2.rectangle(body, *corners, tuple(float(c) for c in edge), thick)
+    _fill_rounded(body, alpha, (x0, y0, x1, y1), housing, radius * rng.uniform(0.0, 0.9))
     # Light falls from above: the housing darkens towards the bottom (or the shadowed side).
-    ramp = np.linspace(1.0, shade, canvas_shape[0], dtype=np.float32)[:, None, None]
-    body *= ramp
+    body *= np.linspace(1.0, shade, canvas_shape[0], dtype=np.float32)[:, None, None]
+    return _Housing(body, alpha, radius, vertical, gap, border, visor, visor_reach, x0, y0, x1, y1, housing)
 
-    lamp_style = rng.choice(["disc", "disc", "fresnel", "leds", "leds", "arrow"], p=[0.3, 0.1, 0.15, 0.2, 0.1, 0.15])
-    arrow = int(rng.integers(0, 4))
-    lamp_radius = radius * rng.uniform(0.8, 0.98)
-    # Emission over the scene's white: from a lamp that does not clip (a dim LED, a bright day)
-    # to one whose whole core is white and whose colour is left only in the fringe, where the
-    # lamp's position is what tells yellow from red.
-    brightness = _log_uniform(rng, 1.0, 60.0)
-    crosstalk = rng.uniform(0.04, 0.15)  # the sensor's colour filters overlap: a red lamp reaches G and B
-    halo_sigma, halo_gain = radius * rng.uniform(0.15, 0.7), rng.uniform(0.08, 0.6)
-    bloom_sigma, bloom_gain = radius * rng.uniform(1.2, 3.5), rng.uniform(0.01, 0.12)
-    profile = rng.uniform(0.0, 0.45)  # how much a lit lens dims towards its rim
-    occlude = rng.uniform(0.0, 0.3) if visor else 0.0  # the visor's underside over the lens top
-    sky = np.array([0.3, 0.4, 0.6], np.float32) * rng.uniform(0.0, 0.25)  # reflected in unlit lenses
+
+def _fill_rounded(body: np.ndarray, alpha: np.ndarray, box, color, rounded: float = 0.0) -> None:
+    """A filled rectangle with corners of radius `rounded`, in `color` on body and 1 on alpha."""
+    bx0, by0, bx1, by1 = (int(round(v)) for v in box)
+    corner = int(min(rounded, (bx1 - bx0) / 2, (by1 - by0) / 2))
+    value = tuple(float(c) for c in color)
+    for target, v in ((body, value), (alpha, 1.0)):
+        cv2.rectangle(target, (bx0 + corner, by0), (bx1 - corner, by1), v, -1)
+        cv2.rectangle(target, (bx0, by0 + corner), (bx1, by1 - corner), v, -1)
+        for cx, cy in (
+            (bx0 + corner, by0 + corner),
+            (bx1 - corner, by0 + corner),
+            (bx0 + corner, by1 - corner),
+            (bx1 - corner, by1 - corner),
+        ):
+            cv2.circle(target, (cx, cy), corner, v, -1)
+
+
+def _lamp_optics(rng: np.random.Generator, radius: float, visor: bool) -> dict:
+    """What every lamp of one light shares: lens style, exposure, the sensor's and the optics' spread."""
+    optics = {
+        "style": str(rng.choice(["disc", "disc", "fresnel", "leds", "leds", "arrow"], p=[0.3, 0.1, 0.15, 0.2, 0.1, 0.15])),
+        "arrow": int(rng.integers(0, 4)),
+        "lamp_radius": radius * rng.uniform(0.8, 0.98),
+        # Emission over the scene's white: from a lamp that does not clip (a dim LED, a bright day)
+        # to one whose whole core is white and whose colour is left only in the fringe, where the
+        # lamp's position is what tells yellow from red.
+        "brightness": _log_uniform(rng, 1.0, 60.0),
+        "crosstalk": rng.uniform(0.04, 0.15),  # the sensor's colour filters overlap: red reaches G and B
+    }
+    optics["halo"] = (radius * rng.uniform(0.15, 0.7), rng.uniform(0.08, 0.6))
+    optics["bloom"] = (radius * rng.uniform(1.2, 3.5), rng.uniform(0.01, 0.12))
+    optics["profile"] = rng.uniform(0.0, 0.45)  # how much a lit lens dims towards its rim
+    optics["occlude"] = rng.uniform(0.0, 0.3) if visor else 0.0  # the visor's underside over the lens top
+    optics["sky"] = np.array([0.3, 0.4, 0.6], np.float32) * rng.uniform(0.0, 0.25)  # reflected in unlit lenses
+    return optics
+
+
+def _draw_lamp(
+    rng: np.random.Generator, housing: _Housing, optics: dict, index: int, lit: bool, lamp: str, emission: np.ndarray
+) -> None:
+    """Lamp `index` of the housing: its lens (dark glass when unlit), its visor and, when `lit`, its light."""
+    radius, lamp_radius, occlude = housing.radius, optics["lamp_radius"], optics["occlude"]
     half = int(math.ceil(lamp_radius)) + 2
     yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)  # one lamp's window
-    for index, lamp in enumerate(LAMPS):
-        offset = border + radius + index * (2 * radius + gap)
-        center = (x0 + border + radius, y0 + offset) if vertical else (x0 + offset, y0 + border + radius)
-        cx, cy = int(round(center[0])), int(round(center[1]))
-        window = (slice(cy - half, cy + half + 1), slice(cx - half, cx + half + 1))
-        hue = _lamp_hue(rng, lamp)
-        tint, dark = rng.uniform(0.0, 0.06), _log_uniform(rng, 0.005, 0.05)
-        phantom = rng.uniform(0.0, 0.12) if rng.random() < 0.08 else 0.0  # sun low behind the camera
-        distance = np.hypot(xx, yy) / max(lamp_radius, 1.0)
-        lens = np.clip((1.0 - distance) * lamp_radius, 0, 1)[..., None]  # an anti-aliased disc
-        # Unlit lens: dark glass with a trace of its colour, sky reflected in its upper half.
-        upper = np.clip(-yy / max(lamp_radius, 1.0) + 0.3, 0, 1)[..., None]
-        face = dark + hue * (tint + phantom) + sky * upper
-        if occlude > 0:  # the hood's underside hides the top of the lens
-            hidden = (yy < -lamp_radius + 2 * lamp_radius * occlude)[..., None]
-            face = np.where(hidden, housing * 0.5, face)
-        body[window] = body[window] * (1 - lens) + face * lens
-        if visor:  # a hood over the lamp: an arc around its top, reaching past the housing's side
-            axes = (int(round(lamp_radius + visor_reach)), int(round(lamp_radius + visor_reach)))
-            thick = max(1, int(round(radius * 0.25)))
-            color = tuple(float(c) for c in housing * rng.uniform(0.6, 1.3))
-            for target, value in ((body, color), (alpha, 1.0)):
-                cv2.ellipse(target, (cx, cy), axes, 0, 180, 360, value, thick)
-        if lamp == state:
-            emit = _lens_mask(yy.shape, (half, half), lamp_radius, str(lamp_style), arrow)
-            emit *= 1.0 - profile * np.clip(distance, 0, 1) ** 2
-            if occlude > 0:
-                emit *= np.clip((yy + lamp_radius - 2 * lamp_radius * occlude) / 2 + 0.5, 0, 1)
-            source = np.zeros(canvas_shape, np.float32)
-            source[window] = emit
-            light = cv2.GaussianBlur(source, (0, 0), max(0.5, radius * 0.04))
-            halo = cv2.GaussianBlur(source, (0, 0), halo_sigma) * halo_gain
-            bloom = cv2.GaussianBlur(source, (0, 0), bloom_sigma) * bloom_gain
-            sensed = hue * (1 - crosstalk) + crosstalk * hue.mean()
-            emission += (light + halo + bloom)[..., None] * sensed * brightness
-    box = (int(x0), int(y0), int(x1), int(y1))
-    return LightLayers(body, alpha, emission, box)
+    offset = housing.border + radius + index * (2 * radius + housing.gap)
+    if housing.vertical:
+        center = (housing.x0 + housing.border + radius, housing.y0 + offset)
+    else:
+        center = (housing.x0 + offset, housing.y0 + housing.border + radius)
+    cx, cy = int(round(center[0])), int(round(center[1]))
+    window = (slice(cy - half, cy + half + 1), slice(cx - half, cx + half + 1))
+    hue = _lamp_hue(rng, lamp)
+    tint, dark = rng.uniform(0.0, 0.06), _log_uniform(rng, 0.005, 0.05)
+    phantom = rng.uniform(0.0, 0.12) if rng.random() < 0.08 else 0.0  # sun low behind the camera
+    distance = np.hypot(xx, yy) / max(lamp_radius, 1.0)
+    lens = np.clip((1.0 - distance) * lamp_radius, 0, 1)[..., None]  # an anti-aliased disc
+    # Unlit lens: dark glass with a trace of its colour, sky reflected in its upper half.
+    upper = np.clip(-yy / max(lamp_radius, 1.0) + 0.3, 0, 1)[..., None]
+    face = dark + hue * (tint + phantom) + optics["sky"] * upper
+    if occlude > 0:  # the hood's underside hides the top of the lens
+        hidden = (yy < -lamp_radius + 2 * lamp_radius * occlude)[..., None]
+        face = np.where(hidden, housing.color * 0.5, face)
+    body = housing.body
+    body[window] = body[window] * (1 - lens) + face * lens
+    if housing.visor:  # a hood over the lamp: an arc around its top, reaching past the housing's side
+        axes = (int(round(lamp_radius + housing.visor_reach)), int(round(lamp_radius + housing.visor_reach)))
+        thick = max(1, int(round(radius * 0.25)))
+        color = tuple(float(c) for c in housing.color * rng.uniform(0.6, 1.3))
+        for target, value in ((body, color), (housing.alpha, 1.0)):
+            cv2.ellipse(target, (cx, cy), axes, 0, 180, 360, value, thick)
+    if not lit:
+        return
+    emit = _lens_mask(yy.shape, (half, half), lamp_radius, optics["style"], optics["arrow"])
+    emit *= 1.0 - optics["profile"] * np.clip(distance, 0, 1) ** 2
+    if occlude > 0:
+        emit *= np.clip((yy + lamp_radius - 2 * lamp_radius * occlude) / 2 + 0.5, 0, 1)
+    source = np.zeros(body.shape[:2], np.float32)
+    source[window] = emit
+    light = cv2.GaussianBlur(source, (0, 0), max(0.5, radius * 0.04))
+    halo = cv2.GaussianBlur(source, (0, 0), optics["halo"][0]) * optics["halo"][1]
+    bloom = cv2.GaussianBlur(source, (0, 0), optics["bloom"][0]) * optics["bloom"][1]
+    crosstalk = optics["crosstalk"]
+    sensed = hue * (1 - crosstalk) + crosstalk * hue.mean()
+    emission += (light + halo + bloom)[..., None] * sensed * optics["brightness"]
 
 
 # ----------------------------------------------------------------------------------------------- camera
