@@ -127,26 +127,31 @@ def draw_light(state: str, lamp: int, rng: np.random.Generator) -> Image.Image:
             draw.ellipse(box, fill=(dark, dark, dark + int(rng.uniform(0, 10))))
             if rng.random() < 0.5:  # a highlight on the glass
                 draw.arc(box, 200, 300, fill=(dark + 40, dark + 40, dark + 50), width=max(1, lamp // 12))
-        if visor == "tunnel":
-            draw.polygon(
-                [
-                    (box[0] - 2, cy),
-                    (box[0] - lamp // 5, box[1] - lamp // 5),
-                    (box[2] + lamp // 5, box[1] - lamp // 5),
-                    (box[2] + 2, cy),
-                ],
-                outline=housing,
-                width=max(1, lamp // 8),
-            )
-        elif visor == "cap":
-            draw.chord(
-                (box[0] - lamp // 8, box[1] - lamp // 6, box[2] + lamp // 8, cy + lamp // 6), 180, 360, fill=housing
-            )
-        elif visor == "louvre":
-            for k in range(1, 4):
-                y = box[1] + k * lamp // 4
-                draw.line((box[0], y, box[2], y), fill=housing, width=max(1, lamp // 20))
+        _draw_visor(draw, str(visor), box, cy, lamp, housing)
     return head.crop((pad - lamp // 2, pad - lamp // 3, pad + width + lamp // 2, pad + height + lamp // 3))
+
+
+def _draw_visor(draw: ImageDraw.ImageDraw, visor: str, box: tuple, cy: int, lamp: int, housing: tuple) -> None:
+    """A tunnel, a cap or louvres over one lamp (or nothing)."""
+    if visor == "tunnel":
+        draw.polygon(
+            [
+                (box[0] - 2, cy),
+                (box[0] - lamp // 5, box[1] - lamp // 5),
+                (box[2] + lamp // 5, box[1] - lamp // 5),
+                (box[2] + 2, cy),
+            ],
+            outline=housing,
+            width=max(1, lamp // 8),
+        )
+    elif visor == "cap":
+        draw.chord(
+            (box[0] - lamp // 8, box[1] - lamp // 6, box[2] + lamp // 8, cy + lamp // 6), 180, 360, fill=housing
+        )
+    elif visor == "louvre":
+        for k in range(1, 4):
+            y = box[1] + k * lamp // 4
+            draw.line((box[0], y, box[2], y), fill=housing, width=max(1, lamp // 20))
 
 
 def camera(image: Image.Image, rng: np.random.Generator) -> Image.Image:

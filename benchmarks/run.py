@@ -11,6 +11,7 @@ on a generated 640x480 clip. Writes benchmarks/results/<machine>.json, .md and .
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -71,10 +72,39 @@ def build_exports(work: Path, backbones: list[str]) -> dict[str, dict[str, Path]
     return exports
 
 
+class LoopingCapture:
+    """An OpenCV capture of `clip` that starts over at its end, for `frames` frames in all."""
+
+    def __init__(self, clip: Path, frames: int, *args) -> None:
+        import cv2
+
+        self.capture = cv2.VideoCapture(str(clip))
+        self.left = frames
+
+    def isOpened(self):  # noqa: N802 - OpenCV's API
+        return self.capture.isOpened()
+
+    def get(self, prop):
+        return self.capture.get(prop)
+
+    def read(self):
+        import cv2
+
+        if self.left <= 0:
+            return False, None
+        ok, image = self.capture.read()
+        if not ok:
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, image = self.capture.read()
+        self.left -= 1
+        return ok, image
+
+    def release(self):
+        self.capture.release()
+
+
 def camera_throughput(model: Path, work: Path, frames: int) -> dict:
     """serve-camera's loop on a generated 640x480 clip, looped to `frames` frames: fps and memory."""
-    import cv2
-
     from edgecls.datasets.traffic_lights import write_clip
     from edgecls.runtime.live import LiveConfig, run_live
     from edgecls.runtime.model import load_classifier
@@ -83,32 +113,9 @@ def camera_throughput(model: Path, work: Path, frames: int) -> dict:
     clip = work / "clip.avi"
     write_clip(clip, seconds=20, seed=3)
 
-    class Looping:
-        def __init__(self, *args):
-            self.capture = cv2.VideoCapture(str(clip))
-            self.left = frames
-
-        def isOpened(self):  # noqa: N802
-            return self.capture.isOpened()
-
-        def get(self, prop):
-            return self.capture.get(prop)
-
-        def read(self):
-            if self.left <= 0:
-                return False, None
-            ok, image = self.capture.read()
-            if not ok:
-                self.capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                ok, image = self.capture.read()
-            self.left -= 1
-            return ok, image
-
-        def release(self):
-            self.capture.release()
-
     classifier = load_classifier(model, "auto")
-    source = FrameSource(parse_source(str(clip)), capture_factory=Looping).start()
+    looping = functools.partial(LoopingCapture, clip, frames)
+    source = FrameSource(parse_source(str(clip)), capture_factory=looping).start()
     memory = []
     done = {"n": 0}
     original_get = source.get

@@ -66,72 +66,77 @@ class LiveState:
             self._lock.notify_all()
 
 
-def _handler(live: LiveState):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"  # one request per connection: a slot is never held between requests
+class _Handler(BaseHTTPRequestHandler):
+    """One request: /state, /healthz, the page, or the MJPEG stream of `live` (set per server)."""
 
-        def setup(self) -> None:
-            # The request head was read by the server's watcher; it arrives as (socket, bytes).
-            connection, self._head = self.request
-            self.request = connection
-            super().setup()
-            self.rfile = io.BytesIO(self._head)
+    live: LiveState
+    protocol_version = "HTTP/1.0"  # one request per connection: a slot is never held between requests
 
-        def log_message(self, format, *args):  # noqa: A002 - keep the terminal for the summary
-            pass
+    def setup(self) -> None:
+        # The request head was read by the server's watcher; it arrives as (socket, bytes).
+        connection, self._head = self.request
+        self.request = connection
+        super().setup()
+        self.rfile = io.BytesIO(self._head)
 
-        def _send(self, code: int, body: bytes, content_type: str) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+    def log_message(self, format, *args):  # noqa: A002 - keep the terminal for the summary
+        pass
 
-        def do_GET(self):  # noqa: N802 - the http.server API
-            path = self.path.split("?")[0]
-            if path == "/state":
-                self._send(200, json.dumps(live.snapshot()).encode(), "application/json")
-            elif path == "/healthz":
-                self._send(200, b'{"ok": true}', "application/json")
-            elif path == "/":
-                self._send(200, PAGE.encode(), "text/html; charset=utf-8")
-            elif path == "/stream.mjpg":
-                self._stream()
-            else:
-                self._send(404, b'{"error": "not found"}', "application/json")
+    def _send(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
-        def do_HEAD(self):  # noqa: N802 - the headers a GET would send, no body
-            if self.path.split("?")[0] == "/stream.mjpg":
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-            else:
-                self.do_GET()
+    def do_GET(self):  # noqa: N802 - the http.server API
+        path = self.path.split("?")[0]
+        if path == "/state":
+            self._send(200, json.dumps(self.live.snapshot()).encode(), "application/json")
+        elif path == "/healthz":
+            self._send(200, b'{"ok": true}', "application/json")
+        elif path == "/":
+            self._send(200, PAGE.encode(), "text/html; charset=utf-8")
+        elif path == "/stream.mjpg":
+            self._stream()
+        else:
+            self._send(404, b'{"error": "not found"}', "application/json")
 
-        def _stream(self) -> None:
+    def do_HEAD(self):  # noqa: N802 - the headers a GET would send, no body
+        if self.path.split("?")[0] == "/stream.mjpg":
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-            self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            sequence = -1
-            try:
-                while not live.closed:
-                    sequence, jpeg = live.next_jpeg(sequence)
-                    if jpeg is None:
-                        continue
-                    self.wfile.write(
-                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                        + str(len(jpeg)).encode()
-                        + b"\r\n\r\n"
-                        + jpeg
-                        + b"\r\n"
-                    )
-            except OSError:
-                pass  # the viewer went away, or stopped reading for longer than the timeout
+        else:
+            self.do_GET()
 
-    return Handler
+    def _stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        sequence = -1
+        try:
+            while not self.live.closed:
+                sequence, jpeg = self.live.next_jpeg(sequence)
+                if jpeg is None:
+                    continue
+                self.wfile.write(
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(jpeg)).encode()
+                    + b"\r\n\r\n"
+                    + jpeg
+                    + b"\r\n"
+                )
+        except OSError:
+            pass  # the viewer went away, or stopped reading for longer than the timeout
+
+
+def _handler(live: LiveState) -> type[_Handler]:
+    """The handler class of one server, bound to its `live` state."""
+    return type("Handler", (_Handler,), {"live": live})
 
 
 def parse_address(text: str) -> tuple[str, int]:

@@ -13,12 +13,16 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.files import atomic_path, write_text_atomic
 from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
+
+if TYPE_CHECKING:
+    from edgecls.trainer.data import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -87,30 +91,9 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         TrainingStopped: a NaN loss stopped training (the last good model is kept).
     """
     config, run_dir = _prepare_run(config, runs_root)
-    size = config.image_size
-    assert size is not None  # _prepare_run resolved it from the backbone
     pretrained = config.weights != "none"
-
-    from edgecls.trainer.data import load_dataset, report_scan
-
-    dataset = load_dataset(config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels)
-    report_scan(dataset)
-    logger.info(
-        f"{len(dataset.classes)} classes, {len(dataset.train)} training and {len(dataset.val)} validation images "
-        f"at {size}x{size}"
-    )
-    _write_dataset_files(run_dir, dataset)
-
-    import keras
-
-    from edgecls.trainer.backbones import build_backbone
-    from edgecls.trainer.finetune import assemble_model
-    from edgecls.trainer.head import build_head
-
-    keras.utils.set_random_seed(config.seed)
-    backbone = build_backbone(config.backbone, config.weights, size)
-    head = build_head(backbone.output_shape[-1], len(dataset.classes), config.head_units, config.dropout, config.seed)
-    model, extractor = assemble_model(config.backbone, backbone, head, size, pretrained)
+    dataset = _load_data(config, run_dir)
+    backbone, head, model, extractor = _build_models(config, len(dataset.classes))
     model_path = run_dir / "model.keras"
     rows: list[dict] = []
     metrics: dict = {"classes": dataset.classes, "stages": {}}
@@ -143,15 +126,9 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         _stage_metrics(metrics, stage, dataset, probabilities, time.perf_counter() - started)
         _save_model(model, model_path)
 
-    final_stage = list(metrics["stages"])[-1] if metrics["stages"] else None
-    if final_stage is None:  # interrupted before any stage produced a model
-        raise EdgeclsError("training was stopped before the first epoch ended; nothing to save.")
-    metrics.update({key: metrics["stages"][final_stage][key] for key in ("accuracy", "per_class", "confusion_matrix")})
-    metrics["final_stage"] = final_stage
-    metrics["val_accuracy"] = metrics["accuracy"]
-    metrics["interrupted"] = interrupted
+    _final_metrics(metrics, interrupted)
     _write_outputs(run_dir, rows, metrics, dataset.classes)
-    logger.info(f"validation accuracy {metrics['accuracy']:.4f} ({final_stage}); model saved to {model_path}")
+    logger.info(f"validation accuracy {metrics['accuracy']:.4f} ({metrics['final_stage']}); model saved to {model_path}")
     if nan:
         raise TrainingStopped(
             f"the loss became NaN, so training stopped; the last good model is in {model_path}. "
@@ -160,6 +137,50 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     if interrupted:
         logger.warning(f"interrupted: kept the best model so far in {model_path}")
     return RunResult(run_dir, model_path, metrics, interrupted, num_extracted, bottleneck_seconds)
+
+
+def _load_data(config: TrainConfig, run_dir: Path) -> Dataset:
+    """Every image, checked once and decoded at the model's size; the split written to the run."""
+    from edgecls.trainer.data import load_dataset, report_scan
+
+    size = config.image_size
+    assert size is not None  # _prepare_run resolved it from the backbone
+    dataset = load_dataset(config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels)
+    report_scan(dataset)
+    logger.info(
+        f"{len(dataset.classes)} classes, {len(dataset.train)} training and {len(dataset.val)} validation images "
+        f"at {size}x{size}"
+    )
+    _write_dataset_files(run_dir, dataset)
+    return dataset
+
+
+def _build_models(config: TrainConfig, num_classes: int):
+    """The backbone, the head, the whole model (uint8 image -> probabilities) and the feature extractor."""
+    import keras
+
+    from edgecls.trainer.backbones import build_backbone
+    from edgecls.trainer.finetune import assemble_model
+    from edgecls.trainer.head import build_head
+
+    size = config.image_size
+    assert size is not None  # _prepare_run resolved it from the backbone
+    keras.utils.set_random_seed(config.seed)
+    backbone = build_backbone(config.backbone, config.weights, size)
+    head = build_head(backbone.output_shape[-1], num_classes, config.head_units, config.dropout, config.seed)
+    model, extractor = assemble_model(config.backbone, backbone, head, size, config.weights != "none")
+    return backbone, head, model, extractor
+
+
+def _final_metrics(metrics: dict, interrupted: bool) -> None:
+    """The last stage's figures become the run's headline figures."""
+    final_stage = list(metrics["stages"])[-1] if metrics["stages"] else None
+    if final_stage is None:  # interrupted before any stage produced a model
+        raise EdgeclsError("training was stopped before the first epoch ended; nothing to save.")
+    metrics.update({key: metrics["stages"][final_stage][key] for key in ("accuracy", "per_class", "confusion_matrix")})
+    metrics["final_stage"] = final_stage
+    metrics["val_accuracy"] = metrics["accuracy"]
+    metrics["interrupted"] = interrupted
 
 
 def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Path]:
