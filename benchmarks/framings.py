@@ -9,7 +9,6 @@ accuracy and per-class recall for each.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -18,18 +17,14 @@ import numpy as np
 
 from edgecls.datasets.traffic_lights import FRAMINGS, STATES, render_traffic_light
 from edgecls.demo import recall_by_class
-from edgecls.runtime import classify_files, collect_inputs, load_classifier
-from edgecls.runtime.images import quiet_opencv_logs
+from edgecls.runtime import classify_files, collect_inputs
+
+from common import model_arguments, open_model
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path)
-    parser.add_argument("--per-class", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=99)
-    args = parser.parse_args()
-    quiet_opencv_logs()
-    classifier = load_classifier(args.model, "cpu")
+    args = model_arguments(__doc__, per_class=100, seed=99)
+    classifier = open_model(args.model)
     with tempfile.TemporaryDirectory() as folder:
         for framing_index, framing in enumerate(FRAMINGS):
             truth = {}

@@ -9,7 +9,6 @@ Prints fps per round, the live process's thread count, the slowest /state answer
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import statistics
@@ -22,10 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgecls.runtime import load_classifier
-from edgecls.runtime.images import quiet_opencv_logs
 from edgecls.runtime.live import LiveConfig, run_live
 from edgecls.runtime.streams import FrameSource, parse_source
+
+from common import model_arguments, open_model
 
 
 def write_clip(path: Path, frames: int) -> Path:
@@ -83,14 +82,8 @@ def one_run(classifier, clip: Path, clients: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path)
-    parser.add_argument("--clients", type=int, default=400)
-    parser.add_argument("--frames", type=int, default=600)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    quiet_opencv_logs()
-    classifier = load_classifier(args.model, "cpu")
+    args = model_arguments(__doc__, clients=400, frames=600, rounds=3)
+    classifier = open_model(args.model)
     with tempfile.TemporaryDirectory() as folder:
         clip = write_clip(Path(folder) / "clip.avi", args.frames)
         alone, loaded = [], []
