@@ -1,4 +1,4 @@
-"""Printing for humans: one-line notices and a progress bar on stderr.
+"""Printing for humans: one-line notices and progress bars (rich, on a terminal) on stderr.
 
 Results go to stdout; everything meant for a person watching goes to stderr, so
 `edgecls predict ... --format json > out.jsonl` stays clean.
@@ -64,25 +64,24 @@ def configure_shell_output(level: int = logging.INFO) -> None:
 
 
 class Progress:
-    """A small progress bar on stderr: the CLI's progress reporter (see `edgecls.core.progress`).
+    """The CLI's progress reporter (see `edgecls.core.progress`), on stderr.
 
-    On a terminal it redraws one line at most ten times a second; elsewhere (logs, CI) it prints
-    a line every `log_every_s` seconds and at the end, so long work is visible without flooding.
-    Runs shorter than `min_seconds` print nothing.
+    On a terminal, a rich progress bar; elsewhere (logs, CI) a line every `log_every_s` seconds and
+    at the end, so long work is visible without flooding. Runs shorter than a second show nothing.
     """
 
-    def __init__(self, total: int | None, label: str, *, enabled: bool = True, log_every_s: float = 10.0) -> None:
+    def __init__(self, total: int | None, label: str, *, log_every_s: float = 10.0) -> None:
         self.total = total
         self.label = label
-        self.enabled = enabled
         self.count = 0
         self._start = time.perf_counter()
-        self._last_draw = 0.0
-        self._drawn = False
-        self._drawn_count = -1
-        self._is_tty = sys.stderr.isatty()
+        self._last_line = 0.0
+        self._lines = 0
+        self._line_count = -1
         self._log_every_s = log_every_s
         self._min_seconds = 1.0
+        self._bar: _Bar | None = None
+        self._is_tty = sys.stderr.isatty()
 
     def __enter__(self) -> Progress:
         return self
@@ -92,42 +91,78 @@ class Progress:
 
     def update(self, n: int = 1, **fields: object) -> None:
         self.count += n
-        if not self.enabled:
-            return
         now = time.perf_counter()
-        elapsed = now - self._start
-        interval = 0.1 if self._is_tty else self._log_every_s
-        if elapsed >= self._min_seconds and now - self._last_draw >= interval:
-            self._draw(elapsed, fields)
-            self._last_draw = now
+        if now - self._start < self._min_seconds:
+            return
+        if self._is_tty:
+            self._bar = self._bar or _Bar(self.total, self.label, self._start)
+            self._bar.show(self.count, fields)
+        elif now - self._last_line >= self._log_every_s:
+            self._line(now - self._start, fields)
+            self._last_line = now
 
     def close(self, **fields: object) -> None:
-        if self.enabled and self._drawn and (self._drawn_count != self.count or fields):
-            self._draw(time.perf_counter() - self._start, fields)
-            if self._is_tty:
-                sys.stderr.write("\n")
-                sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.show(self.count, fields)
+            self._bar.stop()
+        elif self._lines and (self._line_count != self.count or fields):
+            self._line(time.perf_counter() - self._start, fields)
 
-    def _draw(self, elapsed: float, fields: dict[str, object]) -> None:
+    def _line(self, elapsed: float, fields: dict[str, object]) -> None:
         rate = self.count / elapsed if elapsed > 0 else 0.0
         if self.total:
             done = self.count / self.total
-            bar = "#" * int(done * 24)
-            head = f"{self.label} [{bar:<24}] {self.count}/{self.total}"
+            head = f"{self.label} [{'#' * int(done * 24):<24}] {self.count}/{self.total}"
             eta = (self.total - self.count) / rate if rate > 0 else 0.0
             tail = f"{rate:.1f}/s, {elapsed:.0f}s elapsed, {eta:.0f}s left"
         else:
             head = f"{self.label} {self.count}"
             tail = f"{rate:.1f}/s, {elapsed:.0f}s elapsed"
         extra = "".join(f", {key} {value}" for key, value in fields.items())
-        line = f"{head} ({tail}{extra})"
-        if self._is_tty:
-            sys.stderr.write("\r" + line[:160].ljust(80))
-        else:
-            sys.stderr.write(line + "\n")
+        sys.stderr.write(f"{head} ({tail}{extra})\n")
         sys.stderr.flush()
-        self._drawn = True
-        self._drawn_count = self.count
+        self._lines += 1
+        self._line_count = self.count
+
+
+class _Bar:
+    """A rich progress bar on the terminal's stderr: label, bar, count, rate, elapsed, left, fields."""
+
+    def __init__(self, total: int | None, label: str, started: float) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
+        self._progress = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[extra]}"),
+            console=Console(stderr=True),
+        )
+        self._started = started
+        self._task = self._progress.add_task(printable(label), total=total, rate="", extra="")
+        self._progress.start()
+
+    def show(self, count: int, fields: dict[str, object]) -> None:
+        elapsed = time.perf_counter() - self._started
+        rate = f"{count / elapsed:.1f}/s" if elapsed > 0 else ""
+        self._progress.update(self._task, completed=count, rate=rate)
+        if fields:
+            extra = printable(", ".join(f"{key} {value}" for key, value in fields.items()))
+            self._progress.update(self._task, extra=extra)
+
+    def stop(self) -> None:
+        self._progress.stop()
 
 
 def import_tensorflow_quietly() -> None:

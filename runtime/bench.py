@@ -6,6 +6,7 @@ and `benchmarks/run.py` both call."""
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import platform
@@ -228,7 +229,11 @@ def _gpu_name() -> str | None:
 
 
 def format_table(records: Sequence[BenchRecord]) -> str:
-    """A plain-text table: one row per model x provider x batch."""
+    """A plain-text table (rich's, without colour): one row per model x provider x batch."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     columns = [
         ("name", "model", "{}"),
         ("precision", "prec", "{}"),
@@ -244,15 +249,16 @@ def format_table(records: Sequence[BenchRecord]) -> str:
         ("accuracy", "acc", "{:.3f}"),
         ("end_to_end_ms_per_image", "e2e ms/img", "{:.2f}"),
     ]
-    present = [column for column in columns if any(dict(record).get(column[0]) is not None for record in records)]
-    rows = [[header for _, header, _ in present]]
-    for record in records:
-        values: dict[str, Any] = dict(record)
-        rows.append([fmt.format(values[key]) if values.get(key) is not None else "-" for key, _, fmt in present])
-    widths = [max(len(row[index]) for row in rows) for index in range(len(present))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    values: list[dict[str, Any]] = [dict(record) for record in records]
+    present = [column for column in columns if any(row.get(column[0]) is not None for row in values)]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="")
+    for key, header, _ in present:
+        table.add_column(header, justify="left" if key in ("name", "precision", "provider") else "right")
+    for row in values:
+        table.add_row(*(fmt.format(row[key]) if row.get(key) is not None else "-" for key, _, fmt in present))
+    buffer = io.StringIO()
+    Console(file=buffer, width=400, color_system=None, highlight=False).print(table)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
 def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, batch: int, threads: int | None) -> dict:
