@@ -93,3 +93,89 @@ def test_a_library_error_reaches_the_terminal_with_the_flag_that_fixes_it(tmp_pa
         bench_end_to_end(color_model, str(tmp_path / "labelled"), "cpu", batch=1, threads=None)
     result = CliRunner().invoke(app, ["bench", str(color_model), "--data", str(tmp_path / "labelled"), "--iters", "1"])
     assert result.exit_code == 2 and "error: --data " in result.output and "are not classes of" in result.output
+
+
+def test_configs_hold_paths_whatever_the_caller_passes(tmp_path):
+    from edgecls.exporter.export import ExportConfig
+    from edgecls.runtime.live import LiveConfig
+    from edgecls.trainer.config import TrainConfig
+
+    config = TrainConfig(data=str(tmp_path), out=str(tmp_path / "run"))
+    assert config.data == tmp_path and config.out == tmp_path / "run" and config.val_data is None
+    assert '"data": "' + str(tmp_path) + '"' in config.to_json()  # paths are strings in config.json
+    assert ExportConfig(source=str(tmp_path)).source == tmp_path
+    assert LiveConfig(jsonl="-").jsonl == Path("-") and LiveConfig().record is None
+
+
+def test_config_from_takes_the_command_arguments_that_name_fields():
+    from edgecls.commands import config_from
+    from edgecls.commands.train import Backbone
+    from edgecls.trainer.config import TrainConfig
+
+    arguments = {"data": Path("d"), "backbone": Backbone("mobilenetv3small"), "epochs": 3, "not_a_field": 1}
+    config = config_from(TrainConfig, arguments, epochs=4)
+    assert config.backbone == "mobilenetv3small" and config.epochs == 4 and config.data == Path("d")
+
+
+def test_predict_in_batches_keeps_the_order_and_reports_each_slice():
+    import numpy as np
+
+    from edgecls.runtime.model import predict_in_batches
+
+    calls, progress = [], []
+
+    class Task:
+        def update(self, n=1, **fields):
+            progress.append(n)
+
+    images = np.arange(10, dtype=np.float64)[:, None]
+    out = predict_in_batches(lambda batch: calls.append(len(batch)) or batch * 2, images, 4, Task())
+    assert out.dtype == np.float32 and out[:, 0].tolist() == [2.0 * i for i in range(10)]
+    assert calls == [4, 4, 2] and progress == [4, 4, 2]
+    with pytest.raises(ValueError):
+        predict_in_batches(lambda batch: batch, images[:0], 4)
+
+
+def test_labelled_files_refuses_folders_the_model_does_not_know(tmp_path):
+    import cv2
+
+    from edgecls.core.errors import DataError
+    from edgecls.runtime.classify import labelled_files
+    from image_files import solid
+
+    for name in ("red", "green"):
+        (tmp_path / name).mkdir()
+        cv2.imwrite(str(tmp_path / name / "a.png"), solid((1, 2, 3)))
+    assert sorted(name for _, name in labelled_files(tmp_path)) == ["green", "red"]
+    assert len(labelled_files(tmp_path, ["green", "red", "blue"])) == 2
+    with pytest.raises(DataError, match="red are not classes of this model"):
+        labelled_files(tmp_path, ["green"], role="`check_data`")
+
+
+def test_the_progress_protocol_is_silent_until_a_reporter_is_handed_in():
+    from edgecls.core import progress
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, total, label):
+            seen.append((label, total))
+
+        def update(self, n=1, **fields):
+            seen.append(n)
+
+        def close(self, **fields):
+            seen.append("closed")
+
+    previous = progress.set_reporter(None)  # as in a fresh process (a CLI test may have handed one in)
+    try:
+        with progress.track(3, "silent") as task:
+            task.update(3)
+        assert seen == []
+        progress.set_reporter(Recorder)
+        with progress.track(2, "work") as task:
+            task.update()
+            task.update()
+    finally:
+        progress.set_reporter(previous)
+    assert seen == [("work", 2), 1, 1, "closed"]
