@@ -30,6 +30,7 @@ from edgecls.runtime.streams import Frame, FrameSource
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
 
+RATE_WINDOW_S = 2.0  # the live frame rate is measured over the frames of the last two seconds
 STATE_COLORS_BGR = {"red": (40, 40, 230), "yellow": (0, 210, 250), "green": (60, 200, 60), UNKNOWN: (200, 200, 200)}
 
 
@@ -46,7 +47,7 @@ class LiveConfig:
     record: Path | None = None
     jsonl: Path | None = None  # a file, or Path("-") for stdout
     http: str | None = None
-    stall_timeout_s: float = 10.0  # a live source silent this long is restarted
+    stall_timeout_s: float = 3.0  # a live source without a fresh frame this long is declared lost and reopened
 
     def __post_init__(self) -> None:
         hold_paths(self, "record", "jsonl")
@@ -60,6 +61,8 @@ class LiveSummary:
     reconnects: int = 0
     state_changes: int = 0
     seconds: float = 0.0
+    connected_seconds: float = 0.0  # of `seconds`, how long a live source was connected (a file: all)
+    frozen: int = 0  # times a live source froze (a read waited out its timeout): declared lost, reopened
     final_state: str = UNKNOWN
     provider: str = ""
     stopped_by: str = "end of source"
@@ -70,7 +73,9 @@ class LiveSummary:
 
     @property
     def fps(self) -> float:
-        return self.processed / self.seconds if self.seconds > 0 else 0.0
+        """Frames processed per second of time connected: an outage does not dilute it."""
+        seconds = min(self.connected_seconds, self.seconds) or self.seconds
+        return self.processed / seconds if seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
         latency = np.percentile(self.latencies_ms, [50, 99]).tolist() if self.latencies_ms else [0.0, 0.0]
@@ -81,7 +86,9 @@ class LiveSummary:
             "reconnects": self.reconnects,
             "state_changes": self.state_changes,
             "seconds": round(self.seconds, 3),
+            "connected_seconds": round(self.connected_seconds, 3),
             "fps": round(self.fps, 2),
+            "frozen": self.frozen,
             "latency_ms_p50": round(latency[0], 2),
             "latency_ms_p99": round(latency[1], 2),
             "final_state": self.final_state,
@@ -343,7 +350,7 @@ def run_live(
         host = f"[{host}]" if ":" in host else host
         notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz)")
     work = _FrameWork(classifier, config, summary, notify, live=source.live)
-    watch = _Watch(source, config, notify, on_lost=work.smoother.reset)
+    watch = _Watch(source, config, notify, on_lost=work.lost)
     try:
         with _stop_on_sigterm(stop):
             summary.stopped_by = _serve(source, watch, work, outputs, stop, config.max_frames)
@@ -359,6 +366,8 @@ def run_live(
         summary.frames_read = source.stats.frames_read
         summary.dropped = source.stats.dropped
         summary.reconnects = source.stats.reconnects
+        summary.frozen = source.stats.frozen
+        summary.connected_seconds = source.connected_seconds() if source.live else summary.seconds
         summary.state_changes = work.smoother.changes
         summary.final_state = work.smoother.state
     return summary
@@ -411,7 +420,9 @@ class _Watch:
         self.notify = notify
         self.on_lost = on_lost
         self.last_frame_at = time.perf_counter()
-        self.connected = True
+        self.connected = source.connected or not source.live
+        if not self.connected:
+            notify(f"{source.spec} is not there yet; retrying in the background")
 
     def idle(self) -> None:
         """No frame this time round."""
@@ -420,9 +431,10 @@ class _Watch:
             self.notify(f"source lost after frame {source.stats.frames_read}; reconnecting")
             self.connected = False
             self.on_lost()
-        # Connected yet silent: a read that never returns (a hung camera). A source that is already
-        # reconnecting is left to its own backoff.
-        stalled = time.perf_counter() - self.last_frame_at > self.stall_timeout_s
+        # Connected yet silent: a read that never returns (a hung camera). A read that times out is the
+        # reader's to handle (it reopens the source), so this waits a second longer. A source that is
+        # already reconnecting is left to its own backoff.
+        stalled = time.perf_counter() - self.last_frame_at > self.stall_timeout_s + 1.0
         if source.live and source.connected and stalled:
             self.notify(f"no frame for {self.stall_timeout_s:.0f}s; reopening the source")
             source.restart()
@@ -449,7 +461,13 @@ class _FrameWork:
         self.smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
         self.started = time.perf_counter()
         self.fps = 0.0
-        self._previous_done: float | None = None
+        self._recent: deque[float] = deque()  # when each frame of the last RATE_WINDOW_S was done
+
+    def lost(self) -> None:
+        """The source dropped: the state and the rate start over when it is back."""
+        self.smoother.reset()
+        self._recent.clear()
+        self.fps = 0.0
 
     def classify(self, frame: Frame) -> tuple[dict, float] | None:
         """The frame's record and smoothed state score; None for a frame whose output is not finite."""
@@ -469,10 +487,11 @@ class _FrameWork:
         latency_ms = (done - (frame.captured_at if self.live else received_at)) * 1000
         self.summary.processed += 1
         self.summary.latencies_ms.append(latency_ms)
-        if self._previous_done is not None:
-            instant = 1.0 / max(done - self._previous_done, 1e-6)
-            self.fps = instant if self.fps == 0.0 else 0.9 * self.fps + 0.1 * instant
-        self._previous_done = done
+        self._recent.append(done)
+        while done - self._recent[0] > RATE_WINDOW_S:
+            self._recent.popleft()
+        if len(self._recent) > 1:  # frames over the time they took, within the window: never an outage
+            self.fps = (len(self._recent) - 1) / max(self._recent[-1] - self._recent[0], 1e-6)
         record = {
             "frame": frame.index,
             "time": round(done - self.started, 4),

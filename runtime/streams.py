@@ -100,9 +100,13 @@ class SourceStats:
     dropped: int = 0
     reconnects: int = 0
     skipped: int = 0  # frames of a file that could not be read (a corrupt stretch), stepped over
+    frozen: int = 0  # reads that blocked past the read timeout: the camera froze; that frame was not used
+    connected_s: float = 0.0  # time connected (from each connection's first frame to its end), so far
 
 
 _END = object()
+FIRST_BACKOFF_S = 0.5  # the first wait before reopening a source; it doubles while the source stays away
+FROZEN_SHARE = 0.9  # a live read that blocks this share of the read timeout returns only an old frame
 
 
 class FrameSource:
@@ -112,8 +116,13 @@ class FrameSource:
         spec: what to open.
         realtime: treat a file like a live source (keep the newest frame, drop the rest).
         open_timeout_s / read_timeout_s: give up opening, or declare a live source lost, after this long.
+            A live source's read that blocks this long means the camera froze: what it finally returns
+            is an old frame, never handed out as new, and the source is reopened.
         capture_factory: opens a capture (tests pass a fake one); called as factory(spec, open_s, read_s).
-        max_backoff_s: longest wait between reconnect attempts.
+        max_backoff_s: longest wait between reconnect attempts; the wait starts short again after a
+            connection that delivered frames.
+        wait_for_source: a live source that cannot be opened at start is retried in the background like
+            one that dropped (`start` returns with `connected` False); otherwise `start` raises.
     """
 
     def __init__(
@@ -124,6 +133,7 @@ class FrameSource:
         read_timeout_s: float = 5.0,
         capture_factory: Callable = open_capture,
         max_backoff_s: float = 8.0,
+        wait_for_source: bool = False,
     ) -> None:
         self.spec = spec
         self.live = spec.live or realtime
@@ -132,6 +142,7 @@ class FrameSource:
         self.read_timeout_s = read_timeout_s
         self.capture_factory = capture_factory
         self.max_backoff_s = max_backoff_s
+        self.wait_for_source = wait_for_source and self.live
         self.stats = SourceStats()
         self._stop = threading.Event()
         self._lock = threading.Condition()
@@ -142,6 +153,7 @@ class FrameSource:
         self._open_error: str | None = None
         self._ended = False
         self._thread: threading.Thread | None = None
+        self._connection_started: float | None = None
         self.connected = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -153,6 +165,8 @@ class FrameSource:
         """
         self._spawn()
         if not self._connected.wait(self.open_timeout_s + self.read_timeout_s):
+            if self.wait_for_source:
+                return self  # the reader goes on trying, with backoff; `connected` says when it is there
             self.stop()
             raise StreamError(
                 f"`source` {self.spec}: no frame within {self.open_timeout_s + self.read_timeout_s:.0f}s. "
@@ -183,8 +197,8 @@ class FrameSource:
 
     # -- reader thread -------------------------------------------------------------------------------------
     def _run(self, generation: int) -> None:
-        backoff = 0.5
-        first = not self._connected.is_set()
+        backoff = FIRST_BACKOFF_S
+        first = not self._connected.is_set() and not self.wait_for_source
         while not self._stop.is_set() and generation == self._generation:
             capture = self.capture_factory(self.spec, self.open_timeout_s, self.read_timeout_s)
             if not capture.isOpened():
@@ -197,11 +211,14 @@ class FrameSource:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
+            frames_before = self.stats.frames_read
             try:
                 ended = self._read_until_failure(capture, generation, first)
             finally:
                 capture.release()  # only ever here, on the thread that reads it
             first = False
+            if self.stats.frames_read > frames_before:
+                backoff = FIRST_BACKOFF_S  # a good connection: the next outage starts with a short wait
             if ended and generation == self._generation:
                 with self._lock:  # the real end of a file: with --realtime too, never a reconnect
                     self._ended = True
@@ -223,36 +240,51 @@ class FrameSource:
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.spec.kind == "file" else 0
         started = time.perf_counter()
         count = 0
-        while not self._stop.is_set() and generation == self._generation:
-            ok, image = capture.read()
-            if not ok or image is None:
-                if self.spec.kind == "file" and self._step_over_corruption(capture, total):
-                    continue
-                if first and count == 0:
-                    self._open_error = "opened, but no frame could be read from it"
-                    self._connected.set()
-                    return True
-                return self.spec.kind == "file"
-            now = time.perf_counter()
-            count += 1
-            self.connected = True
-            frame = Frame(image, self.stats.frames_read, now)
-            self.stats.frames_read += 1
-            if not self._connected.is_set():
-                self._connected.set()
-            if self.live:
-                with self._lock:
-                    if self._newest is not None:
-                        self.stats.dropped += 1
-                    self._newest = frame
-                    self._lock.notify_all()
+        try:
+            while not self._stop.is_set() and generation == self._generation:
+                began = time.perf_counter()
+                ok, image = capture.read()
+                if self.live and count and time.perf_counter() - began >= FROZEN_SHARE * self.read_timeout_s:
+                    # A frozen camera: the read waited out its timeout, and what it returns (if
+                    # anything) is an old frame. It is not handed out; the source is reopened.
+                    self.stats.frozen += 1
+                    return False
+                if not ok or image is None:
+                    if self.spec.kind == "file" and self._step_over_corruption(capture, total):
+                        continue
+                    if first and count == 0:
+                        self._open_error = "opened, but no frame could be read from it"
+                        self._connected.set()
+                        return True
+                    return self.spec.kind == "file"
+                if count == 0:
+                    started = self._connection_started = time.perf_counter()  # connected from the first frame
+                count += 1
+                self._deliver(Frame(image, self.stats.frames_read, time.perf_counter()))
                 if period:  # --realtime on a file: play it at its own frame rate
                     delay = started + count * period - time.perf_counter()
                     if delay > 0:
                         self._stop.wait(delay)
-            else:
-                self._put_file(frame)
-        return False
+            return False
+        finally:
+            if count:
+                self.stats.connected_s += time.perf_counter() - started
+                self._connection_started = None
+
+    def _deliver(self, frame: Frame) -> None:
+        """A fresh frame: the newest (live) or the next in order (file)."""
+        self.connected = True
+        self.stats.frames_read += 1
+        if not self._connected.is_set():
+            self._connected.set()
+        if not self.live:
+            self._put_file(frame)
+            return
+        with self._lock:
+            if self._newest is not None:
+                self.stats.dropped += 1
+            self._newest = frame
+            self._lock.notify_all()
 
     def _step_over_corruption(self, capture, total: int) -> bool:
         """A file's read failed before its last frame (a corrupt stretch): seek past the frame and go
@@ -298,6 +330,11 @@ class FrameSource:
         if frame is None and (self._stop.is_set() or self._ended):
             raise EOFError
         return frame
+
+    def connected_seconds(self) -> float:
+        """Time connected so far: every finished connection and the one under way."""
+        ongoing = self._connection_started
+        return self.stats.connected_s + (time.perf_counter() - ongoing if ongoing is not None else 0.0)
 
     def restart(self) -> None:
         """Abandon a reader stuck in a read that never returns (a hung camera) and start a fresh one."""

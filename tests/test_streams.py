@@ -400,5 +400,28 @@ def test_credentials_in_a_stream_url_are_never_printed(color_model):
     assert mask_credentials(url) == "rtsp://admin:***@127.0.0.1:9/live"
     assert str(parse_source(url)) == "rtsp://admin:***@127.0.0.1:9/live"
     assert mask_credentials("http://host/path@x") == "http://host/path@x"  # no credentials: unchanged
-    result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", url, "--open-timeout", "0.5"])
+    result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", url, "--open-timeout", "0.5", "--fail-fast"])
     assert result.exit_code == 2 and "s3cret" not in result.output and "admin:***@" in result.output
+
+
+def test_serve_camera_waits_for_a_camera_that_is_down_at_start(color_model, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a free port, for a camera that comes up later
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "frames.jsonl"
+    command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--max-frames", "5"]
+    command += ["--source", f"http://127.0.0.1:{port}/stream.mjpg", "--open-timeout", "0.5", "--jsonl", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3.0)
+        assert process.poll() is None  # still running: waiting for its camera, not exited
+        camera = MjpegServer(port=port)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    camera.kill()
+    assert process.returncode == 0, stderr
+    assert "is not there yet; retrying in the background" in stderr
+    assert len(out.read_text().splitlines()) == 5

@@ -56,6 +56,12 @@ def serve_camera(
     ] = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for inference (0: onnxruntime decides).")] = 0,
     open_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the source to open.")] = 5.0,
+    stall_timeout_s: Annotated[
+        float, typer.Option("--stall-timeout", min=0.5, help="Seconds without a fresh frame before a live source is lost.")
+    ] = LiveConfig.stall_timeout_s,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Exit if a live source is down at start, instead of waiting for it.")
+    ] = False,
     summary_json: Annotated[Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")] = None,
 ) -> None:
     """Classify a live source frame by frame; Ctrl-C or SIGTERM stop it cleanly with a summary."""
@@ -67,7 +73,9 @@ def serve_camera(
     spec = parse_source(source)
     classifier = load_classifier(model, provider, threads=threads or None)
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
-    frames = FrameSource(spec, realtime=realtime, open_timeout_s=open_timeout, read_timeout_s=open_timeout).start()
+    frames = FrameSource(
+        spec, realtime, open_timeout, read_timeout_s=stall_timeout_s, wait_for_source=not fail_fast
+    ).start()
     info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
     summary = run_live(classifier, frames, config, on_status=info)
     _report(summary, record, summary_json)

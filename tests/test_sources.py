@@ -1,0 +1,127 @@
+"""Live sources that behave like a service's: frozen cameras, reconnect backoff, a camera that is
+down at start, and rates over the time a source was connected. Fake captures, seconds each."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edgecls.core.errors import StreamError
+from edgecls.runtime.streams import FIRST_BACKOFF_S, FrameSource, SourceSpec
+
+CAMERA = SourceSpec("camera", 0)
+
+
+class ScriptedCapture:
+    """`good` fresh frames (pixel value 1), then `then`: "fail" (reads fail) or "freeze" (a read blocks
+    `block_s`, as FFmpeg's read timeout does, and returns an old frame: pixel value 99)."""
+
+    def __init__(self, good: int, then: str = "fail", block_s: float = 0.0, opens: bool = True) -> None:
+        self.good, self.then, self.block_s, self.opens = good, then, block_s, opens
+        self.count = 0
+        self.opened_at = time.perf_counter()
+
+    def isOpened(self):  # noqa: N802 - OpenCV's name
+        return self.opens
+
+    def get(self, prop):
+        return 25.0
+
+    def read(self):
+        self.count += 1
+        if self.count <= self.good:
+            time.sleep(0.01)
+            return True, np.full((8, 8, 3), 1, np.uint8)
+        if self.then == "freeze":
+            time.sleep(self.block_s)
+            return True, np.full((8, 8, 3), 99, np.uint8)
+        return False, None
+
+    def release(self):
+        pass
+
+
+def drain(source: FrameSource, seconds: float) -> list[int]:
+    """Pixel values of every frame handed out within `seconds`."""
+    values, deadline = [], time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        frame = source.get(timeout_s=0.05)
+        if frame is not None:
+            values.append(int(frame.image[0, 0, 0]))
+    return values
+
+
+def test_a_frozen_camera_is_lost_within_the_read_timeout_and_its_old_frame_never_handed_out():
+    captures = []
+
+    def factory(*args):
+        captures.append(ScriptedCapture(good=5, then="freeze", block_s=0.6) if not captures else ScriptedCapture(500))
+        return captures[-1]
+
+    source = FrameSource(CAMERA, read_timeout_s=0.6, capture_factory=factory).start()
+    try:
+        values = drain(source, 2.0)
+    finally:
+        source.stop()
+    assert 99 not in values and values.count(1) > 5  # fresh frames before and after, never the old one
+    assert source.stats.frozen == 1 and source.stats.reconnects == 1 and len(captures) == 2
+    # declared lost when the read timed out, then reopened after the first backoff step
+    assert captures[1].opened_at - captures[0].opened_at < 0.05 * 5 + 0.6 + FIRST_BACKOFF_S + 0.3
+
+
+def test_the_backoff_starts_short_again_after_a_good_connection():
+    captures = []
+
+    def factory(*args):
+        captures.append(ScriptedCapture(good=3))  # every connection delivers frames, then drops
+        return captures[-1]
+
+    source = FrameSource(CAMERA, read_timeout_s=1.0, capture_factory=factory, max_backoff_s=8).start()
+    try:
+        drain(source, 3.0)
+    finally:
+        source.stop()
+    gaps = [later.opened_at - earlier.opened_at for earlier, later in zip(captures, captures[1:], strict=False)]
+    assert len(gaps) >= 3
+    assert max(gaps) < FIRST_BACKOFF_S + 0.3, gaps  # never 1, 2, 4 s: each outage starts at the first step
+
+
+def test_a_camera_down_at_start_is_waited_for_unless_failing_fast():
+    attempts = []
+
+    def factory(*args):
+        attempts.append(time.perf_counter())
+        return ScriptedCapture(500, opens=len(attempts) > 3)  # up from the fourth attempt
+
+    with pytest.raises(StreamError, match="could not be opened"):
+        FrameSource(CAMERA, open_timeout_s=0.2, read_timeout_s=0.2, capture_factory=factory).start()
+    attempts.clear()
+    source = FrameSource(CAMERA, open_timeout_s=0.2, read_timeout_s=0.2, capture_factory=factory, wait_for_source=True)
+    started = time.perf_counter()
+    source.start()
+    try:
+        assert time.perf_counter() - started < 1.0 and not source.connected  # the service starts regardless
+        values = drain(source, 5.0)
+    finally:
+        source.stop()
+    assert values and source.connected is True and len(attempts) == 4
+
+
+def test_rates_count_only_the_time_connected(color_model):
+    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.model import load_classifier
+
+    captures = []
+
+    def factory(*args):
+        captures.append(ScriptedCapture(good=40, opens=len(captures) not in (1, 2)))  # away for two attempts
+        return captures[-1]
+
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(CAMERA, read_timeout_s=1.0, capture_factory=factory).start()
+    summary = run_live(classifier, source, LiveConfig(max_frames=70))
+    assert summary.processed == 70 and summary.reconnects == 1 and len(captures) == 4
+    assert summary.connected_seconds < summary.seconds - 1.0  # 3.5 s of backoff (0.5, 1, 2): not connected
+    assert summary.fps == pytest.approx(70 / summary.connected_seconds, rel=0.05)
