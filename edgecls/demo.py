@@ -104,19 +104,46 @@ def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Pat
     config = LiveConfig(smooth=3, roi=tuple(truth["roi"]), jsonl=frames_out, record=record)
     summary = run_live(classifier, source, config, on_status=logger.info)
     frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
+    spans = [tuple(span) for span in truth.get("flashing", [])]
+    flashing = {index for start, end in spans for index in range(start, end)}
     label_right = sum(frame["label"] == states[frame["frame"]] for frame in frames)
-    state_right = sum(frame["state"] == states[frame["frame"]] for frame in frames)
+    state_right = sum(
+        frame["state"] == states[frame["frame"]] or (frame["frame"] in flashing and frame["state"] == "flashing_yellow")
+        for frame in frames
+    )
     recall = recall_by_class([(states[frame["frame"]], frame["label"]) for frame in frames])
     logger.info(
         f"{summary.line()}\nper-frame accuracy {label_right / len(frames):.2%}, smoothed state "
         f"{state_right / len(frames):.2%} against the clip's ground truth ({len(frames)} frames); per-frame recall "
         + ", ".join(f"{name} {value:.1%}" for name, value in recall.items())
     )
-    return {
+    scores = {
         "clip_frame_accuracy": round(label_right / len(frames), 4),
         "clip_smoothed_accuracy": round(state_right / len(frames), 4),
         "clip_frame_recall": recall,
         "clip_fps": round(summary.fps, 1),
+    }
+    if spans:
+        scores.update(flashing_delays(frames, spans, truth["fps"]))
+    return scores
+
+
+def flashing_delays(frames: list[dict], spans: list[tuple[int, int]], fps: float) -> dict[str, float | None]:
+    """Seconds from each flashing spell's start to the first `flashing_yellow` reported, and from its
+    end to the first steady state reported (the worst spell; None if never)."""
+    reported = {frame["frame"]: frame["state"] for frame in frames}
+    detected: list[float] = []
+    cleared: list[float] = []
+    for start, end in spans:
+        first = next((i for i in sorted(reported) if i >= start and reported[i] == "flashing_yellow"), None)
+        back = next((i for i in sorted(reported) if i >= end and not reported[i].startswith("flashing")), None)
+        if first is not None and first < end:
+            detected.append((first - start) / fps)
+        if back is not None:
+            cleared.append((back - end) / fps)
+    return {
+        "clip_flashing_detected_s": round(max(detected), 2) if len(detected) == len(spans) else None,
+        "clip_flashing_cleared_s": round(max(cleared), 2) if len(cleared) == len(spans) else None,
     }
 
 

@@ -24,7 +24,7 @@ from edgecls.core.files import hold_paths
 from edgecls.runtime.classify import NOT_FINITE
 from edgecls.runtime.http import LiveState, start_server
 from edgecls.runtime.model import Classifier
-from edgecls.runtime.smoothing import UNKNOWN, StateSmoother
+from edgecls.runtime.smoothing import UNKNOWN, FlashDetector, StateSmoother
 from edgecls.runtime.streams import Frame, FrameSource
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def crop_roi(image: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.nda
 def draw_overlay(image: np.ndarray, state: str, score: float, fps: float, provider: str, roi) -> np.ndarray:
     """The frame with the smoothed state, score, fps and provider drawn on a banner (a copy)."""
     canvas = image.copy()
-    color = STATE_COLORS_BGR.get(state, (255, 255, 255))
+    color = STATE_COLORS_BGR.get(state.removeprefix("flashing_"), (255, 255, 255))
     height, width = canvas.shape[:2]
     scale = max(0.5, width / 900)
     banner = int(36 * scale)
@@ -349,7 +349,7 @@ def run_live(
         host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
         host = f"[{host}]" if ":" in host else host
         notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz)")
-    work = _FrameWork(classifier, config, summary, notify, live=source.live)
+    work = _FrameWork(classifier, config, summary, notify, source)
     watch = _Watch(source, config, notify, on_lost=work.lost)
     try:
         with _stop_on_sigterm(stop):
@@ -368,8 +368,8 @@ def run_live(
         summary.reconnects = source.stats.reconnects
         summary.frozen = source.stats.frozen
         summary.connected_seconds = source.connected_seconds() if source.live else summary.seconds
-        summary.state_changes = work.smoother.changes
-        summary.final_state = work.smoother.state
+        summary.state_changes = work.changes
+        summary.final_state = work.state
     return summary
 
 
@@ -451,14 +451,23 @@ class _FrameWork:
     """The work on one frame: crop, classify, smooth, time; one record per classified frame."""
 
     def __init__(
-        self, classifier: Classifier, config: LiveConfig, summary: LiveSummary, notify: Callable[[str], None], live: bool
+        self,
+        classifier: Classifier,
+        config: LiveConfig,
+        summary: LiveSummary,
+        notify: Callable[[str], None],
+        source: FrameSource,
     ) -> None:
         self.classifier = classifier
         self.config = config
         self.summary = summary
         self.notify = notify
-        self.live = live
+        self.live = source.live
+        self.media_time = source.media_time
         self.smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
+        self.flashes = FlashDetector(classifier.info.classes)
+        self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
+        self.changes = 0
         self.started = time.perf_counter()
         self.fps = 0.0
         self._recent: deque[float] = deque()  # when each frame of the last RATE_WINDOW_S was done
@@ -482,6 +491,9 @@ class _FrameWork:
             return None
         best = int(probabilities.argmax())
         state, state_score = self.smoother.update(probabilities)
+        state = self.flashes.update(self.media_time(frame), state)  # a colour blinking with off: flashing
+        self.changes += state != self.state
+        self.state = state
         done = time.perf_counter()
         # Live: from capture to result (waiting included); a file: from hand-over to result.
         latency_ms = (done - (frame.captured_at if self.live else received_at)) * 1000

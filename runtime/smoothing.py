@@ -50,3 +50,48 @@ class StateSmoother:
         """Forget the history (after a gap in the stream), keeping the state until evidence changes it."""
         self._history.clear()
         self._streak = 0
+
+
+OFF = "off"
+FLASHING = "flashing_"
+
+
+class FlashDetector:
+    """Flashing lights from the smoothed state's on/off cycle: a colour alternating with `off` at
+    about 1 Hz (each phase `min_phase_s` to `max_phase_s` long) is reported as `flashing_<colour>`
+    once it has been lit, dark and lit again (or dark, lit, dark); as soon as a phase outlasts
+    `max_phase_s`, or another colour shows, the steady state is reported again.
+
+    Needs a model with an `off` class; for any other model it passes the state through."""
+
+    def __init__(self, classes: tuple[str, ...], min_phase_s: float = 0.2, max_phase_s: float = 1.6) -> None:
+        self.enabled = OFF in classes
+        self.min_phase_s, self.max_phase_s = min_phase_s, max_phase_s
+        self._phases: deque[tuple[str, float]] = deque(maxlen=3)  # (state, start time) of the newest phases
+        self.flashing: str | None = None  # the colour flashing now
+
+    def update(self, now_s: float, state: str) -> str:
+        """The state to report at `now_s` given the smoothed `state`."""
+        if not self.enabled:
+            return state
+        if not self._phases or self._phases[-1][0] != state:
+            self._end_phase(now_s, state)
+        if self.flashing is not None and now_s - self._phases[-1][1] > self.max_phase_s:
+            self.flashing = None  # lit (or dark) too long to be flashing: steady again
+        return FLASHING + self.flashing if self.flashing is not None else state
+
+    def _end_phase(self, now_s: float, state: str) -> None:
+        if self._phases:
+            length = now_s - self._phases[-1][1]
+            if not self.min_phase_s <= length <= self.max_phase_s:
+                self._phases.clear()  # too short (noise) or too long (steady): start counting again
+        self._phases.append((state, now_s))
+        states = [phase for phase, _ in self._phases]
+        colours = {phase for phase in states if phase != OFF}
+        alternating = len(states) == 3 and states[0] == states[2] != states[1] and OFF in states
+        if alternating and len(colours) == 1 and UNKNOWN not in colours:
+            self.flashing = colours.pop()
+        elif self.flashing is not None and state not in (OFF, self.flashing):
+            self.flashing = None  # another colour: the light is cycling again
+            self._phases.clear()
+            self._phases.append((state, now_s))

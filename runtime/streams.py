@@ -155,6 +155,7 @@ class FrameSource:
         self._thread: threading.Thread | None = None
         self._connection_started: float | None = None
         self.connected = False
+        self.fps = 0.0  # the source's own frame rate, as it reports it (0: unknown)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> FrameSource:
@@ -236,6 +237,7 @@ class FrameSource:
     def _read_until_failure(self, capture, generation: int, first: bool) -> bool:
         """Read frames until the capture fails; returns True at the end of a file."""
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        self.fps = fps if 0 < fps < 1000 else 0.0
         period = 1.0 / fps if self.pace and 0 < fps < 1000 else 0.0
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.spec.kind == "file" else 0
         started = time.perf_counter()
@@ -330,6 +332,11 @@ class FrameSource:
         if frame is None and (self._stop.is_set() or self._ended):
             raise EOFError
         return frame
+
+    def media_time(self, frame: Frame) -> float:
+        """When `frame` was shown, in seconds on the source's own clock: a file's position (however
+        fast it is read), a live source's capture time."""
+        return frame.index / self.fps if not self.live and self.fps else frame.captured_at
 
     def connected_seconds(self) -> float:
         """Time connected so far: every finished connection and the one under way."""

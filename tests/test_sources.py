@@ -125,3 +125,40 @@ def test_rates_count_only_the_time_connected(color_model):
     assert summary.processed == 70 and summary.reconnects == 1 and len(captures) == 4
     assert summary.connected_seconds < summary.seconds - 1.0  # 3.5 s of backoff (0.5, 1, 2): not connected
     assert summary.fps == pytest.approx(70 / summary.connected_seconds, rel=0.05)
+
+
+def timeline(*spans: tuple[str, float], fps: float = 25.0) -> list[tuple[float, str]]:
+    """(time, state) per frame for consecutive (state, seconds) spans."""
+    frames, now = [], 0.0
+    for state, seconds in spans:
+        for _ in range(int(round(seconds * fps))):
+            frames.append((now, state))
+            now += 1 / fps
+    return frames
+
+
+def test_flashing_yellow_is_reported_within_three_seconds_and_ends_as_fast():
+    from edgecls.runtime.smoothing import FlashDetector
+
+    flashing = [("yellow", 0.5), ("off", 0.5)] * 4
+    frames = timeline(("red", 3.0), *flashing, ("green", 4.0))
+    detector = FlashDetector(("green", "off", "red", "yellow"))
+    reported = [(now, detector.update(now, state)) for now, state in frames]
+    flash_start = next(now for now, state in frames if state == "yellow")
+    flash_end = next(now for now, state in frames if state == "green")
+    first = next(now for now, state in reported if state == "flashing_yellow")
+    assert flash_start <= first <= flash_start + 3.0
+    steady = next(now for now, state in reported if now > flash_end and state == "green")
+    assert steady - flash_end <= 3.0
+    assert all(state == "flashing_yellow" for now, state in reported if first <= now < flash_end)
+    assert {state for now, state in reported if now < flash_start} == {"red"}  # a steady light never flashes
+
+
+def test_an_outage_and_a_normal_cycle_are_not_flashing():
+    from edgecls.runtime.smoothing import FlashDetector
+
+    frames = timeline(("red", 3.0), ("green", 2.5), ("yellow", 1.0), ("red", 0.8), ("off", 2.0), ("red", 3.0))
+    detector = FlashDetector(("green", "off", "red", "yellow"))
+    assert not any(detector.update(now, state).startswith("flashing") for now, state in frames)
+    passthrough = FlashDetector(("red", "green", "blue"))  # no `off` class: nothing to detect
+    assert passthrough.update(0.0, "red") == "red"

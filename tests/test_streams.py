@@ -425,3 +425,25 @@ def test_serve_camera_waits_for_a_camera_that_is_down_at_start(color_model, tmp_
     assert process.returncode == 0, stderr
     assert "is not there yet; retrying in the background" in stderr
     assert len(out.read_text().splitlines()) == 5
+
+
+def test_a_flashing_light_is_reported_as_flashing_on_the_file_s_own_clock(tmp_path):
+    from onnx_models import color_classifier
+
+    # A model that reads green pixels as "off" and blue ones as "yellow": blue and green alternating
+    # every half second is a flashing yellow light. The file is read far faster than it plays.
+    model = color_classifier(tmp_path / "lights.onnx", classes=("red", "off", "yellow"))
+    states = ["red"] * 50 + (["blue"] * 12 + ["green"] * 13) * 4 + ["red"] * 75
+    path = write_clip(tmp_path / "flashing.avi", states)
+    out = tmp_path / "frames.jsonl"
+    summary = run_live(
+        load_classifier(model, "cpu"), FrameSource(parse_source(str(path))).start(), LiveConfig(smooth=3, jsonl=out)
+    )
+    reported = [json.loads(line)["state"] for line in out.read_text().splitlines()]
+    assert len(reported) == len(states) and reported[:50] == ["red"] * 50
+    first = reported.index("flashing_yellow")
+    assert 50 <= first <= 50 + 3 * 25  # within 3 s of the flashing starting
+    back = reported.index("red", 150)
+    assert back - 150 <= 3 * 25 and set(reported[first:150]) == {"flashing_yellow"}
+    # red, then yellow and off until the cycle is seen, flashing yellow, red again
+    assert summary.final_state == "red" and summary.state_changes == 5

@@ -131,7 +131,8 @@ def test_clip_truth_matches_frames(tmp_path):
     capture.release()
     assert len(frames) == 4 and frames[0].shape == (480, 640, 3)
     written = json.loads(truth_path(tmp_path / "c.avi").read_text())
-    assert written == {"fps": 10, "roi": list(truth.roi), "states": truth.states}
+    flashing = [list(span) for span in truth.flashing]
+    assert written == {"fps": 10, "roi": list(truth.roi), "states": truth.states, "flashing": flashing}
     x, y, width, height = truth.roi
     assert 0 <= x < x + width <= 640 and 0 <= y < y + height <= 480
 
@@ -146,3 +147,18 @@ def test_a_framing_can_be_asked_for():
     assert median_aspect("tight") > 1.5 > median_aspect("street")
     with pytest.raises(ValueError, match="framing must be one of"):
         render_traffic_light(np.random.default_rng(5), "off", framing="aerial")
+
+
+def test_the_signal_marks_its_flashing_yellow_spells():
+    from edgecls.datasets.traffic_lights import cycle_signal, cycle_states
+
+    found = 0
+    for seed in range(12):
+        states, spans = cycle_signal(500, 25.0, np.random.default_rng(seed))
+        assert states == cycle_states(500, 25.0, np.random.default_rng(seed))  # the same signal
+        for start, end in spans:
+            spell = states[start:end]
+            assert set(spell) == {"yellow", "off"} and spell[0] == spell[-1] == "off"
+            assert sum(a != b for a, b in zip(spell, spell[1:], strict=False)) >= 4  # lit and dark at least twice
+            found += 1
+    assert found >= 3

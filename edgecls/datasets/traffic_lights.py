@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -587,11 +587,18 @@ class ClipTruth:
     fps: float
     roi: tuple[int, int, int, int]  # where the light is: X, Y, W, H
     states: list[str]  # per frame
+    flashing: list[tuple[int, int]] = field(default_factory=list)  # [start, end) frames of flashing yellow
 
 
 def cycle_states(num_frames: int, fps: float, rng: np.random.Generator) -> list[str]:
     """A plausible signal: red, green, yellow (short), red, ... with random durations, and a spell of
     flashing yellow (yellow and off alternating about once a second) or an outage (off)."""
+    return cycle_signal(num_frames, fps, rng)[0]
+
+
+def cycle_signal(num_frames: int, fps: float, rng: np.random.Generator) -> tuple[list[str], list[tuple[int, int]]]:
+    """`cycle_states`, and where its flashing yellow is: [start, end) frames (none for an outage)."""
+    flashing: list[tuple[int, int]] = []
     durations = {"red": (2.0, 4.0), "green": (2.0, 4.0), "yellow": (0.8, 1.5)}
     order = ["red", "green", "yellow"]
     states: list[str] = []
@@ -601,16 +608,18 @@ def cycle_states(num_frames: int, fps: float, rng: np.random.Generator) -> list[
         if special_at is not None and len(states) >= special_at:
             special_at = None
             if rng.random() < 0.6:  # flashing yellow
+                start = len(states)
                 for _ in range(int(rng.integers(2, 4))):
                     states += ["off"] * max(1, int(0.5 * fps)) + ["yellow"] * max(1, int(0.5 * fps))
                 states += ["off"] * max(1, int(0.5 * fps))
+                flashing.append((start, min(len(states), num_frames)))
             else:
                 states += ["off"] * max(1, int(rng.uniform(1.0, 2.0) * fps))
             continue
         state = order[position % 3]
         states += [state] * max(1, int(rng.uniform(*durations[state]) * fps))
         position += 1
-    return states[:num_frames]
+    return states[:num_frames], [(start, end) for start, end in flashing if start < num_frames]
 
 
 def write_clip(
@@ -630,7 +639,7 @@ def write_clip(
         roi_size,
     )
     scene = _scene(rng, height + 80, width + 160, busy=0.8, scale=roi_size / 6)
-    states = cycle_states(num_frames, fps, rng)
+    states, flashing = cycle_signal(num_frames, fps, rng)
     light_seed = int(rng.integers(0, 2**31))
     radius = roi_size / 9
     layers_by_state = {state: render_light(np.random.default_rng(light_seed), state, radius) for state in STATES}
@@ -653,8 +662,9 @@ def write_clip(
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 progress.update()
         writer.release()
-    truth = ClipTruth(fps, roi, states)
-    write_text_atomic(truth_path(out), json.dumps({"fps": fps, "roi": list(roi), "states": states}) + "\n")
+    truth = ClipTruth(fps, roi, states, flashing)
+    document = {"fps": fps, "roi": list(roi), "states": states, "flashing": [list(span) for span in flashing]}
+    write_text_atomic(truth_path(out), json.dumps(document) + "\n")
     return truth
 
 
