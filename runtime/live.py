@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -46,11 +47,13 @@ class LiveConfig:
     show: bool = False
     record: Path | None = None
     jsonl: Path | None = None  # a file, or Path("-") for stdout
+    events: Path | None = None  # every change of the reported state as one JSON line: a file, or Path("-")
+    light: str = "light"  # the light's name in events
     http: str | None = None
     stall_timeout_s: float = 3.0  # a live source without a fresh frame this long is declared lost and reopened
 
     def __post_init__(self) -> None:
-        hold_paths(self, "record", "jsonl")
+        hold_paths(self, "record", "jsonl", "events")
 
 
 @dataclass
@@ -155,7 +158,7 @@ class _Outputs:
     def __init__(self, config: LiveConfig, provider: str) -> None:
         self.config = config
         self.provider = provider
-        self._jsonl: TextIO | None = None
+        self._lines: dict[str, _Lines] = {}
         self._writer: cv2.VideoWriter | None = None
         self._writer_size = (0, 0)
         self._record_temp = Path()
@@ -175,21 +178,20 @@ class _Outputs:
         if config.record:
             _check_record_target(config.record)
         self._frames_recorded = 0
-        self._jsonl_failed = False
-        if str(config.jsonl) == "-":
-            self._jsonl = sys.stdout
-        elif config.jsonl:
-            try:
-                # Line-buffered: a consumer tailing the file sees each frame as it is classified.
-                self._jsonl = open(config.jsonl, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
-            except OSError as error:
-                raise StreamError(f"`jsonl` {config.jsonl}: cannot write there ({error.strerror}).") from None
-        if config.http:
-            try:
+        try:
+            for name, target in (("jsonl", config.jsonl), ("events", config.events)):
+                if target is not None:
+                    self._lines[name] = _Lines(name, target)
+            if config.http:
                 self.server = start_server(config.http, self.live_state)
-            except StreamError:
-                self.close()  # the JSON Lines file opened above is not left open
-                raise
+        except StreamError:
+            self.close()  # what was opened before the failure is not left open
+            raise
+
+    def event(self, event: dict) -> None:
+        """One change of the reported state, to `events`."""
+        if "events" in self._lines:
+            self._lines["events"].write(event)
 
     @property
     def needs_overlay(self) -> bool:
@@ -197,14 +199,8 @@ class _Outputs:
 
     def write(self, record: dict, frame: np.ndarray | None, fps_hint: float) -> bool:
         """Send one processed frame everywhere; returns False when the user closed the window (q / Esc)."""
-        if self._jsonl is not None:
-            try:
-                self._jsonl.write(json.dumps(record) + "\n")
-                if self._jsonl is sys.stdout:
-                    self._jsonl.flush()
-            except OSError as error:
-                self._jsonl_failed = True  # reported here, once; close() must not report it again
-                raise StreamError(f"`jsonl` {self.config.jsonl}: write failed ({error.strerror or error})") from None
+        if "jsonl" in self._lines:
+            self._lines["jsonl"].write(record)
         if frame is None:
             return True
         if self.config.record:
@@ -239,15 +235,8 @@ class _Outputs:
         """Flush and close every output, each on its own (one failing does not stop the others).
         Returns what failed, one line each."""
         errors = []
-        if self._jsonl is not None:
-            try:
-                if self._jsonl is sys.stdout:
-                    sys.stdout.flush()
-                else:
-                    self._jsonl.close()
-            except OSError as error:
-                if not self._jsonl_failed:
-                    errors.append(f"`jsonl` {self.config.jsonl}: write failed ({error.strerror or error})")
+        for lines in self._lines.values():
+            errors += lines.close()
         if self._writer is not None:
             self._writer.release()
             problem = verify_recording(self._record_temp, self._frames_recorded)
@@ -267,6 +256,41 @@ class _Outputs:
             with contextlib.suppress(cv2.error):
                 cv2.destroyAllWindows()
         return errors
+
+
+class _Lines:
+    """One JSON Lines output: a file, line-buffered so a consumer tailing it sees every line as it is
+    written, or "-" for stdout (flushed per line). A failure is reported once, naming `parameter`."""
+
+    def __init__(self, parameter: str, target: Path) -> None:
+        self.parameter, self.target = parameter, target
+        self.failed = False
+        self.stream: TextIO = sys.stdout
+        if str(target) != "-":
+            try:
+                self.stream = open(target, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
+            except OSError as error:
+                raise StreamError(f"`{parameter}` {target}: cannot write there ({error.strerror}).") from None
+
+    def write(self, item: dict) -> None:
+        try:
+            self.stream.write(json.dumps(item) + "\n")
+            if self.stream is sys.stdout:
+                self.stream.flush()
+        except OSError as error:
+            self.failed = True  # reported here, once; close() must not report it again
+            raise StreamError(f"`{self.parameter}` {self.target}: write failed ({error.strerror or error})") from None
+
+    def close(self) -> list[str]:
+        try:
+            if self.stream is sys.stdout:
+                sys.stdout.flush()
+            else:
+                self.stream.close()
+        except OSError as error:
+            if not self.failed:
+                return [f"`{self.parameter}` {self.target}: write failed ({error.strerror or error})"]
+        return []
 
 
 RECORD_SUFFIXES = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
@@ -389,26 +413,32 @@ def _serve(
             frame = source.get(timeout_s=0.5)
         except EOFError:
             break
+        done = None
         if frame is None:
             watch.idle()
-            continue
-        watch.frame(frame)
-        done = work.classify(frame)
-        if done is None:
-            continue
-        record, state_score = done
-        overlay = None
-        if outputs.needs_overlay:
-            overlay = draw_overlay(
-                frame.image, record["state"], state_score, work.fps, work.classifier.provider, work.config.roi
-            )
+        else:
+            watch.frame(frame)
+            done = work.classify(frame)
         try:
-            if not outputs.write(record, overlay, work.fps):
+            for event in work.take_events():
+                outputs.event(event)
+            if frame is not None and done is not None and not _send(frame, done, work, outputs):
                 return "window closed"
         except StreamError as error:  # an output failed: stop, and let the others flush
             work.summary.errors.append(str(error))
             return "an output failed"
     return "end of source"
+
+
+def _send(frame: Frame, done: tuple[dict, float], work: _FrameWork, outputs: _Outputs) -> bool:
+    """One classified frame to every output; False when the user closed the window."""
+    record, state_score = done
+    overlay = None
+    if outputs.needs_overlay:
+        overlay = draw_overlay(
+            frame.image, record["state"], state_score, work.fps, work.classifier.provider, work.config.roi
+        )
+    return outputs.write(record, overlay, work.fps)
 
 
 class _Watch:
@@ -468,15 +498,37 @@ class _FrameWork:
         self.flashes = FlashDetector(classifier.info.classes)
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
         self.changes = 0
+        self._events: list[dict] = []
         self.started = time.perf_counter()
         self.fps = 0.0
         self._recent: deque[float] = deque()  # when each frame of the last RATE_WINDOW_S was done
 
     def lost(self) -> None:
-        """The source dropped: the state and the rate start over when it is back."""
+        """The source dropped: the state is unknown until it is back, and the rate starts over."""
         self.smoother.reset()
         self._recent.clear()
         self.fps = 0.0
+        self._report(UNKNOWN, 0.0, "source lost")
+
+    def take_events(self) -> list[dict]:
+        """The changes of the reported state since the last call."""
+        events, self._events = self._events, []
+        return events
+
+    def _report(self, state: str, score: float, reason: str) -> None:
+        if state != self.state:
+            self.changes += 1
+            self._events.append(
+                {
+                    "light": self.config.light,
+                    "from": self.state,
+                    "to": state,
+                    "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                    "score": round(score, 4),
+                    "reason": reason,
+                }
+            )
+        self.state = state
 
     def classify(self, frame: Frame) -> tuple[dict, float] | None:
         """The frame's record and smoothed state score; None for a frame whose output is not finite."""
@@ -492,8 +544,7 @@ class _FrameWork:
         best = int(probabilities.argmax())
         state, state_score = self.smoother.update(probabilities)
         state = self.flashes.update(self.media_time(frame), state)  # a colour blinking with off: flashing
-        self.changes += state != self.state
-        self.state = state
+        self._report(state, state_score, "low score" if state == UNKNOWN else "")
         done = time.perf_counter()
         # Live: from capture to result (waiting included); a file: from hand-over to result.
         latency_ms = (done - (frame.captured_at if self.live else received_at)) * 1000

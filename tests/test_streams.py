@@ -184,7 +184,7 @@ def wait_until(condition, timeout=15.0):
     return False
 
 
-def test_network_stream_that_dies_is_reconnected(color_model):
+def test_network_stream_that_dies_is_reconnected(color_model, tmp_path):
     camera = MjpegServer()
     url = f"http://127.0.0.1:{camera.port}/stream.mjpg"
     classifier = load_classifier(color_model, "cpu")
@@ -194,7 +194,10 @@ def test_network_stream_that_dies_is_reconnected(color_model):
     notices = []
     worker = threading.Thread(
         target=lambda: results.setdefault(
-            "summary", run_live(classifier, source, LiveConfig(smooth=1), stop=stop, on_status=notices.append)
+            "summary",
+            run_live(
+                classifier, source, LiveConfig(smooth=1, events=tmp_path / "ev.jsonl"), stop=stop, on_status=notices.append
+            ),
         )
     )
     worker.start()
@@ -213,6 +216,9 @@ def test_network_stream_that_dies_is_reconnected(color_model):
     summary = results["summary"]
     assert summary.reconnects >= 1 and summary.processed > 40 and summary.final_state == "red"
     assert any("lost" in notice for notice in notices) and any("back" in notice for notice in notices)
+    changes = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()]
+    steps = [(change["from"], change["to"], change["reason"]) for change in changes]
+    assert steps == [("unknown", "red", ""), ("red", "unknown", "source lost"), ("unknown", "red", "")]
 
 
 def test_http_endpoints_during_a_run(color_model, clip):
@@ -435,15 +441,23 @@ def test_a_flashing_light_is_reported_as_flashing_on_the_file_s_own_clock(tmp_pa
     model = color_classifier(tmp_path / "lights.onnx", classes=("red", "off", "yellow"))
     states = ["red"] * 50 + (["blue"] * 12 + ["green"] * 13) * 4 + ["red"] * 75
     path = write_clip(tmp_path / "flashing.avi", states)
-    out = tmp_path / "frames.jsonl"
-    summary = run_live(
-        load_classifier(model, "cpu"), FrameSource(parse_source(str(path))).start(), LiveConfig(smooth=3, jsonl=out)
-    )
+    out, events = tmp_path / "frames.jsonl", tmp_path / "events.jsonl"
+    config = LiveConfig(smooth=3, jsonl=out, events=events)
+    summary = run_live(load_classifier(model, "cpu"), FrameSource(parse_source(str(path))).start(), config)
     reported = [json.loads(line)["state"] for line in out.read_text().splitlines()]
     assert len(reported) == len(states) and reported[:50] == ["red"] * 50
     first = reported.index("flashing_yellow")
     assert 50 <= first <= 50 + 3 * 25  # within 3 s of the flashing starting
     back = reported.index("red", 150)
     assert back - 150 <= 3 * 25 and set(reported[first:150]) == {"flashing_yellow"}
-    # red, then yellow and off until the cycle is seen, flashing yellow, red again
+    # red, then yellow and off until the cycle is seen, flashing yellow, red again: one event each
     assert summary.final_state == "red" and summary.state_changes == 5
+    changes = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [(change["from"], change["to"]) for change in changes] == [
+        ("unknown", "red"),
+        ("red", "yellow"),
+        ("yellow", "off"),
+        ("off", "flashing_yellow"),
+        ("flashing_yellow", "red"),
+    ]
+    assert all(set(change) == {"light", "from", "to", "time", "score", "reason"} for change in changes)

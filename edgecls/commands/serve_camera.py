@@ -40,6 +40,9 @@ def serve_camera(
     jsonl: Annotated[
         Path | None, typer.Option(help="One JSON object per processed frame to PATH, or - for stdout.")
     ] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="Every change of state as one JSON object to PATH, or - for stdout.")
+    ] = None,
     smooth: Annotated[
         int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")
     ] = LiveConfig.smooth,
