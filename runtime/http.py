@@ -1,6 +1,6 @@
 """A small HTTP server for live results: /state (JSON), /stream.mjpg (annotated frames), / (a live
-page) and /healthz. Python's own ThreadingHTTPServer is enough for a handful of viewers and keeps
-the runtime free of web frameworks."""
+page), /healthz (alive) and /readyz (a fresh state, else 503 and why). Python's own
+ThreadingHTTPServer is enough for a handful of viewers and keeps the runtime free of web frameworks."""
 
 from __future__ import annotations
 
@@ -33,9 +33,18 @@ document.getElementById("detail").textContent=`score ${s.score.toFixed(2)} · ${
 class LiveState:
     """What the processing loop publishes and the HTTP handlers read (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stale_after_s: float = 3.0) -> None:
+        self.stale_after_s = stale_after_s  # /readyz: a state older than this is not fresh
         self._lock = threading.Condition()
-        self._state: dict = {"state": "unknown", "score": 0.0, "fps": 0.0, "provider": "", "frame": -1}
+        self._state: dict = {
+            "state": "unknown",
+            "score": 0.0,
+            "fps": 0.0,
+            "provider": "",
+            "frame": -1,
+            "reason": "starting",
+            "connected": True,
+        }
         self._updated = time.monotonic()
         self._jpeg: bytes | None = None
         self._sequence = 0
@@ -43,16 +52,34 @@ class LiveState:
 
     def publish(self, state: dict, jpeg: bytes | None) -> None:
         with self._lock:
-            self._state = state
+            self._state = {**self._state, **state}
             self._updated = time.monotonic()
             if jpeg is not None:
                 self._jpeg = jpeg
                 self._sequence += 1
             self._lock.notify_all()
 
+    def mark(self, **fields: object) -> None:
+        """Change fields of the state (a change of state, a lost source) without a new frame."""
+        with self._lock:
+            self._state = {**self._state, **fields}
+
     def snapshot(self) -> dict:
         with self._lock:
             return {**self._state, "age_s": round(time.monotonic() - self._updated, 3)}
+
+    def readiness(self) -> tuple[bool, str]:
+        """Whether the state is fresh (a frame classified within `stale_after_s`, the source there), and why not."""
+        state = self.snapshot()
+        if self.closed:
+            return False, "stopped"
+        if not state["connected"]:
+            return False, "source lost"
+        if state["frame"] < 0:
+            return False, "no frame classified yet"
+        if state["age_s"] > self.stale_after_s:
+            return False, f"no fresh frame for {state['age_s']:.1f}s"
+        return True, "fresh"
 
     def next_jpeg(self, after: int, timeout_s: float = 5.0) -> tuple[int, bytes | None]:
         with self._lock:
@@ -67,7 +94,7 @@ class LiveState:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """One request: /state, /healthz, the page, or the MJPEG stream of `live` (set per server)."""
+    """One request: /state, /healthz, /readyz, the page, or the MJPEG stream of `live` (set per server)."""
 
     live: LiveState
     protocol_version = "HTTP/1.0"  # one request per connection: a slot is never held between requests
@@ -97,6 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(self.live.snapshot()).encode(), "application/json")
         elif path == "/healthz":
             self._send(200, b'{"ok": true}', "application/json")
+        elif path == "/readyz":
+            ready, why = self.live.readiness()
+            self._send(200 if ready else 503, json.dumps({"ready": ready, "why": why}).encode(), "application/json")
         elif path == "/":
             self._send(200, PAGE.encode(), "text/html; charset=utf-8")
         elif path == "/stream.mjpg":

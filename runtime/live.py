@@ -163,7 +163,7 @@ class _Outputs:
         self._writer_size = (0, 0)
         self._record_temp = Path()
         self.server: ThreadingHTTPServer | None = None
-        self.live_state = LiveState()
+        self.live_state = LiveState(stale_after_s=config.stall_timeout_s)
         if (
             config.show
             and sys.platform.startswith("linux")
@@ -189,7 +189,8 @@ class _Outputs:
             raise
 
     def event(self, event: dict) -> None:
-        """One change of the reported state, to `events`."""
+        """One change of the reported state: to `events`, and to the HTTP state at once."""
+        self.live_state.mark(state=event["to"], reason=event["reason"], connected=event["reason"] != "source lost")
         if "events" in self._lines:
             self._lines["events"].write(event)
 

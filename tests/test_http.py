@@ -94,3 +94,33 @@ def test_head_answers_and_disconnects_are_quiet(server, capfd):
     assert request(port, "GET", "/healthz")[0].status == 200
     captured = capfd.readouterr()
     assert "Traceback" not in captured.err and "BrokenPipe" not in captured.err, captured.err
+
+
+def test_readyz_is_503_with_the_reason_unless_the_state_is_fresh():
+    live = LiveState(stale_after_s=0.3)
+    server = start_server("127.0.0.1:0", live, max_clients=8, timeout_s=2.0)
+    port = server.server_address[1]
+
+    def ready():
+        response, body, connection = request(port, "GET", "/readyz")
+        connection.close()
+        return response.status, json.loads(body)["why"]
+
+    try:
+        assert ready() == (503, "no frame classified yet")
+        live.publish({"state": "red", "score": 0.9, "frame": 1}, None)
+        assert ready() == (200, "fresh")
+        live.mark(state="unknown", reason="source lost", connected=False)
+        assert ready() == (503, "source lost")
+        state = json.loads(request(port, "GET", "/state")[1])
+        assert state["state"] == "unknown" and state["reason"] == "source lost" and state["connected"] is False
+        live.mark(connected=True)
+        live.publish({"state": "red", "frame": 2}, None)
+        time.sleep(0.5)
+        status, why = ready()
+        assert status == 503 and why.startswith("no fresh frame for")
+        assert request(port, "HEAD", "/readyz")[0].status == 503  # HEAD answers as GET would
+    finally:
+        live.close()
+        server.shutdown()
+        server.server_close()
