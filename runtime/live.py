@@ -4,6 +4,7 @@ and publish to JSON Lines, a recording, a window and HTTP, until the source ends
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -494,12 +495,15 @@ class _FrameWork:
         self.summary = summary
         self.notify = notify
         self.live = source.live
+        self.camera = source.spec.live  # a camera or stream (not a file, even played in real time)
         self.media_time = source.media_time
         self.smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
         self.flashes = FlashDetector(classifier.info.classes)
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
         self.changes = 0
         self._events: list[dict] = []
+        self._fingerprint = b""
+        self._same_since = 0.0
         self.started = time.perf_counter()
         self.fps = 0.0
         self._recent: deque[float] = deque()  # when each frame of the last RATE_WINDOW_S was done
@@ -510,6 +514,15 @@ class _FrameWork:
         self._recent.clear()
         self.fps = 0.0
         self._report(UNKNOWN, 0.0, "source lost")
+
+    def _frozen(self, frame: Frame) -> bool:
+        """True once a camera has sent the very same picture for `stall_timeout_s`: a sensor
+        always adds noise, so identical frames mean a stuck encoder or a replayed still, not a light."""
+        fingerprint = hashlib.blake2b(np.ascontiguousarray(frame.image[::4, ::4]).tobytes(), digest_size=16).digest()
+        now = self.media_time(frame)
+        if fingerprint != self._fingerprint:
+            self._fingerprint, self._same_since = fingerprint, now
+        return now - self._same_since >= self.config.stall_timeout_s
 
     def take_events(self) -> list[dict]:
         """The changes of the reported state since the last call."""
@@ -545,7 +558,11 @@ class _FrameWork:
         best = int(probabilities.argmax())
         state, state_score = self.smoother.update(probabilities)
         state = self.flashes.update(self.media_time(frame), state)  # a colour blinking with off: flashing
-        self._report(state, state_score, "low score" if state == UNKNOWN else "")
+        if self.camera and self._frozen(frame):
+            state, reason = UNKNOWN, "frozen frame"
+        else:
+            reason = "low score" if state == UNKNOWN else ""
+        self._report(state, state_score, reason)
         done = time.perf_counter()
         # Live: from capture to result (waiting included); a file: from hand-over to result.
         latency_ms = (done - (frame.captured_at if self.live else received_at)) * 1000

@@ -162,3 +162,39 @@ def test_an_outage_and_a_normal_cycle_are_not_flashing():
     assert not any(detector.update(now, state).startswith("flashing") for now, state in frames)
     passthrough = FlashDetector(("red", "green", "blue"))  # no `off` class: nothing to detect
     assert passthrough.update(0.0, "red") == "red"
+
+
+class StuckCapture(ScriptedCapture):
+    """Green frames at 25 fps with sensor noise, except between `stuck_from` and `stuck_to` (frame
+    numbers) where the very same picture repeats: a stuck encoder."""
+
+    def __init__(self, stuck_from: int, stuck_to: int) -> None:
+        super().__init__(good=10_000)
+        self.stuck_from, self.stuck_to = stuck_from, stuck_to
+        self.rng = np.random.default_rng(0)
+        self.still = self._picture()
+
+    def _picture(self) -> np.ndarray:
+        image = np.zeros((48, 64, 3), np.uint8)
+        image[..., 1] = 200 + self.rng.integers(0, 20, (48, 64))  # green, BGR
+        return image
+
+    def read(self):
+        self.count += 1
+        time.sleep(0.04)
+        return True, self.still if self.stuck_from <= self.count < self.stuck_to else self._picture()
+
+
+def test_a_picture_that_never_changes_is_a_frozen_frame_not_a_state(color_model, tmp_path):
+    import json
+
+    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.model import load_classifier
+
+    source = FrameSource(CAMERA, capture_factory=lambda *a: StuckCapture(25, 75)).start()
+    config = LiveConfig(smooth=1, stall_timeout_s=1.0, events=tmp_path / "events.jsonl", max_frames=110)
+    summary = run_live(load_classifier(color_model, "cpu"), source, config)
+    changes = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    steps = [(change["to"], change["reason"]) for change in changes]
+    assert steps == [("green", ""), ("unknown", "frozen frame"), ("green", "")]
+    assert summary.final_state == "green"

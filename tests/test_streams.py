@@ -164,9 +164,11 @@ class MjpegServer:
     def _feed(self):
         frame = np.zeros((240, 320, 3), np.uint8)
         frame[:] = BGR["red"]
-        jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+        count = 0
         while not self.live.closed:
-            self.live.publish({"state": "red"}, jpeg)
+            frame[:8, :8] = count % 256  # a camera's picture is never exactly the same twice
+            self.live.publish({"state": "red"}, cv2.imencode(".jpg", frame)[1].tobytes())
+            count += 1
             time.sleep(0.02)
 
     def kill(self):
