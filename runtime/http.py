@@ -12,8 +12,12 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 from edgecls.core.errors import StreamError
+
+if TYPE_CHECKING:
+    from edgecls.runtime.metrics import LiveMetrics
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>edgecls live</title>
@@ -49,6 +53,7 @@ class LiveState:
         self._jpeg: bytes | None = None
         self._sequence = 0
         self.closed = False
+        self.metrics: LiveMetrics | None = None  # set by the live loop: what /metrics serves
 
     def publish(self, state: dict, jpeg: bytes | None) -> None:
         with self._lock:
@@ -124,6 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(self.live.snapshot()).encode(), "application/json")
         elif path == "/healthz":
             self._send(200, b'{"ok": true}', "application/json")
+        elif path == "/metrics" and self.live.metrics is not None:
+            from edgecls.runtime.metrics import CONTENT_TYPE
+
+            self._send(200, self.live.metrics.render(), CONTENT_TYPE)
         elif path == "/readyz":
             ready, why = self.live.readiness()
             self._send(200 if ready else 503, json.dumps({"ready": ready, "why": why}).encode(), "application/json")

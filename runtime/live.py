@@ -32,6 +32,8 @@ from edgecls.runtime.streams import Frame, FrameSource
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
 
+    from edgecls.runtime.metrics import LiveMetrics
+
 RATE_WINDOW_S = 2.0  # the live frame rate is measured over the frames of the last two seconds
 STATE_COLORS_BGR = {"red": (40, 40, 230), "yellow": (0, 210, 250), "green": (60, 200, 60), UNKNOWN: (200, 200, 200)}
 
@@ -376,6 +378,10 @@ def run_live(
         host = f"[{host}]" if ":" in host else host
         notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz)")
     work = _FrameWork(classifier, config, summary, notify, source)
+    if outputs.server is not None:
+        from edgecls.runtime.metrics import LiveMetrics
+
+        outputs.live_state.metrics = work.metrics = LiveMetrics(source, work)
     watch = _Watch(source, config, notify, on_lost=work.lost)
     try:
         with _stop_on_sigterm(stop):
@@ -504,6 +510,7 @@ class _FrameWork:
         self._events: list[dict] = []
         self._fingerprint = b""
         self._same_since = 0.0
+        self.metrics: LiveMetrics | None = None  # with --http: /metrics
         self.started = time.perf_counter()
         self.fps = 0.0
         self._recent: deque[float] = deque()  # when each frame of the last RATE_WINDOW_S was done
@@ -568,6 +575,8 @@ class _FrameWork:
         latency_ms = (done - (frame.captured_at if self.live else received_at)) * 1000
         self.summary.processed += 1
         self.summary.latencies_ms.append(latency_ms)
+        if self.metrics is not None:
+            self.metrics.latency.observe(latency_ms / 1000)
         self._recent.append(done)
         while done - self._recent[0] > RATE_WINDOW_S:
             self._recent.popleft()

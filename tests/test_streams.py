@@ -245,6 +245,19 @@ def test_http_endpoints_during_a_run(color_model, clip):
         assert state["state"] in {"red", "green", "blue"} and state["age_s"] < 5 and state["provider"] == "cpu"
         assert json.loads(urllib.request.urlopen(base + "/healthz", timeout=5).read()) == {"ok": True}
         assert b"/stream.mjpg" in urllib.request.urlopen(base + "/", timeout=5).read()
+        from prometheus_client.parser import text_string_to_metric_families
+
+        scraped = urllib.request.urlopen(base + "/metrics", timeout=5)
+        assert scraped.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        families = {family.name: family for family in text_string_to_metric_families(scraped.read().decode())}
+        processed = families["edgecls_frames_processed"].samples[0]
+        assert processed.name == "edgecls_frames_processed_total" and processed.value > 0
+        assert processed.labels == {"source": str(path)}
+        lit = [s.labels["state"] for s in families["edgecls_light_state"].samples if s.value == 1.0]
+        assert len(lit) == 1 and lit[0] in {"red", "green", "blue", "unknown"}
+        latency = {s.name: s.value for s in families["edgecls_latency_seconds"].samples if not s.labels.get("le")}
+        assert latency["edgecls_latency_seconds_count"] > 0 and latency["edgecls_latency_seconds_sum"] > 0
+        assert families["edgecls_source_connected"].samples[0].value == 1.0
         stream = urllib.request.urlopen(base + "/stream.mjpg", timeout=5)
         assert stream.headers["Content-Type"].startswith("multipart/x-mixed-replace")
         assert stream.read(7) == b"--frame"
