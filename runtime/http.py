@@ -11,6 +11,7 @@ import selectors
 import socket
 import threading
 import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
@@ -20,16 +21,33 @@ if TYPE_CHECKING:
     from edgecls.runtime.metrics import LiveMetrics
 
 PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>edgecls live</title>
-<style>body{font-family:sans-serif;background:#111;color:#eee;margin:2em}
-#state{font-size:3em;font-weight:bold}img{max-width:100%;border:1px solid #444}</style></head>
-<body><div id="state">…</div><div id="detail"></div><img src="/stream.mjpg" alt="live stream">
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>edgecls live</title>
+<style>body{font-family:sans-serif;background:#111;color:#eee;margin:1em;max-width:60em}
+#state{font-size:3em;font-weight:bold;margin:.2em 0}#status{font-weight:bold;padding:.2em .5em;display:inline-block}
+.live{background:#264}.stale{background:#a60}.down{background:#a22}#detail,#changes{color:#bbb;font-size:.9em}
+img{width:100%;border:1px solid #444;transition:opacity .3s}ul{padding-left:1.2em}</style></head>
+<body><div id="status">connecting…</div><div id="state">…</div><div id="detail"></div>
+<img id="video" src="/stream.mjpg" alt="live stream"><div id="changes"></div>
 <script>
-const colors={red:"#f44",yellow:"#fd3",green:"#4e4"};
-async function poll(){try{const r=await fetch("/state");const s=await r.json();
-const el=document.getElementById("state");el.textContent=s.state;el.style.color=colors[s.state]||"#eee";
-document.getElementById("detail").textContent=`score ${s.score.toFixed(2)} · ${s.fps.toFixed(1)} fps · ${s.provider} · updated ${s.age_s.toFixed(1)} s ago`;
-}catch(e){}setTimeout(poll,250)}poll();
+const colors={red:"#f44",yellow:"#fd3",green:"#4e4",off:"#999"};
+const $=id=>document.getElementById(id);
+function show(kind,text,state,color){$("status").className=kind;$("status").textContent=text;
+$("state").textContent=state;$("state").style.color=color;$("video").style.opacity=kind==="live"?1:.3}
+function since(seconds){return seconds<90?`${seconds.toFixed(0)} s`:`${(seconds/60).toFixed(0)} min`}
+let lostAt=null;
+async function poll(){try{const r=await fetch("/state",{cache:"no-store"});const s=await r.json();lostAt=null;
+const stale=s.age_s>s.stale_after_s,name=s.state.replace("_"," ");
+if(!s.connected)show("down",`DISCONNECTED: ${s.reason}; last state shown is not current`,name,"#777");
+else if(stale)show("stale",`STALE: no fresh frame for ${s.age_s.toFixed(1)} s`,name,"#777");
+else show("live",`LIVE · ${name} for ${since(s.in_state_s)}`,name,colors[s.state.replace("flashing_","")]||"#eee");
+$("detail").textContent=(!s.connected||stale?"":`state score ${s.state_score.toFixed(2)} · ${s.fps.toFixed(1)} fps · `)+`${s.provider} · `+
+`source ${s.source} · model ${s.model}`+(s.reason&&s.connected?` · ${s.reason}`:"");
+$("changes").innerHTML="<b>last changes</b><ul>"+s.changes.map(c=>`<li>${c.time.slice(11,19)} UTC: `+
+`${c.from} → ${c.to}${c.reason?" ("+c.reason+")":""}</li>`).join("")+"</ul>";
+}catch(e){show("down","SERVER UNREACHABLE: the last state shown is not current",$("state").textContent,"#777");
+lostAt=lostAt||new Date();$("detail").textContent=`no answer from the server since ${lostAt.toLocaleTimeString()}`}
+setTimeout(poll,500)}poll();
 </script></body></html>
 """
 
@@ -48,7 +66,12 @@ class LiveState:
             "frame": -1,
             "reason": "starting",
             "connected": True,
+            "state_score": 0.0,
+            "source": "",
+            "model": "",
         }
+        self._changes: deque[dict] = deque(maxlen=10)  # the newest first
+        self._changed_at = time.monotonic()
         self._updated = time.monotonic()
         self._jpeg: bytes | None = None
         self._sequence = 0
@@ -69,9 +92,24 @@ class LiveState:
         with self._lock:
             self._state = {**self._state, **fields}
 
+    def change(self, event: dict) -> None:
+        """A change of the reported state (an event): the state, its reason, the list of changes."""
+        with self._lock:
+            self._state = {**self._state, "state": event["to"], "reason": event["reason"]}
+            self._state["connected"] = event["reason"] != "source lost"
+            self._changes.appendleft({key: event[key] for key in ("time", "from", "to", "reason")})
+            self._changed_at = time.monotonic()
+
     def snapshot(self) -> dict:
         with self._lock:
-            return {**self._state, "age_s": round(time.monotonic() - self._updated, 3)}
+            now = time.monotonic()
+            return {
+                **self._state,
+                "age_s": round(now - self._updated, 3),
+                "in_state_s": round(now - self._changed_at, 3),
+                "stale_after_s": self.stale_after_s,
+                "changes": list(self._changes),
+            }
 
     def readiness(self) -> tuple[bool, str]:
         """Whether the state is fresh (a frame classified within `stale_after_s`, the source there), and why not."""

@@ -193,7 +193,7 @@ class _Outputs:
 
     def event(self, event: dict) -> None:
         """One change of the reported state: to `events`, and to the HTTP state at once."""
-        self.live_state.mark(state=event["to"], reason=event["reason"], connected=event["reason"] != "source lost")
+        self.live_state.change(event)
         if "events" in self._lines:
             self._lines["events"].write(event)
 
@@ -201,7 +201,7 @@ class _Outputs:
     def needs_overlay(self) -> bool:
         return bool(self.config.record or self.config.show or self.server)
 
-    def write(self, record: dict, frame: np.ndarray | None, fps_hint: float) -> bool:
+    def write(self, record: dict, frame: np.ndarray | None, fps_hint: float, state_score: float = 0.0) -> bool:
         """Send one processed frame everywhere; returns False when the user closed the window (q / Esc)."""
         if "jsonl" in self._lines:
             self._lines["jsonl"].write(record)
@@ -212,7 +212,7 @@ class _Outputs:
         if self.server is not None:
             ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
             state = {key: record[key] for key in ("frame", "label", "score", "state")}
-            state.update(fps=fps_hint, provider=self.provider)
+            state.update(fps=fps_hint, provider=self.provider, state_score=round(state_score, 4))
             self.live_state.publish(state, jpeg.tobytes() if ok else None)
         if self.config.show:
             cv2.imshow("edgecls", frame)
@@ -382,6 +382,7 @@ def run_live(
         from edgecls.runtime.metrics import LiveMetrics
 
         outputs.live_state.metrics = work.metrics = LiveMetrics(source, work)
+        outputs.live_state.mark(source=str(source.spec), model=classifier.path.name)
     watch = _Watch(source, config, notify, on_lost=work.lost)
     try:
         with _stop_on_sigterm(stop):
@@ -446,7 +447,7 @@ def _send(frame: Frame, done: tuple[dict, float], work: _FrameWork, outputs: _Ou
         overlay = draw_overlay(
             frame.image, record["state"], state_score, work.fps, work.classifier.provider, work.config.roi
         )
-    return outputs.write(record, overlay, work.fps)
+    return outputs.write(record, overlay, work.fps, state_score)
 
 
 class _Watch:
