@@ -373,18 +373,11 @@ def run_live(
     except BaseException:
         source.stop()
         raise
-    if outputs.server is not None:
-        host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
-        host = f"[{host}]" if ":" in host else host
-        notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz)")
     work = _FrameWork(classifier, config, summary, notify, source)
-    if outputs.server is not None:
-        from edgecls.runtime.metrics import LiveMetrics
-
-        outputs.live_state.metrics = work.metrics = LiveMetrics(source, work)
-        outputs.live_state.mark(source=str(source.spec), model=classifier.path.name)
     watch = _Watch(source, config, notify, on_lost=work.lost)
     try:
+        if outputs.server is not None:
+            _serve_http(outputs, source, work, notify)
         with _stop_on_sigterm(stop):
             summary.stopped_by = _serve(source, watch, work, outputs, stop, config.max_frames)
     except KeyboardInterrupt:
@@ -404,6 +397,18 @@ def run_live(
         summary.state_changes = work.changes
         summary.final_state = work.state
     return summary
+
+
+def _serve_http(outputs: _Outputs, source: FrameSource, work: _FrameWork, notify: Callable[[str], None]) -> None:
+    """What the HTTP view shows besides frames (source, model, /metrics), and where it listens."""
+    from edgecls.runtime.metrics import LiveMetrics
+
+    assert outputs.server is not None
+    outputs.live_state.metrics = work.metrics = LiveMetrics(source, work)
+    outputs.live_state.mark(source=str(source.spec), model=work.classifier.path.name)
+    host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
+    host = f"[{host}]" if ":" in host else host
+    notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz, /readyz, /metrics)")
 
 
 def _serve(
