@@ -99,6 +99,11 @@ class Browser:
             if message.get("id") == self.next_id:
                 return message.get("result", {})
 
+    def text(self, element_id: str) -> str:
+        """The text of one element of the page, as the viewer sees it now."""
+        expression = f"document.getElementById({json.dumps(element_id)}).textContent"
+        return self.call("Runtime.evaluate", expression=expression)["result"].get("value", "")
+
     def screenshot(self, path: Path) -> None:
         path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
         print(f"wrote {path}")

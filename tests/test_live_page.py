@@ -1,0 +1,60 @@
+"""The live page in a real browser (headless Chromium): it says when what it shows is not current."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+
+
+def wait_for(read, expected: str, timeout: float = 15.0) -> str:
+    deadline, text = time.perf_counter() + timeout, ""
+    while time.perf_counter() < deadline:
+        text = read()
+        if text.startswith(expected):
+            return text
+        time.sleep(0.2)
+    return text
+
+
+def test_the_page_shows_live_disconnected_and_server_unreachable(color_model, tmp_path):
+    from live_page import Browser, Camera, free_port
+
+    clip = tmp_path / "red.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        writer.write(np.clip(np.full((48, 64, 3), (20, 20, 220)) + rng.integers(0, 9, (48, 64, 3)), 0, 255).astype(np.uint8))
+    writer.release()
+    camera, http = Camera(clip), f"127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--source", camera.url]
+    serve = subprocess.Popen([*command, "--http", http, "--stall-timeout", "1"], stderr=subprocess.DEVNULL)
+    browser = Browser()
+    try:
+        time.sleep(2)
+        browser.call("Page.navigate", url=f"http://{http}/")
+        status = lambda: browser.text("status")  # noqa: E731
+        assert wait_for(status, "LIVE · red").startswith("LIVE · red")
+        assert browser.text("state") == "red" and "state score" in browser.text("detail")
+        camera.feeding.clear()  # frozen camera: the connection stays open, no frames come
+        assert wait_for(status, "DISCONNECTED").startswith("DISCONNECTED: source lost")
+        assert browser.text("state") == "unknown" and "source lost" in browser.text("changes")
+        browser.screenshot(tmp_path / "stalled.png")
+        camera.feeding.set()
+        assert wait_for(status, "LIVE").startswith("LIVE")
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(20)
+        assert wait_for(status, "SERVER UNREACHABLE").startswith("SERVER UNREACHABLE")
+        assert browser.text("detail").startswith("no answer from the server since")
+    finally:
+        serve.kill()
+        browser.close()
+        camera.close()
