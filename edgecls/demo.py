@@ -131,12 +131,12 @@ def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Pat
 def flashing_delays(frames: list[dict], spans: list[tuple[int, int]], fps: float) -> dict[str, float | None]:
     """Seconds from each flashing spell's start to the first `flashing_yellow` reported, and from its
     end to the first steady state reported (the worst spell; None if never)."""
-    reported = {frame["frame"]: frame["state"] for frame in frames}
+    reported = sorted((frame["frame"], frame["state"]) for frame in frames)
     detected: list[float] = []
     cleared: list[float] = []
     for start, end in spans:
-        first = next((i for i in sorted(reported) if i >= start and reported[i] == "flashing_yellow"), None)
-        back = next((i for i in sorted(reported) if i >= end and not reported[i].startswith("flashing")), None)
+        first = next((i for i, state in reported if i >= start and state == "flashing_yellow"), None)
+        back = next((i for i, state in reported if i >= end and not state.startswith("flashing")), None)
         if first is not None and first < end:
             detected.append((first - start) / fps)
         if back is not None:

@@ -426,11 +426,9 @@ def test_credentials_in_a_stream_url_are_never_printed(color_model):
 
 
 def test_serve_camera_waits_for_a_camera_that_is_down_at_start(color_model, tmp_path):
-    import socket
+    from live_page import free_port
 
-    with socket.socket() as probe:  # a free port, for a camera that comes up later
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # for a camera that comes up later
     out = tmp_path / "frames.jsonl"
     command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--max-frames", "5"]
     command += ["--source", f"http://127.0.0.1:{port}/stream.mjpg", "--open-timeout", "0.5", "--jsonl", str(out)]

@@ -91,9 +91,11 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         TrainingStopped: a NaN loss stopped training (the last good model is kept).
     """
     config, run_dir = _prepare_run(config, runs_root)
+    size = config.image_size
+    assert size is not None  # _prepare_run resolved it from the backbone
     pretrained = config.weights != "none"
-    dataset = _load_data(config, run_dir)
-    backbone, head, model, extractor = _build_models(config, len(dataset.classes))
+    dataset = _load_data(config, size, run_dir)
+    backbone, head, model, extractor = _build_models(config, size, len(dataset.classes))
     model_path = run_dir / "model.keras"
     rows: list[dict] = []
     metrics: dict = {"classes": dataset.classes, "stages": {}}
@@ -139,12 +141,10 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
     return RunResult(run_dir, model_path, metrics, interrupted, num_extracted, bottleneck_seconds)
 
 
-def _load_data(config: TrainConfig, run_dir: Path) -> Dataset:
+def _load_data(config: TrainConfig, size: int, run_dir: Path) -> Dataset:
     """Every image, checked once and decoded at the model's size; the split written to the run."""
     from edgecls.trainer.data import load_dataset, report_scan
 
-    size = config.image_size
-    assert size is not None  # _prepare_run resolved it from the backbone
     dataset = load_dataset(config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels)
     report_scan(dataset)
     logger.info(
@@ -155,7 +155,7 @@ def _load_data(config: TrainConfig, run_dir: Path) -> Dataset:
     return dataset
 
 
-def _build_models(config: TrainConfig, num_classes: int):
+def _build_models(config: TrainConfig, size: int, num_classes: int):
     """The backbone, the head, the whole model (uint8 image -> probabilities) and the feature extractor."""
     import keras
 
@@ -163,8 +163,6 @@ def _build_models(config: TrainConfig, num_classes: int):
     from edgecls.trainer.finetune import assemble_model
     from edgecls.trainer.head import build_head
 
-    size = config.image_size
-    assert size is not None  # _prepare_run resolved it from the backbone
     keras.utils.set_random_seed(config.seed)
     backbone = build_backbone(config.backbone, config.weights, size)
     head = build_head(backbone.output_shape[-1], num_classes, config.head_units, config.dropout, config.seed)
