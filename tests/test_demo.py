@@ -19,6 +19,7 @@ def test_demo_runs_every_stage_and_reports(tmp_path):
     config = DemoConfig(
         out=str(tmp_path / "demo"),
         per_class=20,
+        val_per_class=4,
         test_per_class=4,
         clip_seconds=1.0,
         image_size=32,
@@ -35,6 +36,8 @@ def test_demo_runs_every_stage_and_reports(tmp_path):
         assert Path(result.paths[key]).exists(), key
     figures = summary["figures"]
     assert figures["weights"] == "none (offline)"
+    run_config = json.loads((Path(result.paths["run"]) / "config.json").read_text())
+    assert run_config["backbone"] == "compactcnn" and run_config["val_data"].endswith("val")
     # The figures are what the files say: recomputed here from the outputs the demo wrote.
     recall = figures["held_out_recall"]
     assert set(recall) == {"red", "yellow", "green", "off"}  # four images each: accuracy is mean recall

@@ -208,6 +208,26 @@ def test_offline_imagenet_names_both_ways_out(monkeypatch):
         build_backbone("mobilenetv3small", "imagenet", 32)
 
 
+def test_the_compact_backbone_trains_from_scratch_or_from_its_own_weights(tmp_path):
+    import numpy as np
+
+    from edgecls.trainer.backbones import build_backbone
+
+    with pytest.raises(EdgeclsError, match="no ImageNet weights.*`weights` none"):
+        build_backbone("compactcnn", "imagenet", 32)
+    backbone = build_backbone("compactcnn", "none", 40)
+    assert backbone.output_shape == (None, 256)  # average and max pooling of the last block's 128 filters
+    # A bright dot is kept by the max pooling wherever it is: the features differ from a blank image's.
+    blank = np.zeros((1, 40, 40, 3), np.float32)
+    dot = blank.copy()
+    dot[0, 30:33, 5:8] = 1.0
+    assert not np.allclose(backbone.predict(blank, verbose=0), backbone.predict(dot, verbose=0))
+    weights = tmp_path / "compact.weights.h5"
+    backbone.save_weights(weights)
+    again = build_backbone("compactcnn", str(weights), 40)
+    np.testing.assert_allclose(again.predict(dot, verbose=0), backbone.predict(dot, verbose=0), rtol=1e-5, atol=1e-6)
+
+
 def test_cli_reports_data_errors_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "missing"), "--weights", "none"])
     assert result.exit_code == 2

@@ -21,6 +21,7 @@ class BackboneSpec:
     min_size: int
     preprocessing: str  # "caffe": BGR minus mean; "tf": scale to [-1, 1]; "builtin": inside the model
     default_fine_tune_layers: int  # layers from the end unfrozen by default: the last block
+    imagenet: bool = True  # whether ImageNet weights exist for it
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -33,6 +34,8 @@ BACKBONES: dict[str, BackboneSpec] = {
     "mobilenetv3small": BackboneSpec("MobileNetV3Small", 224, 32, "builtin", 16),
     "mobilenetv3large": BackboneSpec("MobileNetV3Large", 224, 32, "builtin", 16),
     "efficientnetv2b0": BackboneSpec("EfficientNetV2B0", 224, 32, "builtin", 14),
+    # Ours, for training from scratch on a CPU: no ImageNet weights exist for it.
+    "compactcnn": BackboneSpec("CompactCNN", 64, 32, "tf", 7, imagenet=False),
 }
 
 
@@ -78,7 +81,12 @@ def build_backbone(name: str, weights: str, image_size: int, scratch_batchnorm_m
     import keras
 
     spec = get_spec(name)
-    constructor = getattr(keras.applications, spec.application)
+    if weights == "imagenet" and not spec.imagenet:
+        raise EdgeclsError(
+            f"{name} has no ImageNet weights (it is for training from scratch): pass `weights` none, or `weights` "
+            "PATH with a weights file saved from this backbone."
+        )
+    constructor = compact_cnn if spec.application == "CompactCNN" else getattr(keras.applications, spec.application)
     keyword = {"include_preprocessing": True} if spec.preprocessing == "builtin" else {}
     keras_weights = None if weights == "none" else weights
     try:
@@ -113,6 +121,38 @@ def build_backbone(name: str, weights: str, image_size: int, scratch_batchnorm_m
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = scratch_batchnorm_momentum
+    return model
+
+
+def compact_cnn(include_top: bool, weights, input_shape: tuple[int, int, int], pooling: str = "avg", width: int = 16):
+    """A small VGG-style network for training from scratch on a CPU in minutes: four blocks of 3x3
+    convolutions (batch norm, ReLU) and max pooling, `width` to 8 x `width` filters, then global
+    average and global max pooling side by side (max pooling keeps a small bright thing, a lit lamp
+    in a street scene, that averaging would wash out).
+
+    Built from stock Keras layers only; takes the same arguments as a keras.applications constructor
+    (without a top: `include_top` must be False and `pooling` "avg").
+    """
+    import keras
+
+    if include_top or pooling != "avg":
+        raise ValueError("compact_cnn is built without a top, pooled")
+    inputs = keras.Input(input_shape, name="compact_input")
+    x = inputs
+    for block, (filters, convolutions) in enumerate(((width, 1), (2 * width, 2), (4 * width, 2), (8 * width, 2))):
+        for index in range(convolutions):
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block + 1}_conv{index + 1}")(
+                x
+            )
+            x = keras.layers.BatchNormalization(name=f"block{block + 1}_bn{index + 1}")(x)
+            x = keras.layers.ReLU(name=f"block{block + 1}_relu{index + 1}")(x)
+        x = keras.layers.MaxPooling2D(name=f"block{block + 1}_pool")(x)
+    pooled = keras.layers.Concatenate(name="avg_max_pool")(
+        [keras.layers.GlobalAveragePooling2D(name="avg_pool")(x), keras.layers.GlobalMaxPooling2D(name="max_pool")(x)]
+    )
+    model = keras.Model(inputs, pooled, name="compactcnn")
+    if weights is not None:
+        model.load_weights(weights)
     return model
 
 

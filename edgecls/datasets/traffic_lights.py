@@ -6,11 +6,13 @@ Each image shows one traffic light in a state: `red`, `yellow` or `green` (that 
 never varied: which lamp is lit, its colour family, and the lamp order (red on top, or at the left of
 a horizontal light). Everything else is:
 
-- The lamp as light, not paint. A lit lamp is an emitter as bright as the scene's white (a dim LED on
-  a bright day) to 60 times brighter, in the hue ranges real LEDs and bulbs have (red: deep red to orange-red or pinkish; yellow: amber to
-  orange; green: blue-green to cyan), spread by the optics into a halo and bloom. The scene is
-  rendered in linear light and the sensor clips each channel, so a bright lamp's core comes out
-  white or nearly white and its colour lives in the halo and fringe, as in photographs.
+- The lamp as light, not paint. A lit lamp is an emitter from 1.5 times the scene's white (a dim LED
+  on a bright day) to 100 times brighter, in the hue ranges real LEDs and bulbs have (red: deep red to
+  orange-red or pinkish; yellow: amber to orange; green: blue-green to cyan), spread by the optics
+  into a halo and bloom; many lamps fall off from a hot centre. The scene is rendered in linear light
+  and the sensor clips each channel, so a bright lamp's core comes out white or nearly white and its
+  colour lives in the halo and in a ring towards the rim, as in photographs. Visors hide up to half
+  of a lens.
 - Unlit lamps: dark grey to black lenses, a tint of their glass, sky reflected in their upper part.
 - Housings: black, grey, yellow, dark green or painted another colour, rounded or square, with or
   without visors over the lamps and back plates (some with a white or yellow border); lamps as plain
@@ -191,8 +193,9 @@ def _scene(rng: np.random.Generator, height: int, width: int, busy: float, scale
         _building(rng, canvas)
     if rng.random() < 0.3 + 0.4 * busy:
         _trees(rng, canvas, rng.uniform(0.1, 0.6 + 0.4 * busy))
-    if rng.random() < 0.65:
-        _colour_field(rng, canvas)
+    for chance in (0.7, 0.35):  # one or two: a red car before an orange wall
+        if rng.random() < chance:
+            _colour_field(rng, canvas)
     if rng.random() < 0.3:
         _glows(rng, canvas, scale)
     if busy > 0.3 or rng.random() < 0.3:
@@ -348,16 +351,19 @@ def _lamp_optics(rng: np.random.Generator, radius: float, visor: bool) -> dict:
         "style": str(rng.choice(["disc", "disc", "fresnel", "leds", "leds", "arrow"], p=[0.3, 0.1, 0.15, 0.2, 0.1, 0.15])),
         "arrow": int(rng.integers(0, 4)),
         "lamp_radius": radius * rng.uniform(0.8, 0.98),
-        # Emission over the scene's white: from a lamp that does not clip (a dim LED, a bright day)
+        # Emission over the scene's white: from a lamp that barely clips (a dim LED, a bright day)
         # to one whose whole core is white and whose colour is left only in the fringe, where the
         # lamp's position is what tells yellow from red.
-        "brightness": _log_uniform(rng, 1.0, 60.0),
+        "brightness": _log_uniform(rng, 1.5, 100.0),
         "crosstalk": rng.uniform(0.04, 0.15),  # the sensor's colour filters overlap: red reaches G and B
     }
     optics["halo"] = (radius * rng.uniform(0.15, 0.7), rng.uniform(0.08, 0.6))
     optics["bloom"] = (radius * rng.uniform(1.2, 3.5), rng.uniform(0.01, 0.12))
     optics["profile"] = rng.uniform(0.0, 0.45)  # how much a lit lens dims towards its rim
-    optics["occlude"] = rng.uniform(0.0, 0.3) if visor else 0.0  # the visor's underside over the lens top
+    # A diffuser or the LED's own beam: many lamps fall off from a hot centre, so a bright one clips
+    # white in the middle and keeps its colour only in a ring towards the rim.
+    optics["hotspot"] = (rng.uniform(0.3, 0.8), rng.uniform(0.02, 0.2)) if rng.random() < 0.4 else None
+    optics["occlude"] = rng.uniform(0.0, 0.55) if visor else 0.0  # the visor's underside over the lens top
     optics["sky"] = np.array([0.3, 0.4, 0.6], np.float32) * rng.uniform(0.0, 0.25)  # reflected in unlit lenses
     return optics
 
@@ -399,6 +405,9 @@ def _draw_lamp(
         return
     emit = _lens_mask(yy.shape, (half, half), lamp_radius, optics["style"], optics["arrow"])
     emit *= 1.0 - optics["profile"] * np.clip(distance, 0, 1) ** 2
+    if optics["hotspot"]:
+        spread, floor = optics["hotspot"]
+        emit *= floor + (1.0 - floor) * np.exp(-((distance / spread) ** 2))
     if occlude > 0:
         emit *= np.clip((yy + lamp_radius - 2 * lamp_radius * occlude) / 2 + 0.5, 0, 1)
     source = np.zeros(body.shape[:2], np.float32)
