@@ -28,6 +28,7 @@ from edgecls.runtime.http import LiveState, start_server
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, FlashDetector, StateSmoother
 from edgecls.runtime.streams import Frame, FrameSource
+from edgecls.runtime.webhook import Webhook, check_webhook_url
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -52,11 +53,14 @@ class LiveConfig:
     jsonl: Path | None = None  # a file, or Path("-") for stdout
     events: Path | None = None  # every change of the reported state as one JSON line: a file, or Path("-")
     light: str = "light"  # the light's name in events
+    webhook: str | None = None  # an http(s) URL: every event POSTed to it as JSON, retried, off the loop
     http: str | None = None
     stall_timeout_s: float = 3.0  # a live source without a fresh frame this long is declared lost and reopened
 
     def __post_init__(self) -> None:
         hold_paths(self, "record", "jsonl", "events")
+        if self.webhook is not None:
+            check_webhook_url(self.webhook)
 
 
 @dataclass
@@ -73,6 +77,8 @@ class LiveSummary:
     provider: str = ""
     stopped_by: str = "end of source"
     not_finite: int = 0  # frames whose model output was NaN or infinite
+    events_sent: int = 0  # to the webhook
+    events_failed: int = 0  # to the webhook, after every retry (or still queued at the stop)
     skipped: int = 0  # frames of a file stepped over (a corrupt stretch)
     errors: list[str] = field(default_factory=list)  # outputs that failed (a full disk ...): non-zero exit
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=10_000), repr=False)  # the newest, bounded
@@ -101,6 +107,8 @@ class LiveSummary:
             "provider": self.provider,
             "stopped_by": self.stopped_by,
             "not_finite": self.not_finite,
+            "events_sent": self.events_sent,
+            "events_failed": self.events_failed,
             "skipped": self.skipped,
             "errors": self.errors,
         }
@@ -158,9 +166,11 @@ def draw_overlay(image: np.ndarray, state: str, score: float, fps: float, provid
 class _Outputs:
     """JSON Lines, recording, window and HTTP: opened lazily, flushed and closed once."""
 
-    def __init__(self, config: LiveConfig, provider: str) -> None:
+    def __init__(self, config: LiveConfig, provider: str, notify: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.provider = provider
+        self.notify = notify or (lambda message: None)
+        self.webhook: Webhook | None = None
         self._lines: dict[str, _Lines] = {}
         self._writer: cv2.VideoWriter | None = None
         self._writer_size = (0, 0)
@@ -187,6 +197,8 @@ class _Outputs:
                     self._lines[name] = _Lines(name, target)
             if config.http:
                 self.server = start_server(config.http, self.live_state)
+            if config.webhook:
+                self.webhook = Webhook(config.webhook, on_failure=self.notify)
         except StreamError:
             self.close()  # what was opened before the failure is not left open
             raise
@@ -194,6 +206,8 @@ class _Outputs:
     def event(self, event: dict) -> None:
         """One change of the reported state: to `events`, and to the HTTP state at once."""
         self.live_state.change(event)
+        if self.webhook is not None:
+            self.webhook.post(event)  # queued: the POST happens on the webhook's own thread
         if "events" in self._lines:
             self._lines["events"].write(event)
 
@@ -241,6 +255,11 @@ class _Outputs:
         errors = []
         for lines in self._lines.values():
             errors += lines.close()
+        if self.webhook is not None:
+            self.webhook.close()
+            self.notify(self.webhook.summary())
+            if self.webhook.failed:
+                errors.append(f"`webhook`: {self.webhook.failed} event(s) not delivered ({self.webhook.last_error})")
         if self._writer is not None:
             self._writer.release()
             problem = verify_recording(self._record_temp, self._frames_recorded)
@@ -369,7 +388,7 @@ def run_live(
     notify = on_status or (lambda message: None)
     summary = LiveSummary(provider=classifier.provider)
     try:
-        outputs = _Outputs(config, classifier.provider)
+        outputs = _Outputs(config, classifier.provider, notify)
     except BaseException:
         source.stop()
         raise
@@ -386,8 +405,8 @@ def run_live(
         if stop.is_set() and summary.stopped_by == "end of source":
             summary.stopped_by = "signal"
         source.stop()
+        summary.seconds = time.perf_counter() - work.started  # not the outputs' closing (a webhook's last tries)
         summary.errors += outputs.close()
-        summary.seconds = time.perf_counter() - work.started
         summary.skipped = source.stats.skipped
         summary.frames_read = source.stats.frames_read
         summary.dropped = source.stats.dropped
@@ -395,6 +414,8 @@ def run_live(
         summary.frozen = source.stats.frozen
         summary.connected_seconds = source.connected_seconds() if source.live else summary.seconds
         summary.state_changes = work.changes
+        if outputs.webhook is not None:
+            summary.events_sent, summary.events_failed = outputs.webhook.sent, outputs.webhook.failed
         summary.final_state = work.state
     return summary
 
@@ -404,7 +425,7 @@ def _serve_http(outputs: _Outputs, source: FrameSource, work: _FrameWork, notify
     from edgecls.runtime.metrics import LiveMetrics
 
     assert outputs.server is not None
-    outputs.live_state.metrics = work.metrics = LiveMetrics(source, work)
+    outputs.live_state.metrics = work.metrics = LiveMetrics(source, work, outputs.webhook)
     outputs.live_state.mark(source=str(source.spec), model=work.classifier.path.name)
     host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
     host = f"[{host}]" if ":" in host else host

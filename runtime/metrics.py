@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from edgecls.runtime.live import _FrameWork
     from edgecls.runtime.streams import FrameSource
+    from edgecls.runtime.webhook import Webhook
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -24,7 +25,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class LiveMetrics:
     """The figures of one source and its light (the loop's `work`): observe latencies, render."""
 
-    def __init__(self, source: FrameSource, work: _FrameWork) -> None:
+    def __init__(self, source: FrameSource, work: _FrameWork, webhook: Webhook | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.latency = Histogram(
             "edgecls_latency_seconds",
@@ -33,7 +34,7 @@ class LiveMetrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.033, 0.05, 0.1, 0.2, 0.5, 1.0),
             registry=self.registry,
         ).labels(str(source.spec))
-        self.registry.register(_Figures(source, work))
+        self.registry.register(_Figures(source, work, webhook))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -42,8 +43,8 @@ class LiveMetrics:
 class _Figures(Collector):
     """The counters and gauges, read from the source's and the loop's own figures at each scrape."""
 
-    def __init__(self, source: FrameSource, work: _FrameWork) -> None:
-        self.source, self.work = source, work
+    def __init__(self, source: FrameSource, work: _FrameWork, webhook: Webhook | None) -> None:
+        self.source, self.work, self.webhook = source, work, webhook
 
     def collect(self) -> Iterator[Metric]:
         name, stats, work = str(self.source.spec), self.source.stats, self.work
@@ -69,3 +70,12 @@ class _Figures(Collector):
         events = CounterMetricFamily("edgecls_state_changes", "Changes of the reported state.", labels=["light"])
         events.add_metric([light], work.changes)
         yield events
+        if self.webhook is not None:
+            for metric, help_text, value in (
+                ("edgecls_webhook_events_sent", "Events the webhook accepted.", self.webhook.sent),
+                ("edgecls_webhook_events_failed", "Events not delivered after every retry.", self.webhook.failed),
+                ("edgecls_webhook_retries", "POSTs repeated after a failure.", self.webhook.retries),
+            ):
+                family = CounterMetricFamily(metric, help_text)
+                family.add_metric([], value)
+                yield family

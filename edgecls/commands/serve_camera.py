@@ -43,6 +43,10 @@ def serve_camera(
     events: Annotated[
         Path | None, typer.Option(help="Every change of state as one JSON object to PATH, or - for stdout.")
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="POST every change of state as JSON to this http(s) URL (retried with backoff)."),
+    ] = None,
     smooth: Annotated[
         int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")
     ] = LiveConfig.smooth,
