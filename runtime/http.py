@@ -26,9 +26,11 @@ PAGE = """<!doctype html>
 <style>body{font-family:sans-serif;background:#111;color:#eee;margin:1em;max-width:60em}
 #state{font-size:3em;font-weight:bold;margin:.2em 0}#status{font-weight:bold;padding:.2em .5em;display:inline-block}
 .live{background:#264}.stale{background:#a60}.down{background:#a22}#detail,#changes{color:#bbb;font-size:.9em}
-img{width:100%;border:1px solid #444;transition:opacity .3s}ul{padding-left:1.2em}</style></head>
+img{width:100%;border:1px solid #444;transition:opacity .3s}ul{padding-left:1.2em}
+table{border-collapse:collapse;width:100%}td{padding:.35em .4em;border-bottom:1px solid #333}
+td.word{font-size:1.6em;font-weight:bold}td.badge{font-size:.8em;font-weight:bold}</style></head>
 <body><div id="status">connecting…</div><div id="state">…</div><div id="detail"></div>
-<img id="video" src="/stream.mjpg" alt="live stream"><div id="changes"></div>
+<table id="lights"></table><img id="video" src="/stream.mjpg" alt="live stream"><div id="changes"></div>
 <script>
 const colors={red:"#f44",yellow:"#fd3",green:"#4e4",off:"#999"};
 const $=id=>document.getElementById(id);
@@ -36,16 +38,28 @@ function show(kind,text,state,color){$("status").className=kind;$("status").text
 $("state").textContent=state;$("state").style.color=color;$("video").style.opacity=kind==="live"?1:.3}
 function since(seconds){return seconds<90?`${seconds.toFixed(0)} s`:`${(seconds/60).toFixed(0)} min`}
 let lostAt=null;
+const esc=t=>String(t).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"})[c]);
+function lights(s){const now=[],rows=s.lights.map(l=>{const stale=l.age_s>s.stale_after_s,kind=!l.connected?"down":stale?"stale":"live";
+if(kind!=="live")now.push(l.light);const word=l.state.replace("_"," ");
+return `<tr><td>${esc(l.light)}<br><small>${esc(l.camera)}</small></td><td class="badge ${kind}">${{live:"LIVE",stale:"STALE",down:"DISCONNECTED"}[kind]}</td>`+
+`<td class="word" style="color:${kind==="live"?colors[l.state.replace("flashing_","")]||"#eee":"#777"}">${word}</td>`+
+`<td>${kind==="live"?`for ${since(l.in_state_s)} · ${l.state_score.toFixed(2)}`:l.connected?`no frame for ${l.age_s.toFixed(1)} s`:esc(l.reason)}</td></tr>`});
+$("lights").innerHTML=rows.join("");$("video").style.display="none";$("state").textContent="";
+$("status").className=now.length?"down":"live";
+$("status").textContent=now.length?`NOT CURRENT: ${now.join(", ")}`:`LIVE · ${s.lights.length} lights`;
+$("detail").textContent=`${s.provider} · sources ${s.source} · model ${s.model}`}
 async function poll(){try{const r=await fetch("/state",{cache:"no-store"});const s=await r.json();lostAt=null;
+if(s.lights&&s.lights.length>1){lights(s)}else{
 const stale=s.age_s>s.stale_after_s,name=s.state.replace("_"," ");
 if(!s.connected)show("down",`DISCONNECTED: ${s.reason}; last state shown is not current`,name,"#777");
 else if(stale)show("stale",`STALE: no fresh frame for ${s.age_s.toFixed(1)} s`,name,"#777");
 else show("live",`LIVE · ${name} for ${since(s.in_state_s)}`,name,colors[s.state.replace("flashing_","")]||"#eee");
 $("detail").textContent=(!s.connected||stale?"":`state score ${s.state_score.toFixed(2)} · ${s.fps.toFixed(1)} fps · `)+`${s.provider} · `+
-`source ${s.source} · model ${s.model}`+(s.reason&&s.connected?` · ${s.reason}`:"");
+`source ${s.source} · model ${s.model}`+(s.reason&&s.connected?` · ${s.reason}`:"")}
 $("changes").innerHTML="<b>last changes</b><ul>"+s.changes.map(c=>`<li>${c.time.slice(11,19)} UTC: `+
-`${c.from} → ${c.to}${c.reason?" ("+c.reason+")":""}</li>`).join("")+"</ul>";
+`${c.light?esc(c.light)+": ":""}${c.from} → ${c.to}${c.reason?" ("+c.reason+")":""}</li>`).join("")+"</ul>";
 }catch(e){show("down","SERVER UNREACHABLE: the last state shown is not current",$("state").textContent,"#777");
+document.querySelectorAll("#lights td").forEach(td=>td.style.color="#777");
 lostAt=lostAt||new Date();$("detail").textContent=`no answer from the server since ${lostAt.toLocaleTimeString()}`}
 setTimeout(poll,500)}poll();
 </script></body></html>
@@ -71,6 +85,7 @@ class LiveState:
             "model": "",
         }
         self._changes: deque[dict] = deque(maxlen=10)  # the newest first
+        self._lights: dict[str, dict] = {}  # per light: what /state lists and /readyz checks
         self._changed_at = time.monotonic()
         self._updated = time.monotonic()
         self._jpeg: bytes | None = None
@@ -80,7 +95,7 @@ class LiveState:
 
     def publish(self, state: dict, jpeg: bytes | None) -> None:
         with self._lock:
-            self._state = {**self._state, **state}
+            self._state = {**self._state, **state, "connected": True}  # a classified frame: the source is there
             self._updated = time.monotonic()
             if jpeg is not None:
                 self._jpeg = jpeg
@@ -92,23 +107,62 @@ class LiveState:
         with self._lock:
             self._state = {**self._state, **fields}
 
+    def add_light(self, name: str, camera: str, source: str) -> None:
+        """A light the run reads (before its first frame: `unknown`, not ready)."""
+        now = time.monotonic()
+        with self._lock:
+            self._lights[name] = {
+                "light": name,
+                "camera": camera,
+                "source": source,
+                "state": "unknown",
+                "state_score": 0.0,
+                "fps": 0.0,
+                "frame": -1,
+                "connected": True,
+                "reason": "starting",
+                "_updated": now,
+                "_changed": now,
+            }
+
+    def update_light(self, name: str, **fields: object) -> None:
+        """A light's newest classified frame: its smoothed state, score and rate; its source is there."""
+        with self._lock:
+            entry = self._lights.get(name)
+            if entry is not None:
+                entry.update(fields, connected=True, _updated=time.monotonic())
+
     def change(self, event: dict) -> None:
         """A change of the reported state (an event): the state, its reason, the list of changes."""
         with self._lock:
-            self._state = {**self._state, "state": event["to"], "reason": event["reason"]}
-            self._state["connected"] = event["reason"] != "source lost"
-            self._changes.appendleft({key: event[key] for key in ("time", "from", "to", "reason")})
-            self._changed_at = time.monotonic()
+            connected = event["reason"] != "source lost"
+            entry = self._lights.get(event["light"])
+            if entry is not None:
+                entry.update(state=event["to"], reason=event["reason"], connected=connected, _changed=time.monotonic())
+            if len(self._lights) <= 1:  # the page's single-light view
+                self._state = {**self._state, "state": event["to"], "reason": event["reason"], "connected": connected}
+                self._changed_at = time.monotonic()
+            change = {key: event[key] for key in ("time", "from", "to", "reason")}
+            self._changes.appendleft({"light": event["light"], **change} if len(self._lights) > 1 else change)
 
     def snapshot(self) -> dict:
         with self._lock:
             now = time.monotonic()
+            lights = [
+                {
+                    **{key: value for key, value in entry.items() if not key.startswith("_")},
+                    "age_s": round(now - entry["_updated"], 3),
+                    "in_state_s": round(now - entry["_changed"], 3),
+                }
+                for entry in self._lights.values()
+            ]
             return {
                 **self._state,
                 "age_s": round(now - self._updated, 3),
                 "in_state_s": round(now - self._changed_at, 3),
                 "stale_after_s": self.stale_after_s,
                 "changes": list(self._changes),
+                "lights": lights,
             }
 
     def readiness(self) -> tuple[bool, str]:
@@ -116,6 +170,13 @@ class LiveState:
         state = self.snapshot()
         if self.closed:
             return False, "stopped"
+        if len(state["lights"]) > 1:
+            problems = [
+                f"{light['light']} ({light['camera']}): {problem}"
+                for light in state["lights"]
+                if (problem := self._light_problem(light))
+            ]
+            return not problems, "; ".join(problems) or "fresh"
         if not state["connected"]:
             return False, "source lost"
         if state["frame"] < 0:
@@ -123,6 +184,15 @@ class LiveState:
         if state["age_s"] > self.stale_after_s:
             return False, f"no fresh frame for {state['age_s']:.1f}s"
         return True, "fresh"
+
+    def _light_problem(self, light: dict) -> str:
+        if not light["connected"]:
+            return "source lost"
+        if light["frame"] < 0:
+            return "no frame classified yet"
+        if light["age_s"] > self.stale_after_s:
+            return f"no fresh frame for {light['age_s']:.1f}s"
+        return ""
 
     def next_jpeg(self, after: int, timeout_s: float = 5.0) -> tuple[int, bytes | None]:
         with self._lock:

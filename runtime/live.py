@@ -23,6 +23,7 @@ import numpy as np
 
 from edgecls.core.errors import StreamError
 from edgecls.core.files import hold_paths
+from edgecls.runtime.cameras import CameraSpec, LightSpec
 from edgecls.runtime.classify import NOT_FINITE
 from edgecls.runtime.http import LiveState, start_server
 from edgecls.runtime.model import Classifier
@@ -81,6 +82,7 @@ class LiveSummary:
     events_failed: int = 0  # to the webhook, after every retry (or still queued at the stop)
     skipped: int = 0  # frames of a file stepped over (a corrupt stretch)
     errors: list[str] = field(default_factory=list)  # outputs that failed (a full disk ...): non-zero exit
+    cameras: list[dict] = field(default_factory=list)  # several lights: each camera's figures and lights
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=10_000), repr=False)  # the newest, bounded
 
     @property
@@ -111,6 +113,7 @@ class LiveSummary:
             "events_failed": self.events_failed,
             "skipped": self.skipped,
             "errors": self.errors,
+            **({"cameras": self.cameras} if self.cameras else {}),
         }
 
     def line(self) -> str:
@@ -215,10 +218,17 @@ class _Outputs:
     def needs_overlay(self) -> bool:
         return bool(self.config.record or self.config.show or self.server)
 
-    def write(self, record: dict, frame: np.ndarray | None, fps_hint: float, state_score: float = 0.0) -> bool:
-        """Send one processed frame everywhere; returns False when the user closed the window (q / Esc)."""
+    def write(
+        self, record: dict, frame: np.ndarray | None, fps_hint: float, state_score: float = 0.0, light: str = ""
+    ) -> bool:
+        """Send one light's classified frame everywhere (`frame`: the annotated picture, one light
+        only); returns False when the user closed the window (q / Esc)."""
         if "jsonl" in self._lines:
             self._lines["jsonl"].write(record)
+        if self.server is not None and light:
+            self.live_state.update_light(
+                light, frame=record["frame"], state=record["state"], state_score=round(state_score, 4), fps=fps_hint
+            )
         if frame is None:
             return True
         if self.config.record:
@@ -378,102 +388,252 @@ def run_live(
     stop: threading.Event | None = None,
     on_status: Callable[[str], None] | None = None,
 ) -> LiveSummary:
-    """Classify frames from a started `source` until it ends, `max_frames` are processed, or a signal.
+    """Classify frames from a started `source` until it ends, `max_frames` are processed, or a signal:
+    one light, `config.light`, inside `config.roi` (the whole frame when None).
 
     Returns a LiveSummary; every output is flushed and the capture released, whatever stopped it.
     `on_status(message)` receives one-line notices for the user: where the HTTP view listens (its real
     port, also when `http` asked for port 0), a source lost or back.
     """
+    spec = CameraSpec("cam0", str(source.spec), (LightSpec(config.light, config.roi),))
+    return run_cameras(classifier, [(spec, source)], config, stop, on_status)
+
+
+def run_cameras(
+    classifier: Classifier,
+    cameras: list[tuple[CameraSpec, FrameSource]],
+    config: LiveConfig,
+    stop: threading.Event | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> LiveSummary:
+    """Classify every light of every camera (a started source each) from one loop: each round takes
+    the newest frame of every camera that has one and classifies every light's crop of them in one
+    session call. A camera that drops is reconnected on its own while the others go on; its lights
+    are `unknown` (source lost) meanwhile. Stops when every source has ended, `max_frames` frames are
+    processed, or a signal comes. `config.roi` and `config.light` are not used: the lights say.
+
+    Returns a LiveSummary: with several lights, the sums over cameras and a figure per camera.
+    """
     stop = stop or threading.Event()
     notify = on_status or (lambda message: None)
     summary = LiveSummary(provider=classifier.provider)
+    single = len(cameras) == 1 and len(cameras[0][0].lights) == 1
     try:
+        if not single and (config.record or config.show):
+            raise StreamError(
+                "`record` and `show` take one camera with one light; watch several with `http` HOST:PORT."
+            )
         outputs = _Outputs(config, classifier.provider, notify)
     except BaseException:
-        source.stop()
+        for _, source in cameras:
+            source.stop()
         raise
-    work = _FrameWork(classifier, config, summary, notify, source)
-    watch = _Watch(source, config, notify, on_lost=work.lost)
+    wake = threading.Event()
+    started = time.perf_counter()
+    units = [_camera(classifier, config, spec, source, summary if single else None, notify, wake) for spec, source in cameras]
     try:
         if outputs.server is not None:
-            _serve_http(outputs, source, work, notify)
+            _serve_http(outputs, units, notify)
         with _stop_on_sigterm(stop):
-            summary.stopped_by = _serve(source, watch, work, outputs, stop, config.max_frames)
+            summary.stopped_by = _serve(units, classifier, outputs, stop, config.max_frames, wake, summary)
     except KeyboardInterrupt:
         summary.stopped_by = "Ctrl-C"
     finally:
         if stop.is_set() and summary.stopped_by == "end of source":
             summary.stopped_by = "signal"
-        source.stop()
-        summary.seconds = time.perf_counter() - work.started  # not the outputs' closing (a webhook's last tries)
+        for unit in units:
+            unit.source.stop()
+        summary.seconds = time.perf_counter() - started  # not the outputs' closing (a webhook's last tries)
         summary.errors += outputs.close()
-        summary.skipped = source.stats.skipped
-        summary.frames_read = source.stats.frames_read
-        summary.dropped = source.stats.dropped
-        summary.reconnects = source.stats.reconnects
-        summary.frozen = source.stats.frozen
-        summary.connected_seconds = source.connected_seconds() if source.live else summary.seconds
-        summary.state_changes = work.changes
+        _sum_up(summary, units, single)
         if outputs.webhook is not None:
             summary.events_sent, summary.events_failed = outputs.webhook.sent, outputs.webhook.failed
-        summary.final_state = work.state
     return summary
 
 
-def _serve_http(outputs: _Outputs, source: FrameSource, work: _FrameWork, notify: Callable[[str], None]) -> None:
-    """What the HTTP view shows besides frames (source, model, /metrics), and where it listens."""
+@dataclass
+class _Camera:
+    """One source, its supervision and the lights read from its frames."""
+
+    spec: CameraSpec
+    source: FrameSource
+    watch: _Watch
+    works: list[_FrameWork]
+    ended: bool = False
+
+
+def _camera(
+    classifier: Classifier,
+    config: LiveConfig,
+    spec: CameraSpec,
+    source: FrameSource,
+    summary: LiveSummary | None,
+    notify: Callable[[str], None],
+    wake: threading.Event,
+) -> _Camera:
+    """A camera's pieces; its notices name it when there are several lights (`summary` None)."""
+    source.wake = wake
+    say = notify if summary is not None else (lambda message: notify(f"{spec.name}: {message}"))
+    works = [
+        _FrameWork(classifier, config, summary or LiveSummary(provider=classifier.provider), say, source, light)
+        for light in spec.lights
+    ]
+
+    def lost() -> None:
+        for work in works:
+            work.lost()
+
+    return _Camera(spec, source, _Watch(source, config, say, on_lost=lost), works)
+
+
+def _sum_up(summary: LiveSummary, units: list[_Camera], single: bool) -> None:
+    """The run's figures from its sources' and lights' own (one light: they are the run's already)."""
+    for unit in units:
+        source, stats = unit.source, unit.source.stats
+        connected = source.connected_seconds() if source.live else summary.seconds
+        summary.frames_read += stats.frames_read
+        summary.dropped += stats.dropped
+        summary.reconnects += stats.reconnects
+        summary.frozen += stats.frozen
+        summary.skipped += stats.skipped
+        if single:
+            summary.connected_seconds = connected
+            continue
+        # Several cameras: the run's fps counts every camera's frames, over the longest connection.
+        summary.connected_seconds = max(summary.connected_seconds, connected)
+        first = unit.works[0].summary  # every light of a camera is classified from the same frames
+        summary.processed += first.processed
+        summary.not_finite += sum(work.summary.not_finite for work in unit.works)
+        summary.latencies_ms.extend(first.latencies_ms)
+        summary.cameras.append(
+            {
+                "camera": unit.spec.name,
+                "source": str(source.spec),
+                "frames_read": stats.frames_read,
+                "processed": first.processed,
+                "dropped": stats.dropped,
+                "reconnects": stats.reconnects,
+                "fps": round(first.processed / connected, 2) if connected > 0 else 0.0,
+                "lights": {work.light: {"final_state": work.state, "state_changes": work.changes} for work in unit.works},
+            }
+        )
+    summary.state_changes = sum(work.changes for unit in units for work in unit.works)
+    summary.final_state = units[0].works[0].state if single else ""
+
+
+def _serve_http(outputs: _Outputs, units: list[_Camera], notify: Callable[[str], None]) -> None:
+    """What the HTTP view shows besides frames (sources, lights, model, /metrics), and where it listens."""
     from edgecls.runtime.metrics import LiveMetrics
 
     assert outputs.server is not None
-    outputs.live_state.metrics = work.metrics = LiveMetrics(source, work, outputs.webhook)
-    outputs.live_state.mark(source=str(source.spec), model=work.classifier.path.name)
+    metrics = LiveMetrics(units, outputs.webhook)
+    outputs.live_state.metrics = metrics
+    sources = ", ".join(str(unit.source.spec) for unit in units)
+    outputs.live_state.mark(source=sources, model=units[0].works[0].classifier.path.name)
+    for unit in units:
+        for work in unit.works:
+            work.metrics = metrics
+            outputs.live_state.add_light(work.light, unit.spec.name, str(unit.source.spec))
     host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
     host = f"[{host}]" if ":" in host else host
     notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz, /readyz, /metrics)")
 
 
 def _serve(
-    source: FrameSource,
-    watch: _Watch,
-    work: _FrameWork,
+    units: list[_Camera],
+    classifier: Classifier,
     outputs: _Outputs,
     stop: threading.Event,
     max_frames: int | None,
+    wake: threading.Event,
+    summary: LiveSummary,
 ) -> str:
-    """The loop: take the newest frame, classify it, send it everywhere. Returns why it stopped."""
+    """The loop: the newest frame of every camera that has one, every light's crop classified in one
+    call, each result sent everywhere. Returns why it stopped."""
+    processed = 0
+    busy = False
+    single = len(units) == 1 and len(units[0].works) == 1
     while not stop.is_set():
-        if max_frames is not None and work.summary.processed >= max_frames:
+        if max_frames is not None and processed >= max_frames:
             return "max_frames"
-        try:
-            frame = source.get(timeout_s=0.5)
-        except EOFError:
+        if not busy:  # the last round found nothing: sleep until a reader has something (or 0.5 s)
+            wake.wait(0.5)
+        wake.clear()
+        batch = _take_frames(units)
+        if all(unit.ended for unit in units):
             break
-        done = None
-        if frame is None:
-            watch.idle()
-        else:
-            watch.frame(frame)
-            done = work.classify(frame)
+        busy = bool(batch)
+        results = _classify(batch, classifier) if batch else []
+        processed += len(batch)
         try:
-            for event in work.take_events():
-                outputs.event(event)
-            if frame is not None and done is not None and not _send(frame, done, work, outputs):
-                return "window closed"
+            for unit in units:
+                for work in unit.works:
+                    for event in work.take_events():
+                        outputs.event(event)
+            for unit, frame, done in results:
+                if not _send(unit, frame, done, outputs, single):
+                    return "window closed"
         except StreamError as error:  # an output failed: stop, and let the others flush
-            work.summary.errors.append(str(error))
+            summary.errors.append(str(error))
             return "an output failed"
     return "end of source"
 
 
-def _send(frame: Frame, done: tuple[dict, float], work: _FrameWork, outputs: _Outputs) -> bool:
-    """One classified frame to every output; False when the user closed the window."""
-    record, state_score = done
-    overlay = None
-    if outputs.needs_overlay:
-        overlay = draw_overlay(
-            frame.image, record["state"], state_score, work.fps, work.classifier.provider, work.config.roi
-        )
-    return outputs.write(record, overlay, work.fps, state_score)
+def _take_frames(units: list[_Camera]) -> list[tuple[_Camera, Frame]]:
+    """A fresh frame from every camera that has one (the newest, live; the next, a file), and the
+    supervision of those that have none."""
+    batch = []
+    for unit in units:
+        if unit.ended:
+            continue
+        try:
+            frame = unit.source.get(timeout_s=0)
+        except EOFError:
+            unit.ended = True
+            continue
+        if frame is None:
+            unit.watch.idle()
+        else:
+            unit.watch.frame(frame)
+            batch.append((unit, frame))
+    return batch
+
+
+def _classify(
+    batch: list[tuple[_Camera, Frame]], classifier: Classifier
+) -> list[tuple[_Camera, Frame, list[tuple[_FrameWork, tuple[dict, float]]]]]:
+    """Every light's crop of every frame in `batch` through the model in one call; per frame, each
+    light's record and state score (a light whose output was not finite is left out)."""
+    received_at = time.perf_counter()
+    crops = [work.prepare(frame) for unit, frame in batch for work in unit.works]
+    probabilities = classifier.predict(np.stack(crops))
+    results = []
+    index = 0
+    for unit, frame in batch:
+        done = []
+        for work in unit.works:
+            outcome = work.finish(frame, probabilities[index], received_at)
+            index += 1
+            if outcome is not None:
+                done.append((work, outcome))
+        results.append((unit, frame, done))
+    return results
+
+
+def _send(
+    unit: _Camera, frame: Frame, done: list[tuple[_FrameWork, tuple[dict, float]]], outputs: _Outputs, single: bool
+) -> bool:
+    """A camera's classified frame to every output; False when the user closed the window."""
+    for work, (record, state_score) in done:
+        if single:
+            overlay = None
+            if outputs.needs_overlay:
+                overlay = draw_overlay(frame.image, record["state"], state_score, work.fps, work.classifier.provider, work.roi)
+            if not outputs.write(record, overlay, work.fps, state_score, light=work.light):
+                return False
+        else:
+            outputs.write({"camera": unit.spec.name, "light": work.light, **record}, None, work.fps, state_score, light=work.light)
+    return True
 
 
 class _Watch:
@@ -522,9 +682,12 @@ class _FrameWork:
         summary: LiveSummary,
         notify: Callable[[str], None],
         source: FrameSource,
+        light: LightSpec,
     ) -> None:
         self.classifier = classifier
         self.config = config
+        self.light, self.roi = light.name, light.roi
+        self.source_name = str(source.spec)
         self.summary = summary
         self.notify = notify
         self.live = source.live
@@ -568,7 +731,7 @@ class _FrameWork:
             self.changes += 1
             self._events.append(
                 {
-                    "light": self.config.light,
+                    "light": self.light,
                     "from": self.state,
                     "to": state,
                     "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -578,12 +741,13 @@ class _FrameWork:
             )
         self.state = state
 
-    def classify(self, frame: Frame) -> tuple[dict, float] | None:
-        """The frame's record and smoothed state score; None for a frame whose output is not finite."""
-        received_at = time.perf_counter()
-        region = crop_roi(frame.image, self.config.roi)
-        rgb = cv2.cvtColor(self.classifier.prepare(region), cv2.COLOR_BGR2RGB)
-        probabilities = self.classifier.predict(rgb[np.newaxis])[0]
+    def prepare(self, frame: Frame) -> np.ndarray:
+        """The light's region of `frame` as the model takes it: RGB, at its input size."""
+        return cv2.cvtColor(self.classifier.prepare(crop_roi(frame.image, self.roi)), cv2.COLOR_BGR2RGB)
+
+    def finish(self, frame: Frame, probabilities: np.ndarray, received_at: float) -> tuple[dict, float] | None:
+        """The frame's record and smoothed state score from the model's output for this light; None
+        for an output that is not finite."""
         if not np.isfinite(probabilities).all():  # skipped and counted, never smoothed or published
             self.summary.not_finite += 1
             if self.summary.not_finite == 1:
@@ -603,7 +767,7 @@ class _FrameWork:
         self.summary.processed += 1
         self.summary.latencies_ms.append(latency_ms)
         if self.metrics is not None:
-            self.metrics.latency.observe(latency_ms / 1000)
+            self.metrics.observe_latency(self.source_name, latency_ms / 1000)
         self._recent.append(done)
         while done - self._recent[0] > RATE_WINDOW_S:
             self._recent.popleft()

@@ -15,67 +15,82 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from edgecls.runtime.live import _FrameWork
-    from edgecls.runtime.streams import FrameSource
+    from edgecls.runtime.live import _Camera
     from edgecls.runtime.webhook import Webhook
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class LiveMetrics:
-    """The figures of one source and its light (the loop's `work`): observe latencies, render."""
+    """The figures of every camera and light of a run: latencies observed by the loop, the rest read
+    from the sources' and lights' own counters at each scrape."""
 
-    def __init__(self, source: FrameSource, work: _FrameWork, webhook: Webhook | None = None) -> None:
+    def __init__(self, cameras: list[_Camera], webhook: Webhook | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.latency = Histogram(
+        self._latency = Histogram(
             "edgecls_latency_seconds",
-            "Capture (or hand-over, for a file) to classified state, per frame.",
+            "Capture (or hand-over, for a file) to classified state, per light and frame.",
             ["source"],
             buckets=(0.002, 0.005, 0.01, 0.02, 0.033, 0.05, 0.1, 0.2, 0.5, 1.0),
             registry=self.registry,
-        ).labels(str(source.spec))
-        self.registry.register(_Figures(source, work, webhook))
+        )
+        self.registry.register(_Figures(cameras, webhook))
+
+    def observe_latency(self, source: str, seconds: float) -> None:
+        self._latency.labels(source).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
 class _Figures(Collector):
-    """The counters and gauges, read from the source's and the loop's own figures at each scrape."""
+    """The counters and gauges, read from the sources' and the loop's own figures at each scrape."""
 
-    def __init__(self, source: FrameSource, work: _FrameWork, webhook: Webhook | None) -> None:
-        self.source, self.work, self.webhook = source, work, webhook
+    def __init__(self, cameras: list[_Camera], webhook: Webhook | None) -> None:
+        self.cameras, self.webhook = cameras, webhook
 
     def collect(self) -> Iterator[Metric]:
-        name, stats, work = str(self.source.spec), self.source.stats, self.work
-        light = work.config.light
-        for metric, help_text, value in (
-            ("edgecls_frames_read", "Frames read from the source.", stats.frames_read),
-            ("edgecls_frames_processed", "Frames classified.", work.summary.processed),
-            ("edgecls_frames_dropped", "Frames a newer one replaced before they were classified.", stats.dropped),
-            ("edgecls_reconnects", "Times the source was lost and reopened.", stats.reconnects),
-            ("edgecls_frozen", "Times the source froze (a read waited out its timeout).", stats.frozen),
-        ):
+        per_source = (
+            ("edgecls_frames_read", "Frames read from the source.", lambda camera: camera.source.stats.frames_read),
+            ("edgecls_frames_processed", "Frames classified.", lambda camera: camera.works[0].summary.processed),
+            (
+                "edgecls_frames_dropped",
+                "Frames a newer one replaced before they were classified.",
+                lambda camera: camera.source.stats.dropped,
+            ),
+            ("edgecls_reconnects", "Times the source was lost and reopened.", lambda camera: camera.source.stats.reconnects),
+            (
+                "edgecls_frozen",
+                "Times the source froze (a read waited out its timeout).",
+                lambda camera: camera.source.stats.frozen,
+            ),
+        )
+        for metric, help_text, value in per_source:
             family = CounterMetricFamily(metric, help_text, labels=["source"])
-            family.add_metric([name], value)
+            for camera in self.cameras:
+                family.add_metric([str(camera.source.spec)], value(camera))
             yield family
         connected = GaugeMetricFamily("edgecls_source_connected", "1 while the source delivers frames.", labels=["source"])
-        connected.add_metric([name], 1.0 if self.source.connected or not self.source.live else 0.0)
+        for camera in self.cameras:
+            up = camera.source.connected or not camera.source.live
+            connected.add_metric([str(camera.source.spec)], 1.0 if up else 0.0)
         yield connected
-        current = work.state
         state = GaugeMetricFamily("edgecls_light_state", "1 for the light's reported state.", labels=["light", "state"])
-        for known in dict.fromkeys((*work.classifier.info.classes, "unknown", current)):
-            state.add_metric([light, known], 1.0 if known == current else 0.0)
-        yield state
         events = CounterMetricFamily("edgecls_state_changes", "Changes of the reported state.", labels=["light"])
-        events.add_metric([light], work.changes)
+        for camera in self.cameras:
+            for work in camera.works:
+                current = work.state
+                for known in dict.fromkeys((*work.classifier.info.classes, "unknown", current)):
+                    state.add_metric([work.light, known], 1.0 if known == current else 0.0)
+                events.add_metric([work.light], work.changes)
+        yield state
         yield events
         if self.webhook is not None:
-            for metric, help_text, value in (
+            for metric, help_text, count in (
                 ("edgecls_webhook_events_sent", "Events the webhook accepted.", self.webhook.sent),
                 ("edgecls_webhook_events_failed", "Events not delivered after every retry.", self.webhook.failed),
                 ("edgecls_webhook_retries", "POSTs repeated after a failure.", self.webhook.retries),
             ):
                 family = CounterMetricFamily(metric, help_text)
-                family.add_metric([], value)
+                family.add_metric([], count)
                 yield family

@@ -156,6 +156,7 @@ class FrameSource:
         self._connection_started: float | None = None
         self.connected = False
         self.fps = 0.0  # the source's own frame rate, as it reports it (0: unknown)
+        self.wake: threading.Event | None = None  # set whenever a frame (or the end) arrives: one loop, many sources
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> FrameSource:
@@ -224,6 +225,7 @@ class FrameSource:
                 with self._lock:  # the real end of a file: with --realtime too, never a reconnect
                     self._ended = True
                     self._lock.notify_all()
+                self._wake()
             if ended or not self.live or self._stop.is_set() or generation != self._generation:
                 break
             # A live source dropped: reconnect, after a pause so a dead server is not hammered.
@@ -233,6 +235,7 @@ class FrameSource:
             backoff = min(backoff * 2, self.max_backoff_s)
         if not self.live and generation == self._generation:
             self._put_file(_END)
+            self._wake()
 
     def _read_until_failure(self, capture, generation: int, first: bool) -> bool:
         """Read frames until the capture fails; returns True at the end of a file."""
@@ -281,12 +284,18 @@ class FrameSource:
             self._connected.set()
         if not self.live:
             self._put_file(frame)
+            self._wake()
             return
         with self._lock:
             if self._newest is not None:
                 self.stats.dropped += 1
             self._newest = frame
             self._lock.notify_all()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.wake is not None:
+            self.wake.set()
 
     def _step_over_corruption(self, capture, total: int) -> bool:
         """A file's read failed before its last frame (a corrupt stretch): seek past the frame and go

@@ -167,7 +167,9 @@ def test_metrics_count_what_the_webhook_delivered(color_model, receiver, tmp_pat
     notices: list[str] = []
     stop = threading.Event()
     thread = threading.Thread(
-        target=lambda: run_live(load_classifier(color_model, "cpu"), source, config, stop=stop, on_status=notices.append)
+        target=lambda: run_live(
+            load_classifier(color_model, "cpu"), source, config, stop=stop, on_status=notices.append
+        )
     )
     thread.start()
     try:

@@ -32,8 +32,22 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
 def serve_camera(
     model: Annotated[Path, typer.Argument(help="The .onnx file written by `edgecls export`.", dir_okay=False)],
     source: Annotated[
-        str, typer.Option(help="Camera index (0), device (/dev/video0), video file, or rtsp:// / http:// URL.")
-    ] = "0",
+        list[str] | None,
+        typer.Option(
+            help="Camera index (0), device (/dev/video0), video file, or rtsp:// / http:// URL; repeat it for "
+            "several cameras (one light each, the whole frame). Default: 0."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            exists=True,
+            dir_okay=False,
+            help="A TOML file of cameras, each with its source and named lights (regions): "
+            '[[camera]] name = "north", source = "rtsp://...", [[camera.light]] name = "main", roi = [x, y, w, h].',
+        ),
+    ] = None,
     provider: Annotated[Provider, typer.Option(help="auto (CUDA, else CPU), cpu or cuda.")] = Provider.auto,
     show: Annotated[bool, typer.Option("--show", help="Show a window with the overlay (q quits).")] = False,
     record: Annotated[Path | None, typer.Option(help="Write the annotated video here (.avi or .mp4).")] = None,
@@ -71,20 +85,36 @@ def serve_camera(
     ] = False,
     summary_json: Annotated[Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")] = None,
 ) -> None:
-    """Classify a live source frame by frame; Ctrl-C or SIGTERM stop it cleanly with a summary."""
-    from edgecls.runtime.live import run_live
+    """Classify live sources frame by frame, every light of every camera in one loop; Ctrl-C or
+    SIGTERM stop it cleanly with a summary."""
+    from edgecls.runtime.cameras import cameras_from_sources, describe, read_cameras
+    from edgecls.runtime.live import run_cameras
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.streams import FrameSource, parse_source
 
-    config = config_from(LiveConfig, locals(), roi=parse_roi(roi))
-    spec = parse_source(source)
+    live_config = config_from(LiveConfig, locals(), roi=parse_roi(roi))
+    if config is not None:
+        if source or roi:
+            raise StreamError("`config` lists the cameras: give it without `source` and `roi`.")
+        cameras = read_cameras(config)
+    else:
+        cameras = cameras_from_sources(source or ["0"], live_config.roi, live_config.light)
+    specs = [parse_source(camera.source) for camera in cameras]  # every path checked before anything opens
     classifier = load_classifier(model, provider, threads=threads or None)
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
-    frames = FrameSource(
-        spec, realtime, open_timeout, read_timeout_s=stall_timeout_s, wait_for_source=not fail_fast
-    ).start()
-    info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
-    summary = run_live(classifier, frames, config, on_status=info)
+    if len(cameras) > 1 or len(cameras[0].lights) > 1:
+        info(describe(cameras))
+    started: list = []
+    try:
+        for camera, spec in zip(cameras, specs, strict=True):
+            frames = FrameSource(spec, realtime, open_timeout, read_timeout_s=stall_timeout_s, wait_for_source=not fail_fast)
+            started.append((camera, frames.start()))
+            info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
+    except BaseException:
+        for _, frames in started:
+            frames.stop()
+        raise
+    summary = run_cameras(classifier, started, live_config, on_status=info)
     _report(summary, record, summary_json)
 
 
@@ -92,6 +122,12 @@ def _report(summary: LiveSummary, record: Path | None, summary_json: Path | None
     """The end of a run: the summary line (and file), what was recorded, each error, the exit code."""
     summary.errors = [shell_text(error) for error in summary.errors]  # as the user wrote them: flags
     info(summary.line())
+    for camera in summary.cameras:
+        lights = ", ".join(f"{name} {figures['final_state']}" for name, figures in camera["lights"].items())
+        info(
+            f"  {camera['camera']}: {camera['processed']} frames, {camera['fps']:.1f} fps, "
+            f"reconnects {camera['reconnects']}; last states: {lights}"
+        )
     if summary_json:
         from edgecls.core.files import write_text_atomic
 
