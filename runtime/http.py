@@ -39,11 +39,14 @@ $("state").textContent=state;$("state").style.color=color;$("video").style.opaci
 function since(seconds){return seconds<90?`${seconds.toFixed(0)} s`:`${(seconds/60).toFixed(0)} min`}
 let lostAt=null;
 const esc=t=>String(t).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"})[c]);
-function lights(s){const now=[],rows=s.lights.map(l=>{const stale=l.age_s>s.stale_after_s,kind=!l.connected?"down":stale?"stale":"live";
+function lights(s){const now=[],rows=s.lights.map(l=>{const stale=l.age_s>s.stale_after_s;
+const kind=!l.connected?"down":stale?"stale":l.state==="unknown"?"unsure":"live";
 if(kind!=="live")now.push(l.light);const word=l.state.replace("_"," ");
-return `<tr><td>${esc(l.light)}<br><small>${esc(l.camera)}</small></td><td class="badge ${kind}">${{live:"LIVE",stale:"STALE",down:"DISCONNECTED"}[kind]}</td>`+
-`<td class="word" style="color:${kind==="live"?colors[l.state.replace("flashing_","")]||"#eee":"#777"}">${word}</td>`+
-`<td>${kind==="live"?`for ${since(l.in_state_s)} · ${l.state_score.toFixed(2)}`:l.connected?`no frame for ${l.age_s.toFixed(1)} s`:esc(l.reason)}</td></tr>`});
+const detail={live:`for ${since(l.in_state_s)} · ${l.state_score.toFixed(2)}`,unsure:esc(l.reason||"no state yet"),
+stale:`no frame for ${l.age_s.toFixed(1)} s`,down:esc(l.reason)}[kind];
+return `<tr><td>${esc(l.light)}<br><small>${esc(l.camera)}</small></td><td class="badge ${kind==="unsure"?"stale":kind}">`+
+`${{live:"LIVE",unsure:"UNKNOWN",stale:"STALE",down:"DISCONNECTED"}[kind]}</td>`+
+`<td class="word" style="color:${kind==="live"?colors[l.state.replace("flashing_","")]||"#eee":"#777"}">${word}</td><td>${detail}</td></tr>`});
 $("lights").innerHTML=rows.join("");$("video").style.display="none";$("state").textContent="";
 $("status").className=now.length?"down":"live";
 $("status").textContent=now.length?`NOT CURRENT: ${now.join(", ")}`:`LIVE · ${s.lights.length} lights`;
@@ -60,6 +63,7 @@ $("changes").innerHTML="<b>last changes</b><ul>"+s.changes.map(c=>`<li>${c.time.
 `${c.light?esc(c.light)+": ":""}${c.from} → ${c.to}${c.reason?" ("+c.reason+")":""}</li>`).join("")+"</ul>";
 }catch(e){show("down","SERVER UNREACHABLE: the last state shown is not current",$("state").textContent,"#777");
 document.querySelectorAll("#lights td").forEach(td=>td.style.color="#777");
+document.querySelectorAll("#lights td.badge").forEach(td=>{td.className="badge";td.textContent="NO ANSWER"});
 lostAt=lostAt||new Date();$("detail").textContent=`no answer from the server since ${lostAt.toLocaleTimeString()}`}
 setTimeout(poll,500)}poll();
 </script></body></html>
@@ -95,7 +99,7 @@ class LiveState:
 
     def publish(self, state: dict, jpeg: bytes | None) -> None:
         with self._lock:
-            self._state = {**self._state, **state, "connected": True}  # a classified frame: the source is there
+            self._state = {**self._state, **state}
             self._updated = time.monotonic()
             if jpeg is not None:
                 self._jpeg = jpeg
@@ -126,11 +130,11 @@ class LiveState:
             }
 
     def update_light(self, name: str, **fields: object) -> None:
-        """A light's newest classified frame: its smoothed state, score and rate; its source is there."""
+        """A light's newest classified frame: its smoothed state, score, rate and its source's connection."""
         with self._lock:
             entry = self._lights.get(name)
             if entry is not None:
-                entry.update(fields, connected=True, _updated=time.monotonic())
+                entry.update(fields, _updated=time.monotonic())
 
     def change(self, event: dict) -> None:
         """A change of the reported state (an event): the state, its reason, the list of changes."""

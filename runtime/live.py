@@ -219,7 +219,13 @@ class _Outputs:
         return bool(self.config.record or self.config.show or self.server)
 
     def write(
-        self, record: dict, frame: np.ndarray | None, fps_hint: float, state_score: float = 0.0, light: str = ""
+        self,
+        record: dict,
+        frame: np.ndarray | None,
+        fps_hint: float,
+        state_score: float = 0.0,
+        light: str = "",
+        connected: bool = True,
     ) -> bool:
         """Send one light's classified frame everywhere (`frame`: the annotated picture, one light
         only); returns False when the user closed the window (q / Esc)."""
@@ -227,7 +233,12 @@ class _Outputs:
             self._lines["jsonl"].write(record)
         if self.server is not None and light:
             self.live_state.update_light(
-                light, frame=record["frame"], state=record["state"], state_score=round(state_score, 4), fps=fps_hint
+                light,
+                frame=record["frame"],
+                state=record["state"],
+                state_score=round(state_score, 4),
+                fps=fps_hint,
+                connected=connected,
             )
         if frame is None:
             return True
@@ -236,7 +247,7 @@ class _Outputs:
         if self.server is not None:
             ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
             state = {key: record[key] for key in ("frame", "label", "score", "state")}
-            state.update(fps=fps_hint, provider=self.provider, state_score=round(state_score, 4))
+            state.update(fps=fps_hint, provider=self.provider, state_score=round(state_score, 4), connected=connected)
             self.live_state.publish(state, jpeg.tobytes() if ok else None)
         if self.config.show:
             cv2.imshow("edgecls", frame)
@@ -483,7 +494,11 @@ def _camera(
         for work in works:
             work.lost()
 
-    return _Camera(spec, source, _Watch(source, config, say, on_lost=lost), works)
+    def back() -> None:
+        for work in works:
+            work.connected = True
+
+    return _Camera(spec, source, _Watch(source, config, say, on_lost=lost, on_back=back), works)
 
 
 def _sum_up(summary: LiveSummary, units: list[_Camera], single: bool) -> None:
@@ -529,7 +544,7 @@ def _serve_http(outputs: _Outputs, units: list[_Camera], notify: Callable[[str],
     metrics = LiveMetrics(units, outputs.webhook)
     outputs.live_state.metrics = metrics
     sources = ", ".join(str(unit.source.spec) for unit in units)
-    outputs.live_state.mark(source=sources, model=units[0].works[0].classifier.path.name)
+    outputs.live_state.mark(source=sources, model=units[0].works[0].classifier.path.name, provider=outputs.provider)
     for unit in units:
         for work in unit.works:
             work.metrics = metrics
@@ -629,21 +644,25 @@ def _send(
             overlay = None
             if outputs.needs_overlay:
                 overlay = draw_overlay(frame.image, record["state"], state_score, work.fps, work.classifier.provider, work.roi)
-            if not outputs.write(record, overlay, work.fps, state_score, light=work.light):
+            if not outputs.write(record, overlay, work.fps, state_score, work.light, work.connected):
                 return False
         else:
-            outputs.write({"camera": unit.spec.name, "light": work.light, **record}, None, work.fps, state_score, light=work.light)
+            record = {"camera": unit.spec.name, "light": work.light, **record}
+            outputs.write(record, None, work.fps, state_score, work.light, work.connected)
     return True
 
 
 class _Watch:
     """Supervision of a source: says when it is lost and back, and reopens one that hangs."""
 
-    def __init__(self, source: FrameSource, config: LiveConfig, notify: Callable[[str], None], on_lost) -> None:
+    def __init__(
+        self, source: FrameSource, config: LiveConfig, notify: Callable[[str], None], on_lost, on_back=None
+    ) -> None:
         self.source = source
         self.stall_timeout_s = config.stall_timeout_s
         self.notify = notify
         self.on_lost = on_lost
+        self.on_back = on_back or (lambda: None)
         self.last_frame_at = time.perf_counter()
         self.connected = source.connected or not source.live
         if not self.connected:
@@ -669,6 +688,7 @@ class _Watch:
         if not self.connected:
             self.notify(f"source back at frame {frame.index}")
             self.connected = True
+            self.on_back()
         self.last_frame_at = time.perf_counter()
 
 
@@ -696,6 +716,7 @@ class _FrameWork:
         self.smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
         self.flashes = FlashDetector(classifier.info.classes)
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
+        self.connected = True  # False from the source's loss until its first frame back
         self.changes = 0
         self._events: list[dict] = []
         self._fingerprint = b""
@@ -707,6 +728,7 @@ class _FrameWork:
 
     def lost(self) -> None:
         """The source dropped: the state is unknown until it is back, and the rate starts over."""
+        self.connected = False
         self.smoother.reset()
         self._recent.clear()
         self.fps = 0.0

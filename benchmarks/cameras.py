@@ -1,0 +1,150 @@
+"""Many cameras into one serve-camera: per-stream frame rate, read-to-state latency and memory.
+
+    python benchmarks/cameras.py MODEL.onnx CLIP.avi [--cameras 1,4,8,12] [--seconds 30] [--fps 30]
+
+For each camera count N, N simulated cameras on loopback (MJPEG over HTTP, each playing CLIP at
+`--fps`, frames encoded once beforehand so the cameras cost little) feed one `edgecls serve-camera
+--config` process, two lights per camera (the clip's ROI from its truth file, and a second region
+beside it). After `--seconds` it is stopped with SIGTERM; its summary gives each camera's processed
+frame rate over the time connected, its per-frame JSON Lines give the latency from the frame's read
+to its classified state (p50/p99 over every light), and /proc gives the process's memory (RSS)
+sampled every second. Prints one row per N and writes them as JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgecls.runtime.http import LiveState, start_server
+
+
+class Camera:
+    """An MJPEG-over-HTTP camera on 127.0.0.1 playing pre-encoded frames at `fps`."""
+
+    def __init__(self, frames: list[bytes], fps: float) -> None:
+        self.frames, self.period = frames, 1.0 / fps
+        self.live = LiveState()
+        self.server = start_server("127.0.0.1:0", self.live, max_clients=4)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
+        threading.Thread(target=self._feed, daemon=True).start()
+
+    def _feed(self) -> None:
+        index, next_at = 0, time.perf_counter()
+        while not self.live.closed:
+            self.live.publish({}, self.frames[index % len(self.frames)])
+            index += 1
+            next_at += self.period
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+
+    def close(self) -> None:
+        self.live.close()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def encoded_frames(clip: Path, limit: int = 300) -> list[bytes]:
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while len(frames) < limit:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+    return frames
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run(model: Path, frames: list[bytes], roi: list[int], count: int, seconds: float, fps: float) -> dict:
+    cameras = [Camera(frames, fps) for _ in range(count)]
+    x, y, w, h = roi
+    beside = [max(0, x - w), y, w, h] if x >= w else [x + w, y, w, h]
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "cameras.toml"
+        config.write_text(
+            "\n".join(
+                f'[[camera]]\nname = "cam{index}"\nsource = "{camera.url}"\n'
+                f'[[camera.light]]\nname = "cam{index}-main"\nroi = {roi}\n'
+                f'[[camera.light]]\nname = "cam{index}-second"\nroi = {beside}\n'
+                for index, camera in enumerate(cameras)
+            )
+        )
+        out, summary_path = Path(folder) / "frames.jsonl", Path(folder) / "summary.json"
+        command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(model), "--config", str(config)]
+        command += ["--jsonl", str(out), "--summary-json", str(summary_path)]
+        process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+        memory = []
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds and process.poll() is None:
+            time.sleep(1.0)
+            memory.append(rss_mib(process.pid))
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        for camera in cameras:
+            camera.close()
+        summary = json.loads(summary_path.read_text())
+        latencies = [  # past the first 5 s of the loop: connecting, the session's first runs
+            record["latency_ms"] for record in map(json.loads, out.read_text().splitlines()) if record["time"] > 5.0
+        ]
+    rates = [camera["fps"] for camera in summary["cameras"]]
+    return {
+        "cameras": count,
+        "lights": 2 * count,
+        "camera_fps": fps,
+        "min_fps": round(min(rates), 1),
+        "mean_fps": round(float(np.mean(rates)), 1),
+        "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1),
+        "latency_ms_p99": round(float(np.percentile(latencies, 99)), 1),
+        "dropped": summary["dropped"],
+        "frames_read": summary["frames_read"],
+        "rss_mib_first": round(memory[min(4, len(memory) - 1)], 1),
+        "rss_mib_last": round(memory[-1], 1),
+        "seconds": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("clip", type=Path)
+    parser.add_argument("--cameras", default="1,4,8,12")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    frames = encoded_frames(args.clip)
+    truth = Path(str(args.clip) + ".truth.json")
+    roi = json.loads(truth.read_text())["roi"] if truth.exists() else [0, 0, 160, 160]
+    rows = []
+    print("cameras lights | fps min  mean | latency p50  p99 ms | dropped | RSS MiB at 5 s -> end")
+    for count in (int(part) for part in args.cameras.split(",")):
+        row = run(args.model, frames, roi, count, args.seconds, args.fps)
+        rows.append(row)
+        print(
+            f"{row['cameras']:7d} {row['lights']:6d} | {row['min_fps']:7.1f} {row['mean_fps']:5.1f} | "
+            f"{row['latency_ms_p50']:11.1f} {row['latency_ms_p99']:4.1f} | {row['dropped']:7d} | "
+            f"{row['rss_mib_first']:.0f} -> {row['rss_mib_last']:.0f}",
+            flush=True,
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
