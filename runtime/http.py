@@ -11,7 +11,9 @@ import selectors
 import socket
 import threading
 import time
+import urllib.parse
 from collections import deque
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,7 @@ PAGE = """<!doctype html>
 .live{background:#264}.stale{background:#a60}.down{background:#a22}#detail,#changes{color:#bbb;font-size:.9em}
 img{width:100%;border:1px solid #444;transition:opacity .3s}ul{padding-left:1.2em}
 table{border-collapse:collapse;width:100%}td{padding:.35em .4em;border-bottom:1px solid #333}
-td.word{font-size:1.6em;font-weight:bold}td.badge{font-size:.8em;font-weight:bold}</style></head>
+td.word{font-size:1.6em;font-weight:bold}td.badge{font-size:.8em;font-weight:bold}a{color:#8cf}</style></head>
 <body><div id="status">connecting…</div><div id="state">…</div><div id="detail"></div>
 <table id="lights"></table><img id="video" src="/stream.mjpg" alt="live stream"><div id="changes"></div>
 <script>
@@ -37,20 +39,25 @@ const $=id=>document.getElementById(id);
 function show(kind,text,state,color){$("status").className=kind;$("status").textContent=text;
 $("state").textContent=state;$("state").style.color=color;$("video").style.opacity=kind==="live"?1:.3}
 function since(seconds){return seconds<90?`${seconds.toFixed(0)} s`:`${(seconds/60).toFixed(0)} min`}
-let lostAt=null;
+let lostAt=null,viewing=null;
 const esc=t=>String(t).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"})[c]);
 function lights(s){const now=[],rows=s.lights.map(l=>{const stale=l.age_s>s.stale_after_s;
 const kind=!l.connected?"down":stale?"stale":l.state==="unknown"?"unsure":"live";
 if(kind!=="live")now.push(l.light);const word=l.state.replace("_"," ");
 const detail={live:`for ${since(l.in_state_s)} · ${l.state_score.toFixed(2)}`,unsure:esc(l.reason||"no state yet"),
 stale:`no frame for ${l.age_s.toFixed(1)} s`,down:esc(l.reason)}[kind];
-return `<tr><td>${esc(l.light)}<br><small>${esc(l.camera)}</small></td><td class="badge ${kind==="unsure"?"stale":kind}">`+
+return `<tr><td>${esc(l.light)}<br><small><a href="#" data-camera="${esc(l.camera)}">${esc(l.camera)}</a></small></td>`+
+`<td class="badge ${kind==="unsure"?"stale":kind}">`+
 `${{live:"LIVE",unsure:"UNKNOWN",stale:"STALE",down:"DISCONNECTED"}[kind]}</td>`+
 `<td class="word" style="color:${kind==="live"?colors[l.state.replace("flashing_","")]||"#eee":"#777"}">${word}</td><td>${detail}</td></tr>`});
-$("lights").innerHTML=rows.join("");$("video").style.display="none";$("state").textContent="";
+$("lights").innerHTML=rows.join("");$("state").textContent="";
+if(viewing===null||!s.lights.some(l=>l.camera===viewing))viewing=s.lights[0].camera;
+const src="/stream.mjpg?camera="+encodeURIComponent(viewing);if($("video").getAttribute("src")!==src)$("video").src=src;
+$("video").style.opacity=s.lights.some(l=>l.camera===viewing&&(!l.connected||l.age_s>s.stale_after_s))?.3:1;
 $("status").className=now.length?"down":"live";
 $("status").textContent=now.length?`NOT CURRENT: ${now.join(", ")}`:`LIVE · ${s.lights.length} lights`;
-$("detail").textContent=`${s.provider} · sources ${s.source} · model ${s.model}`}
+$("detail").textContent=`${s.provider} · model ${s.model} · video: ${viewing} (tap a camera's name to watch it)`}
+$("lights").onclick=e=>{const a=e.target.closest("[data-camera]");if(a){e.preventDefault();viewing=a.dataset.camera}};
 async function poll(){try{const r=await fetch("/state",{cache:"no-store"});const s=await r.json();lostAt=null;
 if(s.lights&&s.lights.length>1){lights(s)}else{
 const stale=s.age_s>s.stale_after_s,name=s.state.replace("_"," ");
@@ -90,6 +97,8 @@ class LiveState:
         }
         self._changes: deque[dict] = deque(maxlen=10)  # the newest first
         self._lights: dict[str, dict] = {}  # per light: what /state lists and /readyz checks
+        self._camera_jpegs: dict[str, tuple[int, bytes]] = {}  # several cameras: each one's newest annotated frame
+        self._watchers: dict[str, int] = {}  # several cameras: open streams per camera (frames are drawn only then)
         self._changed_at = time.monotonic()
         self._updated = time.monotonic()
         self._jpeg: bytes | None = None
@@ -198,6 +207,49 @@ class LiveState:
             return f"no fresh frame for {light['age_s']:.1f}s"
         return ""
 
+    def watching(self, camera: str) -> bool:
+        """Whether anyone streams `camera` now (`/stream.mjpg?camera=NAME`): drawing and encoding its
+        frames is work for a viewer only."""
+        with self._lock:
+            return self._watchers.get(camera, 0) > 0
+
+    def publish_camera(self, camera: str, jpeg: bytes) -> None:
+        with self._lock:
+            sequence = self._camera_jpegs.get(camera, (0, b""))[0] + 1
+            self._camera_jpegs[camera] = (sequence, jpeg)
+            self._lock.notify_all()
+
+    def cameras(self) -> list[str]:
+        """The cameras of the lights, in the order they were added."""
+        with self._lock:
+            return list(dict.fromkeys(entry["camera"] for entry in self._lights.values()))
+
+    def camera_jpegs(self, camera: str) -> Iterator[bytes]:
+        """Each new annotated frame of `camera` while the caller reads them (counted as a viewer)."""
+        with self._lock:
+            self._watchers[camera] = self._watchers.get(camera, 0) + 1
+        try:
+            seen = 0
+            while not self.closed:
+                with self._lock:
+                    if self._camera_jpegs.get(camera, (0, b""))[0] == seen and not self.closed:
+                        self._lock.wait(5.0)
+                    sequence, jpeg = self._camera_jpegs.get(camera, (0, b""))
+                if sequence != seen and jpeg:
+                    seen = sequence
+                    yield jpeg
+        finally:
+            with self._lock:
+                self._watchers[camera] -= 1
+
+    def jpegs(self) -> Iterator[bytes]:
+        """Each new annotated frame of the one light's view."""
+        sequence = -1
+        while not self.closed:
+            sequence, jpeg = self.next_jpeg(sequence)
+            if jpeg is not None:
+                yield jpeg
+
     def next_jpeg(self, after: int, timeout_s: float = 5.0) -> tuple[int, bytes | None]:
         with self._lock:
             if self._sequence == after and not self.closed:
@@ -251,7 +303,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/":
             self._send(200, PAGE.encode(), "text/html; charset=utf-8")
         elif path == "/stream.mjpg":
-            self._stream()
+            camera = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("camera", [None])[0]
+            cameras = self.live.cameras()
+            if camera is not None and camera not in cameras:
+                self._send(404, json.dumps({"error": f"no camera named {camera!r}"}).encode(), "application/json")
+            elif len(cameras) > 1:  # several cameras: the one named, else the first
+                self._stream(self.live.camera_jpegs(camera or cameras[0]))
+            else:
+                self._stream(self.live.jpegs())
         else:
             self._send(404, b'{"error": "not found"}', "application/json")
 
@@ -263,17 +322,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.do_GET()
 
-    def _stream(self) -> None:
+    def _stream(self, jpegs: Iterator[bytes]) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        sequence = -1
         try:
-            while not self.live.closed:
-                sequence, jpeg = self.live.next_jpeg(sequence)
-                if jpeg is None:
-                    continue
+            for jpeg in jpegs:
                 self.wfile.write(
                     b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                     + str(len(jpeg)).encode()
@@ -283,6 +338,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
         except OSError:
             pass  # the viewer went away, or stopped reading for longer than the timeout
+        finally:
+            if hasattr(jpegs, "close"):
+                jpegs.close()  # a camera's stream stops counting this viewer
 
 
 def _handler(live: LiveState) -> type[_Handler]:

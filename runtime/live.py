@@ -166,6 +166,24 @@ def draw_overlay(image: np.ndarray, state: str, score: float, fps: float, provid
     return canvas
 
 
+def draw_lights(image: np.ndarray, lights: list[tuple[str, tuple[int, int, int, int] | None, str, float]]) -> np.ndarray:
+    """A camera's frame with each light's region boxed in its state's colour and labelled with its
+    name, state and score (a copy): the view of one camera among several."""
+    canvas = image.copy()
+    height, width = canvas.shape[:2]
+    scale = max(0.4, width / 1400)
+    for name, roi, state, score in lights:
+        color = STATE_COLORS_BGR.get(state.removeprefix("flashing_"), (255, 255, 255))
+        x, y, w, h = roi if roi is not None else (0, 0, width, height)
+        cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), color, 2)
+        label = f"{name}: {state} {score:.2f}"
+        (text_width, text_height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        top = max(0, y - text_height - 6)
+        cv2.rectangle(canvas, (x, top), (x + text_width + 6, top + text_height + 6), (20, 20, 20), -1)
+        cv2.putText(canvas, label, (x + 3, top + text_height + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+    return canvas
+
+
 class _Outputs:
     """JSON Lines, recording, window and HTTP: opened lazily, flushed and closed once."""
 
@@ -649,6 +667,11 @@ def _send(
         else:
             record = {"camera": unit.spec.name, "light": work.light, **record}
             outputs.write(record, None, work.fps, state_score, work.light, work.connected)
+    if not single and outputs.server is not None and outputs.live_state.watching(unit.spec.name):
+        boxes = [(work.light, work.roi, record["state"], state_score) for work, (record, state_score) in done]
+        ok, jpeg = cv2.imencode(".jpg", draw_lights(frame.image, boxes), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            outputs.live_state.publish_camera(unit.spec.name, jpeg.tobytes())
     return True
 
 

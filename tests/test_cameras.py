@@ -19,7 +19,7 @@ from edgecls.cli import app
 from edgecls.core.errors import StreamError
 from edgecls.runtime import load_classifier
 from edgecls.runtime.cameras import CameraSpec, LightSpec, cameras_from_sources, read_cameras
-from edgecls.runtime.live import LiveConfig, run_cameras
+from edgecls.runtime.live import STATE_COLORS_BGR, LiveConfig, run_cameras
 from edgecls.runtime.streams import FrameSource, parse_source
 
 
@@ -204,3 +204,53 @@ def test_a_camera_that_dies_marks_only_its_own_lights_and_comes_back(color_model
         thread.join(10)
         for server in servers:
             server.kill()
+
+
+def test_each_camera_has_a_video_with_its_lights_boxed(color_model, tmp_path):
+    clips = {
+        "cam-a": split_clip(tmp_path / "a.avi", ["red"] * 200, ["green"] * 200),
+        "cam-b": split_clip(tmp_path / "b.avi", ["blue"] * 200, ["red"] * 200),
+    }
+    cameras = [
+        (
+            CameraSpec(
+                name,
+                str(clip),
+                (LightSpec(f"{name}-left", (0, 0, 160, 240)), LightSpec(f"{name}-right", (160, 0, 160, 240))),
+            ),
+            FrameSource(parse_source(str(clip)), realtime=True).start(),
+        )
+        for name, clip in clips.items()
+    ]
+    notices: list[str] = []
+    stop = threading.Event()
+    config = LiveConfig(smooth=1, http="127.0.0.1:0")
+    thread = threading.Thread(
+        target=lambda: run_cameras(
+            load_classifier(color_model, "cpu"), cameras, config, stop=stop, on_status=notices.append
+        )
+    )
+    thread.start()
+    try:
+        assert wait_until(lambda: any(notice.startswith("serving") for notice in notices))
+        base = next(notice for notice in notices if notice.startswith("serving")).split()[1].rstrip("/")
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(base + "/stream.mjpg?camera=nowhere", timeout=5)
+        stream = urllib.request.urlopen(base + "/stream.mjpg?camera=cam-b", timeout=5)
+        head = stream.read(200)
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        body = head.split(b"\r\n\r\n", 1)[1]
+        body += stream.read(length - len(body))
+        stream.close()
+        picture = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+        # cam-b: blue on the left, red on the right. Each light's region is boxed in its state's colour:
+        # the left one's state is the colour model's "blue", which has no colour of its own (white).
+        assert picture.shape == (240, 320, 3)
+        inside, edge = picture[120, 40:120].astype(int), picture[238, 40:120].astype(int)
+        assert np.all(inside[:, 0] > 180) and np.all(inside[:, 1:] < 80)  # the blue picture itself
+        assert np.all(edge > 180)  # the white box along the region's bottom edge
+        right_edge = picture[238, 200:300].astype(int)
+        assert np.all(np.abs(right_edge - np.array(STATE_COLORS_BGR["red"])) < 60)
+    finally:
+        stop.set()
+        thread.join(10)
