@@ -19,49 +19,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from edgecls.runtime.http import LiveState, start_server
-
-
-class Camera:
-    """An MJPEG-over-HTTP camera on 127.0.0.1 playing pre-encoded frames at `fps`."""
-
-    def __init__(self, frames: list[bytes], fps: float) -> None:
-        self.frames, self.period = frames, 1.0 / fps
-        self.live = LiveState()
-        self.server = start_server("127.0.0.1:0", self.live, max_clients=4)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
-        threading.Thread(target=self._feed, daemon=True).start()
-
-    def _feed(self) -> None:
-        index, next_at = 0, time.perf_counter()
-        while not self.live.closed:
-            self.live.publish({}, self.frames[index % len(self.frames)])
-            index += 1
-            next_at += self.period
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-
-    def close(self) -> None:
-        self.live.close()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def encoded_frames(clip: Path, limit: int = 300) -> list[bytes]:
-    capture = cv2.VideoCapture(str(clip))
-    frames = []
-    while len(frames) < limit:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
-    return frames
+from live_page import Camera, encoded_frames
 
 
 def rss_mib(pid: int) -> float:
@@ -72,7 +35,7 @@ def rss_mib(pid: int) -> float:
 
 
 def run(model: Path, frames: list[bytes], roi: list[int], count: int, seconds: float, fps: float) -> dict:
-    cameras = [Camera(frames, fps) for _ in range(count)]
+    cameras = [Camera(frames, fps, max_clients=4) for _ in range(count)]
     x, y, w, h = roi
     beside = [max(0, x - w), y, w, h] if x >= w else [x + w, y, w, h]
     with tempfile.TemporaryDirectory() as folder:
@@ -128,7 +91,7 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    frames = encoded_frames(args.clip)
+    frames = encoded_frames(args.clip, limit=300, quality=85)
     truth = Path(str(args.clip) + ".truth.json")
     roi = json.loads(truth.read_text())["roi"] if truth.exists() else [0, 0, 160, 160]
     rows = []

@@ -36,35 +36,44 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Camera:
-    """An MJPEG-over-HTTP camera looping `clip`; `feeding` cleared = frozen (connection kept open)."""
+def encoded_frames(clip: Path, limit: int | None = None, quality: int = 95) -> list[bytes]:
+    """The frames of `clip` (the first `limit`), each encoded as JPEG once."""
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while limit is None or len(frames) < limit:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes())
+    return frames
 
-    def __init__(self, clip: Path) -> None:
-        capture = cv2.VideoCapture(str(clip))
-        self.frames = []
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            self.frames.append(cv2.imencode(".jpg", frame)[1].tobytes())
+
+class Camera:
+    """An MJPEG-over-HTTP camera on 127.0.0.1 looping pre-encoded `frames` at `fps`; `feeding`
+    cleared = frozen (the connection stays open, nothing is sent)."""
+
+    def __init__(self, frames: list[bytes], fps: float = 25.0, max_clients: int = 32) -> None:
+        self.frames, self.period = frames, 1.0 / fps
         self.live = LiveState()
-        self.server = start_server("127.0.0.1:0", self.live)
+        self.server = start_server("127.0.0.1:0", self.live, max_clients=max_clients)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
         self.feeding = threading.Event()
         self.feeding.set()
         threading.Thread(target=self._feed, daemon=True).start()
 
     def _feed(self) -> None:
-        index = 0
+        index, next_at = 0, time.perf_counter()
         while not self.live.closed:
             if self.feeding.is_set():
                 self.live.publish({}, self.frames[index % len(self.frames)])
                 index += 1
-            time.sleep(0.04)
+            next_at += self.period
+            time.sleep(max(0.0, next_at - time.perf_counter()))
 
     def close(self) -> None:
         self.live.close()
         self.server.shutdown()
+        self.server.server_close()
 
 
 class Browser:
@@ -125,7 +134,8 @@ def main() -> None:
     if shutil.which("chromium") is None:
         sys.exit("needs Debian's chromium (apt install chromium)")
     args.out.mkdir(parents=True, exist_ok=True)
-    cameras, http = [Camera(args.clip) for _ in range(args.cameras)], f"127.0.0.1:{free_port()}"
+    frames = encoded_frames(args.clip)
+    cameras, http = [Camera(frames) for _ in range(args.cameras)], f"127.0.0.1:{free_port()}"
     camera = cameras[min(1, len(cameras) - 1)]  # the one that freezes
     command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(args.model), "--http", http]
     if args.cameras == 1:

@@ -26,7 +26,7 @@ def wait_for(read, expected: str, timeout: float = 15.0) -> str:
 
 
 def test_the_page_shows_live_disconnected_and_server_unreachable(color_model, tmp_path):
-    from live_page import Browser, Camera, free_port
+    from live_page import Browser, Camera, encoded_frames, free_port
 
     clip = tmp_path / "red.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
@@ -34,7 +34,7 @@ def test_the_page_shows_live_disconnected_and_server_unreachable(color_model, tm
     for _ in range(50):
         writer.write(np.clip(np.full((48, 64, 3), (20, 20, 220)) + rng.integers(0, 9, (48, 64, 3)), 0, 255).astype(np.uint8))
     writer.release()
-    camera, http = Camera(clip), f"127.0.0.1:{free_port()}"
+    camera, http = Camera(encoded_frames(clip)), f"127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--source", camera.url]
     serve = subprocess.Popen([*command, "--http", http, "--stall-timeout", "1"], stderr=subprocess.DEVNULL)
     browser = Browser()
