@@ -4,7 +4,6 @@ and publish to JSON Lines, a recording, a window and HTTP, until the source ends
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -760,7 +759,7 @@ class _FrameWork:
     def _frozen(self, frame: Frame) -> bool:
         """True once a camera has sent the very same picture for `stall_timeout_s`: a sensor
         always adds noise, so identical frames mean a stuck encoder or a replayed still, not a light."""
-        fingerprint = hashlib.blake2b(np.ascontiguousarray(frame.image[::4, ::4]).tobytes(), digest_size=16).digest()
+        fingerprint = frame.fingerprint()
         now = self.media_time(frame)
         if fingerprint != self._fingerprint:
             self._fingerprint, self._same_since = fingerprint, now

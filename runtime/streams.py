@@ -8,12 +8,13 @@ timeouts; a live source that drops is reopened with exponential backoff.
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -92,6 +93,15 @@ class Frame:
     image: np.ndarray  # BGR, as OpenCV reads it
     index: int  # position in the source (frames read so far, dropped ones included)
     captured_at: float  # time.perf_counter() when read
+    _fingerprint: bytes | None = field(default=None, repr=False, compare=False)
+
+    def fingerprint(self) -> bytes:
+        """A hash of the picture (every 4th pixel), computed once however many lights read this frame:
+        identical fingerprints over time mean a frozen camera."""
+        if self._fingerprint is None:
+            sample = np.ascontiguousarray(self.image[::4, ::4]).tobytes()
+            self._fingerprint = hashlib.blake2b(sample, digest_size=16).digest()
+        return self._fingerprint
 
 
 @dataclass
