@@ -86,7 +86,7 @@ def read_cameras(path: Path) -> list[CameraSpec]:
         name = _name(entry.get("name", f"cam{index}"), where)
         lights = entry.get("light", [])
         if not isinstance(lights, list):
-            raise StreamError(f"{where} ({name}): lights are [[camera.light]] tables with `name` and `roi`.")
+            raise StreamError(f"{where} ({name}): lights are [[camera.light]] tables with a name and a roi.")
         specs = tuple(_light(light, f"{where} ({name}), light {number + 1}") for number, light in enumerate(lights))
         cameras.append(CameraSpec(name, entry["source"].strip(), specs or (LightSpec(name),)))
     _check_unique(path, [camera.name for camera in cameras], "camera")
@@ -106,7 +106,7 @@ def describe(cameras: list[CameraSpec]) -> str:
 
 def _light(entry: object, where: str) -> LightSpec:
     if not isinstance(entry, dict):
-        raise StreamError(f"{where}: expected a table with `name` and `roi`.")
+        raise StreamError(f"{where}: expected a table with a name and a roi.")
     name = _name(entry.get("name"), where)
     roi = entry.get("roi")
     if roi is None:
@@ -121,7 +121,7 @@ def _light(entry: object, where: str) -> LightSpec:
         or roi[3] <= 0
     ):
         raise StreamError(
-            f"{where} ({name}): `roi` must be [x, y, width, height] in pixels, x, y >= 0 and "
+            f"{where} ({name}): roi must be [x, y, width, height] in pixels, x, y >= 0 and "
             f"width, height > 0; received {roi!r}."
         )
     return LightSpec(name, (roi[0], roi[1], roi[2], roi[3]))

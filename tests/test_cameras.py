@@ -72,7 +72,7 @@ source = "2"
     ("text", "message"),
     [
         ("[[camera]]\nname = 'a'\n", "camera 1 needs `source"),
-        ("[[camera]]\nsource = '0'\n[[camera.light]]\nname = 'x'\nroi = [1, 2, 3]\n", "`roi` must be .x, y, width"),
+        ("[[camera]]\nsource = '0'\n[[camera.light]]\nname = 'x'\nroi = [1, 2, 3]\n", "\\(x\\): roi must be .x, y, width"),
         ("[[camera]]\nsource = '0'\n[[camera.light]]\nroi = [1, 2, 3, 4]\n", "`name` must be a short printable"),
         ("[[camera]]\nsource = '0'\nname = 'a'\n[[camera]]\nsource = '1'\nname = 'a'\n", "repeated: a"),
         ("camera = 3\n", "no \\[\\[camera\\]\\] entries"),

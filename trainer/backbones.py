@@ -63,7 +63,18 @@ def weights_identity(weights: str) -> str:
     return f"file-{digest}"
 
 
-def check_weights_argument(weights: str) -> None:
+def check_weights_argument(weights: str, backbone: str | None = None) -> None:
+    """Before any work: `weights` names something that can be loaded (into `backbone`, when given).
+
+    Raises:
+        DataError / EdgeclsError: a weights file that does not exist, or ImageNet weights for a backbone
+            that has none.
+    """
+    if weights == "imagenet" and backbone is not None and not get_spec(backbone).imagenet:
+        raise EdgeclsError(
+            f"{backbone} has no ImageNet weights (it is for training from scratch): pass `weights` none, or "
+            "`weights` PATH with a weights file saved from this backbone."
+        )
     if weights not in ("imagenet", "none") and not Path(weights).is_file():
         raise DataError(
             "The `--weights` argument should be either `none` (random initialization), `imagenet` "
@@ -81,11 +92,7 @@ def build_backbone(name: str, weights: str, image_size: int, scratch_batchnorm_m
     import keras
 
     spec = get_spec(name)
-    if weights == "imagenet" and not spec.imagenet:
-        raise EdgeclsError(
-            f"{name} has no ImageNet weights (it is for training from scratch): pass `weights` none, or `weights` "
-            "PATH with a weights file saved from this backbone."
-        )
+    check_weights_argument(weights, name)
     constructor = compact_cnn if spec.application == "CompactCNN" else getattr(keras.applications, spec.application)
     keyword = {"include_preprocessing": True} if spec.preprocessing == "builtin" else {}
     keras_weights = None if weights == "none" else weights

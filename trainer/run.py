@@ -190,7 +190,7 @@ def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Pat
         raise EdgeclsError(f"`mode` must be one of {', '.join(MODES)}; received {config.mode!r}.")
     if config.lr_schedule not in LR_SCHEDULES:
         raise EdgeclsError(f"`lr_schedule` must be one of {', '.join(LR_SCHEDULES)}; received {config.lr_schedule!r}.")
-    check_weights_argument(config.weights)
+    check_weights_argument(config.weights, config.backbone)  # before the pre-scan decodes anything
     if config.weights == "none" and config.mode == "bottleneck":
         raise EdgeclsError(
             "`mode` bottleneck needs pretrained weights: with `weights` none there are no features to transfer. "
