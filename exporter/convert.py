@@ -81,7 +81,7 @@ class _Calibration:
         pass
 
 
-def to_int8(proto, calibration_images: np.ndarray, batch_size: int = 8):
+def to_int8(proto, calibration_images, batch_size: int = 8):
     """Static QDQ quantization: int8 weights per channel, uint8 activations calibrated (min/max) on
     `calibration_images` (uint8 [N, H, W, 3]). Runs fastest on CPUs with VNNI (AVX512-VNNI / AVX-VNNI)."""
     import onnx

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from edgecls.core.files import hold_paths, write_text_atomic
 from edgecls.exporter.parity import Gate, ParityReport, compare
 from edgecls.runtime.contract import build_metadata
 from edgecls.runtime.model import load_classifier, predict_in_batches
+
+if TYPE_CHECKING:
+    from edgecls.trainer.image_source import ImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def read_run(source: str | os.PathLike[str]) -> RunFiles:
     )
 
 
-def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tuple[list[str], np.ndarray, ImageSource]:
     from edgecls.runtime.images import DEFAULT_MAX_PIXELS
     from edgecls.trainer.data import decode_files
 
@@ -172,7 +176,7 @@ def _targets(config: ExportConfig, run: RunFiles) -> dict[str, Path]:
     return targets
 
 
-def _check_images(config: ExportConfig, run: RunFiles) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _check_images(config: ExportConfig, run: RunFiles) -> tuple[list[str], np.ndarray, ImageSource]:
     """The images the gate compares on, decoded: `check_data`, or the run's validation split."""
     if config.check_data:
         items = _folder_items(config.check_data, run.classes, "`check_data`")
@@ -248,7 +252,7 @@ class CheckSet:
 
     paths: list[str]
     labels: np.ndarray
-    images: np.ndarray
+    images: ImageSource  # read a batch at a time
     keras_probabilities: np.ndarray
     classes: list[str]
 
@@ -290,7 +294,7 @@ def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: Check
     return report
 
 
-def _calibration_images(config: ExportConfig, run: RunFiles) -> np.ndarray:
+def _calibration_images(config: ExportConfig, run: RunFiles) -> ImageSource:
     """Up to `calib_images` images, spread over the classes, from `calib_data` or the run's training split."""
     if config.calib_data:
         items = _folder_items(config.calib_data, run.classes, "`calib_data`")

@@ -85,9 +85,10 @@ def load_classifier(
 
 
 def predict_in_batches(
-    predict: Callable[[np.ndarray], Any], images: np.ndarray, batch_size: int, progress: Task | None = None
+    predict: Callable[[np.ndarray], Any], images: Any, batch_size: int, progress: Task | None = None
 ) -> np.ndarray:
-    """`predict` (a Classifier's, or a Keras model's `predict_on_batch`) over `images` in slices of
+    """`predict` (a Classifier's, or a Keras model's `predict_on_batch`) over `images` (an array, or
+    anything that slices like one and has a length, such as training's image sources) in slices of
     `batch_size`, as one float32 array with a row per image, in order; `progress` is told each slice.
     The one batched-inference loop: training's evaluation and feature extraction, the export's gate
     and `classify_files` all run through it."""

@@ -44,3 +44,19 @@ def tiny_scratch_config(data: Path, out: Path):
         dropout=0.1,
         out=str(out),
     )
+
+
+def tiny_weights_file(path: Path) -> Path:
+    """A local 'pretrained' weights file for MobileNetV3Small at 32 px (random init, saved), standing
+    in for ImageNet weights."""
+    from edgecls.console import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import keras
+
+    keras.utils.set_random_seed(0)
+    backbone = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg", include_preprocessing=True
+    )
+    backbone.save_weights(path)
+    return path

@@ -16,26 +16,14 @@ from edgecls.cli import app
 from edgecls.core.errors import EdgeclsError
 from edgecls.trainer.config import TrainConfig
 
-from datasets import color_squares, tiny_scratch_config
+from datasets import color_squares, tiny_scratch_config, tiny_weights_file
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory):
-    """A local 'pretrained' weights file (random init, saved), standing in for ImageNet weights."""
-    from edgecls.console import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    import keras
-
-    path = tmp_path_factory.mktemp("weights") / "mobilenetv3small_notop.weights.h5"
-    keras.utils.set_random_seed(0)
-    backbone = keras.applications.MobileNetV3Small(
-        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg", include_preprocessing=True
-    )
-    backbone.save_weights(path)
-    return path
+    return tiny_weights_file(tmp_path_factory.mktemp("weights") / "mobilenetv3small_notop.weights.h5")
 
 
 def test_scratch_training_learns_and_writes_every_output(tmp_path):
@@ -119,8 +107,16 @@ def test_bottleneck_cache_is_reused(tmp_path, tiny_weights):
     cache_file.write_bytes(cache_file.read_bytes()[:100])
     fourth = train(TrainConfig(**common, out=str(tmp_path / "fourth")))
     assert fourth.num_features_extracted == 37  # every distinct image again
-    with np.load(cache_file) as stored:
-        assert len(stored["hashes"]) == 37
+    from edgecls.trainer.features import load_cache
+
+    assert len(load_cache(cache_file, 576)) == 37  # MobileNetV3Small's 576 features
+    # The cache is a header and fixed-size records, appended as extraction goes: one cut short (a crash
+    # mid-write) costs that record only, and the next run appends after the last whole one.
+    header, record = len(cache_file.read_bytes()) - 37 * (20 + 4 * 576), 20 + 4 * 576
+    cache_file.write_bytes(cache_file.read_bytes()[: header + 10 * record + 100])
+    fifth = train(TrainConfig(**common, out=str(tmp_path / "fifth")))
+    assert fifth.num_features_extracted == 27
+    assert len(load_cache(cache_file, 576)) == 37 and cache_file.stat().st_size == header + 37 * record
 
 
 def test_a_run_directory_belongs_to_one_run(tmp_path):

@@ -6,8 +6,11 @@ This module imports Keras at the top: import it only inside the functions that t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,25 +30,76 @@ class Stage:
     learning_rate: float  # the optimizer's starting rate, which the cosine schedule decays from
 
 
-def fit_stage(model, train: tuple, val: tuple, optimizer, stage: Stage, on_improvement=None, **fit_args) -> EpochLog:
+def fit_stage(
+    model, train: tuple, val, optimizer, stage: Stage, on_improvement=None, checkpoints=None, **fit_args
+) -> EpochLog:
     """The one fit loop of both stages: compile, fit with the epoch log, early stopping and the
     learning-rate schedule, then restore the best weights, also after Ctrl-C or a NaN loss.
 
-    `train` is what `model.fit` takes first (arrays `(x, y)`, or `(dataset,)`); `fit_args` go to it
-    as they are (batch size, shuffling). `on_improvement(model)` runs at each new best (the run's
-    checkpoint). Returns the EpochLog (rows for history.csv, `interrupted`, `nan`, `best_epoch`).
+    `train` is what `model.fit` takes first (arrays `(x, y)`, or `(dataset,)`), `val` its validation
+    data (arrays `(x, y)` or a dataset); `fit_args` go to it as they are (batch size, shuffling).
+    `on_improvement(model)` runs at each new best (the run's checkpoint). With `checkpoints` (a
+    `checkpoint.Checkpoints`), every epoch's end is saved there and a stage it holds continues where
+    it stopped: weights, optimizer state, epoch, early stopping, the history so far.
+    Returns the EpochLog (rows for history.csv, `interrupted`, `nan`, `best_epoch`).
     """
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     stopping = BestWeights(stage.patience, on_improvement=on_improvement)
     log = EpochLog(stage.name, stage.epochs)
     schedule = learning_rate_schedule(stage.lr_schedule, stage.patience, stage.learning_rate, stage.epochs)
+    callbacks = [log, stopping, schedule]
+    if checkpoints is not None:
+        progress = checkpoints.state.progress.get(stage.name)
+        if progress is not None:  # a resumed stage: its history so far and its early stopping
+            log.rows = [dict(row) for row in progress.rows]
+            stopping.resume_from = (progress.best, progress.wait, progress.best_epoch, checkpoints.load_best(stage.name))
+        callbacks.append(EpochCheckpoint(checkpoints, stage.name, log, stopping))  # last: after the others' epoch end
     try:
-        model.fit(*train, validation_data=val, epochs=stage.epochs, verbose=0, callbacks=[log, stopping, schedule], **fit_args)
+        model.fit(*train, validation_data=val, epochs=stage.epochs, verbose=0, callbacks=callbacks, **fit_args)
     except KeyboardInterrupt:
         log.interrupted = True
     stopping.restore_best()
     log.best_epoch = stopping.best_epoch if stopping.best_weights is not None else -1
     return log
+
+
+class EpochCheckpoint(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore (the weights, the optimizer's state and the epoch, put back when a fit
+    begins) plus the rest of a stage's state (history rows, early stopping, best weights), all saved
+    at every epoch's end with Ctrl-C held off until they are written, so a checkpoint is never half
+    one epoch and half the next."""
+
+    def __init__(self, checkpoints, stage: str, log: EpochLog, stopping: BestWeights) -> None:
+        super().__init__(str(checkpoints.stage_dir(stage) / "backup"), delete_checkpoint=False)
+        self.checkpoints, self.stage, self.log, self.stopping = checkpoints, stage, log, stopping
+
+    def on_epoch_end(self, epoch, logs=None):
+        from edgecls.trainer.checkpoint import StageProgress
+
+        with sigint_held():
+            super().on_epoch_end(epoch, logs)
+            if self.stopping.best_epoch == epoch and self.stopping.best_weights is not None:
+                self.checkpoints.save_best(self.stage, self.stopping.best_weights)
+            self.checkpoints.state.progress[self.stage] = StageProgress(
+                float(self.stopping.best), int(self.stopping.wait), int(self.stopping.best_epoch), epoch + 1, self.log.rows
+            )
+            self.checkpoints.save()
+
+
+@contextlib.contextmanager
+def sigint_held():
+    """Ctrl-C (SIGINT) inside the block takes effect when it ends (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if received:
+            raise KeyboardInterrupt
 
 
 class BestWeights(keras.callbacks.EarlyStopping):
@@ -57,6 +111,12 @@ class BestWeights(keras.callbacks.EarlyStopping):
     def __init__(self, patience: int, on_improvement=None) -> None:
         super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
         self.on_improvement = on_improvement
+        self.resume_from: tuple | None = None  # (best, wait, best_epoch, best_weights) of a resumed stage
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.resume_from is not None:
+            self.best, self.wait, self.best_epoch, self.best_weights = self.resume_from
 
     def on_epoch_end(self, epoch, logs=None):
         current = (logs or {}).get("val_loss")

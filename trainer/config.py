@@ -38,8 +38,13 @@ class TrainConfig:
     flip: bool = True  # left-right mirroring while augmenting
     head_units: tuple[int, ...] = (256,)
     dropout: float = 0.5
+    distribute: str = "none"  # "none" or "mirrored" (every local GPU, or every logical CPU device)
+    class_weight: str = "auto"  # "auto" (balanced once the classes are 3:1 or worse), "balanced" or "none"
     out: Path | None = None
     cache_dir: Path | None = None
+    # The pre-scan writes the decoded images at model size to a file in the run directory, which
+    # training reads a batch at a time (removed when it ends); off: every epoch decodes the files again.
+    image_cache: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
     extras: dict[str, str] = field(default_factory=dict)
 

@@ -1,7 +1,10 @@
-"""Dataset scan, pre-scan and split: a folder of class subfolders into decoded train/val arrays.
+"""Dataset scan, pre-scan and split: a folder of class subfolders into train/val image sources.
 
-Every file is decoded once with the runtime's image loader (the same pixels the device will see);
-unreadable files are listed with their reason and skipped, never modified.
+The pre-scan decodes every file once with the runtime's image loader (the same pixels the device
+will see): unreadable files are listed with their reason and skipped, never modified, and nowhere
+else. The decoded images are not kept in memory: they go to a file at model size that training
+reads a batch at a time (or, without one, training decodes the files again), so memory does not
+grow with the dataset.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from edgecls.core.errors import DataError, ImageError
 from edgecls.core.progress import track
 from edgecls.runtime.classify import bounded_map, list_class_folders
 from edgecls.runtime.images import decode_image, read_image_file, resize_image
+from edgecls.trainer.image_source import DecodedFileWriter, ImageFiles, ImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +31,11 @@ FEW_IMAGES_WARNING = 10
 
 @dataclass
 class Split:
-    """Decoded images of one split, in model size, with their labels and content hashes."""
+    """One split's images (read on demand, at model size) with their paths, labels and content hashes."""
 
     paths: list[str]
     labels: np.ndarray  # int64 [N]
-    images: np.ndarray  # uint8 [N, H, W, 3]
+    images: ImageSource  # source[indices] -> uint8 [n, H, W, 3]
     hashes: list[str]
 
     def __len__(self) -> int:
@@ -58,10 +62,15 @@ def _decode(item: tuple[Path, int], size: tuple[int, int], max_pixels: int):
 
 
 def decode_files(
-    items: list[tuple[Path, int]], size: tuple[int, int], max_pixels: int, label: str
+    items: list[tuple[Path, int]], size: tuple[int, int], max_pixels: int, label: str, decoded: Path | None = None
 ) -> tuple[Split, list[tuple[str, str]]]:
-    """Decode and resize every (path, label); returns the good ones as a Split and the skipped ones."""
-    paths, labels, images, hashes, skipped = [], [], [], [], []
+    """Decode and resize every (path, label) once; returns the good ones as a Split and the skipped ones.
+
+    The good images are written to the file `decoded` (read back a batch at a time), or, when it is
+    None, left to be decoded again from their files; either way none is kept in memory.
+    """
+    paths, labels, hashes, skipped = [], [], [], []
+    writer = DecodedFileWriter(decoded, size) if decoded is not None else None
     workers = min(4, os.cpu_count() or 1)
     with track(len(items), label) as progress:
         for path, class_index, image, digest, error in bounded_map(
@@ -73,10 +82,11 @@ def decode_files(
                 continue
             paths.append(str(path))
             labels.append(class_index)
-            images.append(image)
             hashes.append(digest)
-    stacked = np.stack(images) if images else np.zeros((0, size[0], size[1], 3), np.uint8)
-    return Split(paths, np.array(labels, dtype=np.int64), stacked, hashes), skipped
+            if writer is not None:
+                writer.append(image)
+    images = writer.finish() if writer is not None else ImageFiles(paths, size, max_pixels)
+    return Split(paths, np.array(labels, dtype=np.int64), images, hashes), skipped
 
 
 def stratified_split(labels: list[int], val_split: float, seed: int) -> tuple[list[int], list[int]]:
@@ -103,8 +113,10 @@ def load_dataset(
     seed: int,
     size: tuple[int, int],
     max_pixels: int,
+    decoded_dir: Path | None = None,
 ) -> Dataset:
-    """Scan, decode and split the data folder(s).
+    """Scan, decode and split the data folder(s). The decoded images go to files in `decoded_dir`
+    (None: decoded again from the files whenever they are read).
 
     Raises:
         DataError: a folder is missing, has no classes, a class has no readable image, or the
@@ -115,7 +127,11 @@ def load_dataset(
     train_files = list_class_folders(Path(data))
     classes = list(train_files)
     items = [(path, index) for index, name in enumerate(classes) for path in train_files[name]]
-    everything, skipped = decode_files(items, size, max_pixels, "pre-scan")
+
+    def decoded(name: str) -> Path | None:
+        return Path(decoded_dir) / f"{name}-{size[0]}x{size[1]}.rgb" if decoded_dir is not None else None
+
+    everything, skipped = decode_files(items, size, max_pixels, "pre-scan", decoded("data"))
     warnings = []
     if val_data is not None:
         val_files = list_class_folders(Path(val_data), role="`val_data`")
@@ -125,7 +141,7 @@ def load_dataset(
                 "Both folders need the same class subfolders."
             )
         val_items = [(path, index) for index, name in enumerate(classes) for path in val_files[name]]
-        val, val_skipped = decode_files(val_items, size, max_pixels, "pre-scan (validation)")
+        val, val_skipped = decode_files(val_items, size, max_pixels, "pre-scan (validation)", decoded("val_data"))
         skipped += val_skipped
         train = everything
     else:
@@ -158,7 +174,7 @@ def _take(split: Split, indices: list[int]) -> Split:
     return Split(
         [split.paths[index] for index in indices],
         split.labels[indices],
-        split.images[indices],
+        split.images.subset(indices),
         [split.hashes[index] for index in indices],
     )
 

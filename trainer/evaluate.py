@@ -38,9 +38,20 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, classe
     }
 
 
-def predict_images(model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """A Keras model's probabilities for `images`, in batches (no Keras progress lines)."""
-    return predict_in_batches(model.predict_on_batch, images, batch_size)
+def predict_images(model, images, batch_size: int) -> np.ndarray:
+    """A Keras model's probabilities for `images` (an array or an ImageSource), in batches (no Keras
+    progress lines)."""
+    return predict_in_batches(batch_predictor(model), images, batch_size)
+
+
+def batch_predictor(model):
+    """`model`'s answers for one batch: `predict_on_batch`, or under a tf.distribute strategy (whose
+    `predict_on_batch` gives each replica's copy of the answers) the model called on the batch."""
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        return lambda batch: model(batch, training=False)
+    return model.predict_on_batch
 
 
 def plot_curves(rows: list[dict], path: Path) -> None:
@@ -69,23 +80,33 @@ def plot_curves(rows: list[dict], path: Path) -> None:
 
 
 def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path) -> None:
+    """The confusion matrix twice: counts, and each row divided by its class's images (recall on the
+    diagonal), which shows a small class's errors that the counts hide."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     matrix = np.array(confusion)
+    totals = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
     size = max(4.0, 0.5 * len(classes) + 2)
-    figure, axis = plt.subplots(figsize=(size + 1, size))
-    image = axis.imshow(matrix, cmap="Blues")
-    axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    axis.set_yticks(range(len(classes)), classes)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    threshold = matrix.max() / 2 if matrix.size else 0
-    for (row, column), value in np.ndenumerate(matrix):
-        axis.text(column, row, str(value), ha="center", va="center", color="white" if value > threshold else "black")
-    figure.colorbar(image, ax=axis)
+    figure, axes = plt.subplots(1, 2, figsize=(2 * size + 2, size))
+    for axis, values, title, text in (
+        (axes[0], matrix, "images", lambda value: str(int(value))),
+        (axes[1], normalised, "share of the true class (recall on the diagonal)", lambda value: f"{value:.2f}"),
+    ):
+        image = axis.imshow(values, cmap="Blues", vmin=0)
+        axis.set_title(title, fontsize=10)
+        axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        axis.set_yticks(range(len(classes)), classes)
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("true")
+        threshold = values.max() / 2 if values.size else 0
+        for (row, column), value in np.ndenumerate(values):
+            color = "white" if value > threshold else "black"
+            axis.text(column, row, text(value), ha="center", va="center", color=color)
+        figure.colorbar(image, ax=axis)
     figure.tight_layout()
     _save(figure, path)
 

@@ -2,7 +2,9 @@
 
 The cache holds one file per (backbone, weights, image size); inside it, features are keyed by
 each image's content hash, so a second run on the same data extracts nothing, and a run on a
-changed folder extracts only the new images.
+changed folder extracts only the new images. The file is written as extraction goes, a chunk at a
+time (a header, then fixed-size records: the 20-byte SHA-1 of the image file, then its features as
+float32), so an interrupted extraction keeps what it finished and a record cut short is ignored.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ import hashlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edgecls.core.files import atomic_path
 from edgecls.core.progress import track
 from edgecls.runtime.model import predict_in_batches
+from edgecls.trainer.evaluate import batch_predictor
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
+MAGIC = b"edgecls-features-2\n"
+DIGEST_BYTES = 20  # SHA-1
+CHUNK = 1024  # images extracted (and appended to the cache) at a time
 
 
 def default_cache_dir() -> Path:
@@ -31,57 +37,79 @@ def default_cache_dir() -> Path:
 def cache_file(cache_dir: Path, backbone: str, weights_identity: str, image_size: int) -> Path:
     key = f"{CACHE_FORMAT}|{backbone}|{weights_identity}|{image_size}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    return cache_dir / f"{backbone}-{image_size}px-{digest}.npz"
+    return cache_dir / f"{backbone}-{image_size}px-{digest}.features"
 
 
-def load_cache(path: Path) -> dict[str, np.ndarray]:
+def _header(dimension: int) -> bytes:
+    return MAGIC + dimension.to_bytes(4, "little")
+
+
+def load_cache(path: Path, dimension: int) -> dict[str, np.ndarray]:
+    """Every whole record of the cache file; an unreadable file (another format, another feature
+    width, garbage) counts as empty, and is started anew by the next `append_cache`."""
     if not path.is_file():
         return {}
-    try:
-        with np.load(path) as stored:
-            return dict(zip(stored["hashes"].tolist(), stored["features"], strict=True))
-    except Exception as error:  # noqa: BLE001 - truncated, garbage, or another format: all rebuilt
-        logger.info(
-            f"feature cache {path} is unreadable ({type(error).__name__}: {str(error)[:120]}); it will be rebuilt"
-        )
+    data = path.read_bytes()
+    header = _header(dimension)
+    if not data.startswith(header):
+        logger.info(f"feature cache {path} is unreadable (not a cache of {dimension} features); it will be rebuilt")
         return {}
+    record = DIGEST_BYTES + 4 * dimension
+    count = (len(data) - len(header)) // record
+    if len(data) != len(header) + count * record:
+        logger.info(f"feature cache {path}: its last record was cut short and is ignored")
+    records = np.frombuffer(data, np.uint8, count * record, len(header)).reshape(count, record)
+    features = records[:, DIGEST_BYTES:].copy().view(np.float32)
+    return {bytes(row[:DIGEST_BYTES]).hex(): features[index] for index, row in enumerate(records)}
 
 
-def save_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
-    hashes = sorted(cache)
-    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
-        np.savez(handle, hashes=np.array(hashes), features=np.stack([cache[h] for h in hashes]))
+def append_cache(path: Path, hashes: list[str], features: np.ndarray, fresh: bool) -> None:
+    """Append records to the cache file (`fresh`: start it anew, header first)."""
+    dimension = int(features.shape[1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = b"".join(
+        bytes.fromhex(digest) + np.asarray(row, np.float32).tobytes() for digest, row in zip(hashes, features, strict=True)
+    )
+    with open(path, "wb" if fresh else "r+b") as handle:
+        if fresh:
+            handle.write(_header(dimension))
+        else:  # after the last whole record: one cut short by a crash would misalign every record after it
+            size = handle.seek(0, os.SEEK_END)
+            whole = size - (size - len(_header(dimension))) % (DIGEST_BYTES + 4 * dimension)
+            handle.truncate(whole)
+            handle.seek(whole)
+        handle.write(body)
 
 
-def extract_features(extractor, images: np.ndarray, batch_size: int, label: str) -> np.ndarray:
-    """Run `extractor` (uint8 images -> feature vectors) over `images` in batches, with progress."""
-    if len(images) == 0:
-        return np.zeros((0, extractor.output_shape[-1]), np.float32)
-    with track(len(images), label) as progress:
-        return predict_in_batches(extractor.predict_on_batch, images, batch_size, progress)
-
-
-def cached_features(
-    extractor, splits: dict[str, tuple[np.ndarray, list[str]]], cache_path: Path, batch_size: int
-) -> tuple[dict[str, np.ndarray], int]:
+def cached_features(extractor, splits: dict[str, tuple], cache_path: Path, batch_size: int) -> tuple[dict[str, np.ndarray], int]:
     """Features for each named split of (images, content hashes), reusing and filling the cache.
+    `images` (an ImageSource, or an array) is read CHUNK images at a time, and each chunk's features
+    are appended to the cache before the next chunk is read.
 
     Returns the features per split and how many images had to be extracted.
     """
-    cache = load_cache(cache_path)
-    missing_images, missing_hashes, seen = [], [], set()
+    dimension = int(extractor.output_shape[-1])
+    cache = load_cache(cache_path, dimension)
+    fresh = not cache
+    todo: list[tuple[Any, list[tuple[int, str]]]] = []  # per split: (images, [(index, hash)]), each image once
+    seen: set[str] = set()
     for images, hashes in splits.values():
-        for image, digest in zip(images, hashes, strict=True):
-            if digest not in cache and digest not in seen:
-                seen.add(digest)
-                missing_images.append(image)
-                missing_hashes.append(digest)
-    if missing_images:
-        extracted = extract_features(extractor, np.stack(missing_images), batch_size, "extracting features")
-        cache.update(zip(missing_hashes, extracted, strict=True))
-        save_cache(cache_path, cache)
-        logger.info(f"feature cache: extracted {len(missing_images)} image(s), saved to {cache_path}")
+        missing = [(index, digest) for index, digest in enumerate(hashes) if digest not in cache and digest not in seen]
+        seen.update(digest for _, digest in missing)
+        todo.append((images, missing))
+    if seen:
+        with track(len(seen), "extracting features") as progress:
+            for images, missing in todo:
+                for start in range(0, len(missing), CHUNK):
+                    chunk = missing[start : start + CHUNK]
+                    batch = np.asarray(images[np.array([index for index, _ in chunk], dtype=np.int64)])
+                    extracted = predict_in_batches(batch_predictor(extractor), batch, batch_size, progress)
+                    digests = [digest for _, digest in chunk]
+                    append_cache(cache_path, digests, extracted, fresh)
+                    fresh = False
+                    cache.update(zip(digests, extracted, strict=True))
+        logger.info(f"feature cache: extracted {len(seen)} image(s), saved to {cache_path}")
     else:
         logger.info(f"feature cache: all {sum(len(h) for _, h in splits.values())} image(s) found in {cache_path}")
     features = {name: np.stack([cache[digest] for digest in hashes]) for name, (_, hashes) in splits.items()}
-    return features, len(missing_images)
+    return features, len(seen)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgecls.core.errors import EdgeclsError
+from edgecls.trainer.distribute import distributed_dataset_options
+from edgecls.trainer.image_source import ImageSource
 
 
 def assemble_model(name: str, backbone, head, image_size: int, pretrained: bool):
@@ -47,35 +49,114 @@ def unfreeze_last_layers(backbone, fine_tune_layers: str) -> int:
     return min(count, len(layers))
 
 
-def augmentation(seed: int, flip: bool = True):
-    """Flips (unless `flip` is False), shifts, rotation, zoom and brightness, on float images in [0, 255].
-    Nothing here changes hue: a colour that defines a class stays that colour."""
-    import keras
-
-    return keras.Sequential(
-        [keras.layers.RandomFlip("horizontal", seed=seed)] * flip
-        + [
-            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 1),
-            keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 2),
-            keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 3),
-            keras.layers.RandomBrightness(0.15, value_range=(0, 255), seed=seed + 4),
-        ],
-        name="augmentation",
-    )
+SHIFT = 0.1  # of the side, each way
+ROTATION = 0.04  # of a full turn, each way (about 14 degrees)
+ZOOM = 0.1  # scale from 0.9 to 1.1
+BRIGHTNESS = 0.15  # of the full range, added
+BLUR = 0.5  # the share of images softened
 
 
-def image_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, augment: bool, seed: int, flip: bool = True):
-    """A shuffled tf.data pipeline of uint8 batches, augmented on the fly (the model still sees uint8)."""
+def augment_batch(batch, seed: int, flip: bool = True):
+    """A random shift, rotation and zoom (one affine warp per image, so one resampling), an optional
+    left-right flip, some softening and a brightness offset, on a float batch in [0, 255]; returns
+    the same shape.
+    Nothing here changes hue: a colour that defines a class stays that colour. Three separate Keras
+    layers would resample the image three times, blurring the few pixels a small lamp has."""
+    import math
+
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    shape = tf.shape(batch)
+    count, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+
+    def uniform(limit: float, offset: int):
+        return tf.random.uniform([count], -limit, limit, seed=seed + offset)
+
+    angle = uniform(ROTATION * 2 * math.pi, 1)
+    scale = 1.0 + uniform(ZOOM, 2)
+    shift_x, shift_y = uniform(SHIFT, 3) * width, uniform(SHIFT, 4) * height
+    mirror = tf.where(tf.random.uniform([count], seed=seed + 5) < 0.5, -1.0, 1.0) if flip else tf.ones([count])
+    # The warp maps each output pixel back to where it is read from: about the centre, undo the
+    # shift, then the rotation and zoom (and the mirror, which reads x from the other side).
+    center_x, center_y = (width - 1) / 2, (height - 1) / 2
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    a0, a1 = cos * mirror, sin * mirror
+    b0, b1 = -sin, cos
+    x, y = center_x + shift_x, center_y + shift_y  # where the output centre comes from
+    a2 = center_x - a0 * x - a1 * y
+    b2 = center_y - b0 * x - b1 * y
+    zeros = tf.zeros([count])
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    warped = tf.raw_ops.ImageProjectiveTransformV3(
+        images=batch,
+        transforms=transforms,
+        output_shape=shape[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
+    # Softness: half the images blended with a blurred copy of themselves (a binomial filter, sigma
+    # about 1 px), by a random amount, as a camera out of focus or an upscaled crop gives them.
+    taps = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    channels = tf.shape(batch)[3]
+    rows = tf.tile(tf.reshape(taps, [5, 1, 1, 1]), [1, 1, channels, 1])
+    columns = tf.tile(tf.reshape(taps, [1, 5, 1, 1]), [1, 1, channels, 1])
+    padded = tf.pad(warped, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT")
+    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+    blurred = tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
+    amount = tf.random.uniform([count], seed=seed + 7) * tf.cast(tf.random.uniform([count], seed=seed + 8) < BLUR, tf.float32)
+    amount = amount[:, None, None, None]
+    softened = warped * (1 - amount) + blurred * amount
+    offset = uniform(BRIGHTNESS * 255.0, 6)[:, None, None, None]
+    return tf.clip_by_value(softened + offset, 0.0, 255.0)
+
+
+def image_batches(
+    images: ImageSource,
+    labels: np.ndarray,
+    batch_size: int,
+    augment: bool,
+    seed: int,
+    flip: bool = True,
+    shuffle: bool = True,
+    replicas: int = 1,
+):
+    """A tf.data pipeline of (uint8 images, labels) batches read from `images` a batch at a time, in
+    parallel: shuffled anew each epoch (`shuffle`) and augmented on the fly (`augment`); the model
+    still sees uint8. Only the batches in flight are in memory, whatever the dataset's size.
+
+    Split between `replicas`, every batch must divide evenly: a shuffled (training) pipeline drops
+    its last, short batch (other images each epoch), and an ordered (validation) one pads its last
+    with copies weighted 0, so every image counts once and the copies not at all.
+    """
+    import tensorflow as tf
+
+    height, width = images.size
+    count = len(images)
+    padding = (-count) % batch_size if replicas > 1 and not shuffle else 0
+
+    def read(indices: np.ndarray):
+        weights = (indices < count).astype(np.float32)
+        indices = np.where(indices < count, indices, 0)
+        return images.read(indices), labels[indices], weights
+
+    def load(indices):
+        batch, batch_labels, weights = tf.numpy_function(read, [indices], (tf.uint8, tf.int64, tf.float32), stateful=False)
+        batch.set_shape((None, height, width, 3))
+        batch_labels.set_shape((None,))
+        weights.set_shape((None,))
+        return (batch, batch_labels, weights) if padding else (batch, batch_labels)
+
+    order = tf.data.Dataset.range(count + padding)
+    if shuffle:
+        order = order.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    batches = order.batch(batch_size, drop_remainder=replicas > 1 and shuffle)
+    dataset = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
-        layers = augmentation(seed, flip)
 
-        def augment_batch(batch, batch_labels):
-            changed = layers(tf.cast(batch, tf.float32), training=True)
-            return tf.cast(tf.clip_by_value(tf.round(changed), 0, 255), tf.uint8), batch_labels
+        def augment_images(batch, *rest):
+            changed = augment_batch(tf.cast(batch, tf.float32), seed, flip)
+            return (tf.cast(tf.round(changed), tf.uint8), *rest)
 
-        dataset = dataset.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
+    return distributed_dataset_options(dataset.prefetch(tf.data.AUTOTUNE))

@@ -10,8 +10,9 @@ import io
 import json
 import logging
 import os
+import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,10 @@ import numpy as np
 
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.files import atomic_path, write_text_atomic
+from edgecls.trainer.checkpoint import Checkpoints
+from edgecls.trainer.class_weights import check_class_weight, class_weights
 from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
+from edgecls.trainer.distribute import Distribution, check_distribute, make_distribution
 
 if TYPE_CHECKING:
     from edgecls.trainer.data import Dataset
@@ -44,6 +48,7 @@ class RunResult:
 
 
 CLAIM = ".edgecls-run"  # created exclusively in a run directory by the run that owns it
+DECODED_DIR = ".decoded"  # the pre-scan's decoded images, while the run lasts
 
 
 def next_run_dir(root: Path, backbone: str) -> Path:
@@ -90,62 +95,130 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         DataError / EdgeclsError: bad data or arguments, with the fix in the message.
         TrainingStopped: a NaN loss stopped training (the last good model is kept).
     """
+    check_distribute(config.distribute)
     config, run_dir = _prepare_run(config, runs_root)
+    return _run(config, run_dir, Checkpoints(run_dir), make_distribution(config.distribute))
+
+
+def resume(run_dir: Path) -> RunResult:
+    """Continue the interrupted run in `run_dir` from its last checkpoint (the end of its last whole
+    epoch): its own configuration, the stages it finished, the stage in progress at that epoch with
+    its weights, optimizer state, learning-rate schedule and early stopping.
+
+    Raises:
+        EdgeclsError: `run_dir` is not a run, or has nothing to resume from.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise EdgeclsError(f"`resume` {run_dir}: not a run directory (no config.json). Pass the folder `train` wrote.")
+    checkpoints = Checkpoints(run_dir)
+    state = checkpoints.load()
+    config = TrainConfig.from_json_file(run_dir / "config.json")
+    done = ", ".join(f"{name} done" for name in state.finished)
+    going = ", ".join(f"{name} after epoch {item.epochs_done}" for name, item in state.progress.items())
+    logger.info(f"resuming {run_dir}: {', '.join(part for part in (done, going) if part) or 'from the start'}")
+    return _run(config, run_dir, checkpoints, make_distribution(config.distribute))
+
+
+def _run(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distribution: Distribution) -> RunResult:
+    try:
+        with distribution.scope():
+            return _train(_scaled(config, distribution.replicas), run_dir, checkpoints, distribution.replicas)
+    finally:
+        shutil.rmtree(run_dir / DECODED_DIR, ignore_errors=True)
+
+
+def _scaled(config: TrainConfig, replicas: int) -> TrainConfig:
+    """The batch size per replica makes the global batch; the learning rates follow it (linear scaling)."""
+    if replicas == 1:
+        return config
+    scaled = replace(
+        config,
+        batch_size=config.batch_size * replicas,
+        learning_rate=config.learning_rate * replicas,
+        fine_tune_learning_rate=config.fine_tune_learning_rate * replicas,
+    )
+    logger.info(
+        f"{replicas} replicas: global batch {scaled.batch_size} ({config.batch_size} per replica), learning rates "
+        f"{scaled.learning_rate:g} and {scaled.fine_tune_learning_rate:g} ({replicas} x the given ones)"
+    )
+    return scaled
+
+
+def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, replicas: int) -> RunResult:
     size = config.image_size
     assert size is not None  # _prepare_run resolved it from the backbone
-    pretrained = config.weights != "none"
     dataset = _load_data(config, size, run_dir)
-    backbone, head, model, extractor = _build_models(config, size, len(dataset.classes))
+    weights = class_weights(dataset.train.labels, dataset.classes, config.class_weight)
+    models = _build_models(config, size, len(dataset.classes))
     model_path = run_dir / "model.keras"
-    rows: list[dict] = []
-    metrics: dict = {"classes": dataset.classes, "stages": {}}
-    interrupted = nan = False
-    num_extracted, bottleneck_seconds = 0, None
-
-    if pretrained and config.mode in ("bottleneck", "both"):
-        started = time.perf_counter()
-        log, probabilities, num_extracted = _bottleneck_stage(config, dataset, backbone, head, extractor)
-        bottleneck_seconds = time.perf_counter() - started
-        rows += log.rows
-        interrupted, nan = log.interrupted, log.nan
-        _refuse_if_nothing_good(log, "bottleneck", config)
-        _stage_metrics(metrics, "bottleneck", dataset, probabilities, bottleneck_seconds)
-        _save_model(model, model_path)
-        logger.info(
-            f"bottleneck stage: validation accuracy {metrics['stages']['bottleneck']['accuracy']:.4f} "
-            f"in {bottleneck_seconds:.1f}s"
-        )
-
-    if config.mode in ("finetune", "both") and not interrupted and not nan:
-        started = time.perf_counter()
-        stage, log = _image_stage(config, dataset, backbone, model, model_path)
-        rows += log.rows
-        interrupted, nan = log.interrupted, log.nan
-        _refuse_if_nothing_good(log, stage, config)
-        from edgecls.trainer.evaluate import predict_images
-
-        probabilities = predict_images(model, dataset.val.images, config.batch_size)
-        _stage_metrics(metrics, stage, dataset, probabilities, time.perf_counter() - started)
-        _save_model(model, model_path)
-
-    _final_metrics(metrics, interrupted)
-    _write_outputs(run_dir, rows, metrics, dataset.classes)
+    state = checkpoints.state
+    metrics: dict = {"classes": dataset.classes, "class_weights": _named(weights, dataset.classes), "stages": {}}
+    metrics["stages"].update(state.finished)
+    result = StageResult(rows=list(state.rows), **state.extras)
+    stages = []
+    if config.weights != "none" and config.mode in ("bottleneck", "both"):
+        stages.append(("bottleneck", _bottleneck_stage))
+    if config.mode in ("finetune", "both"):
+        stages.append(("finetune" if config.weights != "none" else "scratch", _image_stage))
+    run = _Stages(config, dataset, models, weights, model_path, checkpoints, metrics, result, replicas)
+    for name, run_stage in stages:
+        if name in state.finished:
+            if name == "bottleneck" and len(stages) > 1:
+                models[2].load_weights(model_path)  # the model as the finished head left it
+            continue
+        run_stage(run)
+        if result.interrupted or result.nan:
+            break
+    _final_metrics(metrics, result.interrupted)
+    _write_outputs(run_dir, result.rows, metrics, dataset.classes)
     logger.info(f"validation accuracy {metrics['accuracy']:.4f} ({metrics['final_stage']}); model saved to {model_path}")
-    if nan:
+    if result.nan:
         raise TrainingStopped(
             f"the loss became NaN, so training stopped; the last good model is in {model_path}. "
             "Lower `learning_rate` / `fine_tune_learning_rate` and train again."
         )
-    if interrupted:
-        logger.warning(f"interrupted: kept the best model so far in {model_path}")
-    return RunResult(run_dir, model_path, metrics, interrupted, num_extracted, bottleneck_seconds)
+    if result.interrupted:
+        logger.warning(f"interrupted: kept the best model so far in {model_path}; `resume` {run_dir} continues it")
+    else:
+        checkpoints.remove()
+    return RunResult(run_dir, model_path, metrics, result.interrupted, result.num_extracted, result.bottleneck_seconds)
+
+
+@dataclass
+class _Stages:
+    """What every stage of one run works with and adds to."""
+
+    config: TrainConfig
+    dataset: Dataset
+    models: tuple  # backbone, head, the whole model, the feature extractor
+    weights: dict[int, float] | None  # class weights
+    model_path: Path
+    checkpoints: Checkpoints
+    metrics: dict
+    result: StageResult
+    replicas: int = 1  # tf.distribute replicas the batches are split between
+
+
+@dataclass
+class StageResult:
+    """What the stages add up to: history rows, how they ended, the bottleneck stage's figures."""
+
+    rows: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+    nan: bool = False
+    num_extracted: int = 0
+    bottleneck_seconds: float | None = None
 
 
 def _load_data(config: TrainConfig, size: int, run_dir: Path) -> Dataset:
     """Every image, checked once and decoded at the model's size; the split written to the run."""
     from edgecls.trainer.data import load_dataset, report_scan
 
-    dataset = load_dataset(config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels)
+    decoded_dir = run_dir / DECODED_DIR if config.image_cache else None
+    dataset = load_dataset(
+        config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels, decoded_dir
+    )
     report_scan(dataset)
     logger.info(
         f"{len(dataset.classes)} classes, {len(dataset.train)} training and {len(dataset.val)} validation images "
@@ -191,6 +264,7 @@ def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Pat
     if config.lr_schedule not in LR_SCHEDULES:
         raise EdgeclsError(f"`lr_schedule` must be one of {', '.join(LR_SCHEDULES)}; received {config.lr_schedule!r}.")
     check_weights_argument(config.weights, config.backbone)  # before the pre-scan decodes anything
+    check_class_weight(config.class_weight)
     if config.weights == "none" and config.mode == "bottleneck":
         raise EdgeclsError(
             "`mode` bottleneck needs pretrained weights: with `weights` none there are no features to transfer. "
@@ -206,17 +280,17 @@ def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Pat
     return config, run_dir
 
 
-def _bottleneck_stage(config: TrainConfig, dataset, backbone, head, extractor):
-    """Stage 1: cached features of the frozen backbone, then the head on them.
-
-    Returns the EpochLog, the head's validation probabilities and how many images were extracted.
-    """
+def _bottleneck_stage(run: _Stages) -> None:
+    """Stage 1: cached features of the frozen backbone, then the head on them."""
     import keras
 
     from edgecls.trainer.backbones import weights_identity
     from edgecls.trainer.callbacks import Stage, fit_stage
     from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
 
+    config, dataset, weights, result = run.config, run.dataset, run.weights, run.result
+    started = time.perf_counter()
+    backbone, head, model, extractor = run.models
     backbone.trainable = False
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     assert config.image_size is not None  # resolved by _prepare_run
@@ -233,50 +307,80 @@ def _bottleneck_stage(config: TrainConfig, dataset, backbone, head, extractor):
         (features["val"], dataset.val.labels),
         keras.optimizers.Adam(config.learning_rate),
         Stage("bottleneck", config.epochs, config.patience, config.lr_schedule, config.learning_rate),
+        checkpoints=run.checkpoints,
         batch_size=config.batch_size,
         shuffle=True,
+        class_weight=weights,
     )
+    _end_stage(log, "bottleneck", config, result)
     probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
-    return log, probabilities, num_extracted
+    seconds = time.perf_counter() - started
+    figures = _stage_metrics(run.metrics, "bottleneck", dataset, probabilities, seconds)
+    _save_model(model, run.model_path)
+    result.num_extracted, result.bottleneck_seconds = num_extracted, seconds
+    if not result.interrupted and not result.nan:
+        run.checkpoints.finish_stage("bottleneck", figures, log.rows, num_extracted=num_extracted, bottleneck_seconds=seconds)
+    accuracy = figures["accuracy"]
+    logger.info(f"bottleneck stage: validation accuracy {accuracy:.4f} in {seconds:.1f}s")
 
 
-def _image_stage(config: TrainConfig, dataset, backbone, model, model_path: Path):
-    """Stage 2 on images: fine-tuning a pretrained backbone's last layers, or training from scratch.
-
-    Returns the stage's name ("finetune" or "scratch") and its EpochLog.
-    """
+def _image_stage(run: _Stages) -> None:
+    """Stage 2 on images: fine-tuning a pretrained backbone's last layers, or training from scratch."""
     import keras
 
     from edgecls.trainer.callbacks import Stage, fit_stage
+    from edgecls.trainer.evaluate import predict_images
     from edgecls.trainer.finetune import image_batches, unfreeze_last_layers
 
+    config, dataset, weights, result = run.config, run.dataset, run.weights, run.result
+    started = time.perf_counter()
+    backbone, _, model, _ = run.models
     if config.weights != "none":
         count = unfreeze_last_layers(backbone, config.fine_tune_layers)
-        optimizer = keras.optimizers.SGD(config.fine_tune_learning_rate, momentum=0.9)
+        rate = config.fine_tune_learning_rate
+        optimizer = keras.optimizers.SGD(rate, momentum=0.9)
         stage, epochs = "finetune", config.fine_tune_epochs
         logger.info(f"fine-tuning the last {count} backbone layer(s) at learning rate {config.fine_tune_learning_rate}")
     else:
         backbone.trainable = True
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        rate = config.learning_rate
+        optimizer = keras.optimizers.Adam(rate)
         stage, epochs = "scratch", config.epochs + config.fine_tune_epochs
         logger.info(
             "`weights` none: nothing to transfer, training the whole network from scratch "
             f"(Adam, learning rate {config.learning_rate})"
         )
+    replicas = run.replicas
     batches = image_batches(
-        dataset.train.images, dataset.train.labels, config.batch_size, config.augment, config.seed, config.flip
+        dataset.train.images, dataset.train.labels, config.batch_size, config.augment, config.seed, config.flip,
+        replicas=replicas,
+    )  # fmt: skip
+    val_batches = image_batches(
+        dataset.val.images, dataset.val.labels, config.batch_size, False, config.seed, shuffle=False, replicas=replicas
     )
     log = fit_stage(
         model,
         (batches,),
-        (dataset.val.images, dataset.val.labels),
+        val_batches,
         optimizer,
-        Stage(stage, epochs, config.patience, config.lr_schedule, float(optimizer.learning_rate)),
-        on_improvement=lambda improved: _save_model(improved, model_path),
-        validation_batch_size=config.batch_size,
+        Stage(stage, epochs, config.patience, config.lr_schedule, rate),
+        on_improvement=lambda improved: _save_model(improved, run.model_path),
+        checkpoints=run.checkpoints,
         shuffle=False,  # the pipeline shuffles
+        class_weight=weights,
     )
-    return stage, log
+    _end_stage(log, stage, config, result)
+    probabilities = predict_images(model, dataset.val.images, config.batch_size)
+    figures = _stage_metrics(run.metrics, stage, dataset, probabilities, time.perf_counter() - started)
+    _save_model(model, run.model_path)
+    if not result.interrupted and not result.nan:
+        run.checkpoints.finish_stage(stage, figures, log.rows)
+
+
+def _end_stage(log, stage: str, config: TrainConfig, result: StageResult) -> None:
+    result.rows += log.rows
+    result.interrupted, result.nan = log.interrupted, log.nan
+    _refuse_if_nothing_good(log, stage, config)
 
 
 def _refuse_if_nothing_good(log, stage: str, config: TrainConfig) -> None:
@@ -289,12 +393,19 @@ def _refuse_if_nothing_good(log, stage: str, config: TrainConfig) -> None:
         )
 
 
-def _stage_metrics(metrics: dict, stage: str, dataset, probabilities: np.ndarray, seconds: float) -> None:
+def _stage_metrics(metrics: dict, stage: str, dataset, probabilities: np.ndarray, seconds: float) -> dict:
     from edgecls.trainer.evaluate import classification_metrics
 
     result = classification_metrics(dataset.val.labels, probabilities, dataset.classes)
     result["seconds"] = round(seconds, 2)
     metrics["stages"][stage] = result
+    recall = ", ".join(f"{name} {figures['recall']:.1%}" for name, figures in result["per_class"].items())
+    logger.info(f"{stage} stage: validation recall per class: {recall}")
+    return result
+
+
+def _named(weights: dict[int, float] | None, classes: list[str]) -> dict[str, float] | None:
+    return None if weights is None else {classes[index]: round(weight, 4) for index, weight in weights.items()}
 
 
 def _save_model(model, path: Path) -> None:

@@ -12,16 +12,22 @@ from edgecls.commands import config_from
 from edgecls.console import import_tensorflow_quietly
 from edgecls.core.errors import EdgeclsError, require_extra
 from edgecls.trainer.backbones import BACKBONES
+from edgecls.trainer.class_weights import CLASS_WEIGHTS
 from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
+from edgecls.trainer.distribute import DISTRIBUTE
 
 # The choices come from the library's own lists, the defaults from TrainConfig: one source each.
 # (Built from a list, so a type checker cannot enumerate the members; typer reads them at run time.)
 Backbone = Enum("Backbone", {name: name for name in BACKBONES}, type=str)  # type: ignore[misc]
 Mode = Enum("Mode", {name: name for name in MODES}, type=str)  # type: ignore[misc]
 Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)  # type: ignore[misc]
+ClassWeight = Enum("ClassWeight", {name: name for name in CLASS_WEIGHTS}, type=str)  # type: ignore[misc]
+Distribute = Enum("Distribute", {name: name for name in DISTRIBUTE}, type=str)  # type: ignore[misc]
 DEFAULTS = TrainConfig(data=Path())
 DEFAULT_BACKBONE, DEFAULT_MODE = Backbone(DEFAULTS.backbone), Mode(DEFAULTS.mode)
 DEFAULT_SCHEDULE = Schedule(DEFAULTS.lr_schedule)
+DEFAULT_CLASS_WEIGHT = ClassWeight(DEFAULTS.class_weight)
+DEFAULT_DISTRIBUTE = Distribute(DEFAULTS.distribute)
 DEFAULT_HEAD_UNITS = ",".join(str(width) for width in DEFAULTS.head_units)
 
 
@@ -30,10 +36,28 @@ FLIP_HELP = (
     "Mirror left-right while augmenting; --no-flip where left and right differ (text, arrows, horizontal traffic lights)."
 )
 HEAD_LR_HELP = "Head (and from-scratch) learning rate, Adam."
+IMAGE_CACHE_HELP = (
+    "Keep the pre-scan's decoded images at model size in a file in the run directory while training "
+    "(H x W x 3 bytes each); --no-image-cache decodes the files again every epoch instead."
+)
+DISTRIBUTE_HELP = (
+    "tf.distribute: mirrored (every local GPU, or every logical CPU device) or none. --batch-size is per "
+    "replica; the learning rates are scaled by the replicas."
+)
+RESUME_HELP = (
+    "Continue an interrupted run from its last whole epoch (stage, epoch, optimizer state, learning-rate "
+    "schedule), with the settings it was started with."
+)
+CLASS_WEIGHT_HELP = (
+    "Weigh the loss per class: auto (balanced once the largest class has 3x the images of the smallest), "
+    "balanced, or none."
+)
 
 
 def train(
-    data: Annotated[Path, typer.Option(help="Folder with one subfolder of images per class.", file_okay=False)],
+    data: Annotated[
+        Path | None, typer.Option(help="Folder with one subfolder of images per class.", file_okay=False)
+    ] = None,
     val_data: Annotated[Path | None, typer.Option(help="Separate validation folder (same classes).")] = None,
     val_split: Annotated[float, typer.Option(help="Share of each class held out for validation.")] = DEFAULTS.val_split,
     seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and augmentation.")] = DEFAULTS.seed,
@@ -58,23 +82,34 @@ def train(
     ] = DEFAULTS.patience,
     lr_schedule: Annotated[Schedule, typer.Option(help=LR_SCHEDULE_HELP)] = DEFAULT_SCHEDULE,
     augment: Annotated[
-        bool, typer.Option(help="Flips, shifts, rotation, zoom, brightness while fine-tuning.")
+        bool, typer.Option(help="Flips, shifts, rotation, zoom, softening, brightness while fine-tuning.")
     ] = DEFAULTS.augment,
     flip: Annotated[bool, typer.Option(help=FLIP_HELP)] = DEFAULTS.flip,
     head_units: Annotated[
         str, typer.Option(help="Widths of the head's dense layers, comma-separated.")
     ] = DEFAULT_HEAD_UNITS,
     dropout: Annotated[float, typer.Option(help="Dropout after each dense layer of the head.")] = DEFAULTS.dropout,
+    class_weight: Annotated[ClassWeight, typer.Option(help=CLASS_WEIGHT_HELP)] = DEFAULT_CLASS_WEIGHT,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<backbone>-NNN).")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Bottleneck feature cache (default ~/.cache/edgecls).")] = None,
+    image_cache: Annotated[bool, typer.Option(help=IMAGE_CACHE_HELP)] = DEFAULTS.image_cache,
+    distribute: Annotated[Distribute, typer.Option(help=DISTRIBUTE_HELP)] = DEFAULT_DISTRIBUTE,
+    resume: Annotated[Path | None, typer.Option(help=RESUME_HELP, file_okay=False)] = None,
 ) -> None:
     """Train a classifier: bottleneck features + dense head, then fine-tuning of the last layers."""
     require_extra("tensorflow")
     import_tensorflow_quietly()
+    from edgecls.trainer.run import resume as resume_training
     from edgecls.trainer.run import train as run_training
 
-    config = config_from(TrainConfig, locals(), head_units=parse_widths(head_units))
-    result = run_training(config)
+    if resume is not None:
+        if data is not None:
+            raise EdgeclsError("--resume continues a run with its own settings (its config.json): pass it without --data.")
+        result = resume_training(resume)
+    elif data is None:
+        raise EdgeclsError("--data is needed: the folder with one subfolder of images per class (or --resume RUN_DIR).")
+    else:
+        result = run_training(config_from(TrainConfig, locals(), head_units=parse_widths(head_units)))
     print(result.run_dir)
     if result.interrupted:
         raise typer.Exit(130)

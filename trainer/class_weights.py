@@ -1,0 +1,47 @@
+"""Class weights for imbalanced data: `auto`, `balanced` or `none` (`TrainConfig.class_weight`)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from edgecls.core.errors import EdgeclsError
+
+logger = logging.getLogger(__name__)
+
+CLASS_WEIGHTS = ("auto", "balanced", "none")
+IMBALANCE_RATIO = 3.0  # `auto` weights the classes once the largest has this many times the smallest's images
+
+
+def class_weights(labels: np.ndarray, classes: list[str], mode: str) -> dict[int, float] | None:
+    """Per-class loss weights for the training labels, or None to train unweighted.
+
+    `balanced` weighs each class by n_images / (n_classes * n_images_of_class), so every class adds
+    the same total to the loss (scikit-learn's "balanced"); `auto` does so only when the largest class
+    has at least IMBALANCE_RATIO times the images of the smallest, and says so; `none` never weighs.
+    """
+    check_class_weight(mode)
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
+    if mode == "none" or len(labels) == 0:
+        return None
+    largest, smallest = int(counts.max()), int(counts.min())
+    ratio = largest / max(smallest, 1)
+    if mode == "auto" and ratio < IMBALANCE_RATIO:
+        return None
+    weights = len(labels) / (len(classes) * np.maximum(counts, 1))
+    described = ", ".join(f"{name} {weight:.2f}" for name, weight in zip(classes, weights, strict=True))
+    if mode == "auto":
+        logger.info(
+            f"classes are imbalanced ({classes[int(counts.argmax())]} has {largest} training images, "
+            f"{classes[int(counts.argmin())]} {smallest}: {ratio:.0f} to 1), so training weighs them "
+            f"({described}); `class_weight` none turns this off"
+        )
+    else:
+        logger.info(f"class weights: {described}")
+    return {index: float(weight) for index, weight in enumerate(weights)}
+
+
+def check_class_weight(mode: str) -> None:
+    if mode not in CLASS_WEIGHTS:
+        raise EdgeclsError(f"`class_weight` must be one of {', '.join(CLASS_WEIGHTS)}; received {mode!r}.")
