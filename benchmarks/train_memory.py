@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -106,8 +105,9 @@ def main() -> None:
     smallest, largest = records[0]["peak_rss_mib"], records[-1]["peak_rss_mib"]
     print(f"peak RSS {smallest} MiB -> {largest} MiB ({(largest / smallest - 1) * 100:+.1f}%)")
     if args.json:
-        document = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "runs": records}
-        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        from edgecls.runtime.bench import environment
+
+        args.json.write_text(json.dumps({"environment": environment(), "runs": records}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
