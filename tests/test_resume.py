@@ -17,7 +17,7 @@ from datasets import color_squares, tiny_weights_file
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 3  # per stage: with patience above it, every run trains every epoch
+HEAD_EPOCHS, TUNE_EPOCHS = 3, 8  # with patience above both, every run trains every epoch
 
 
 def train_command(*arguments: str) -> list[str]:
@@ -27,8 +27,9 @@ def train_command(*arguments: str) -> list[str]:
 def settings(data: Path, weights: Path, out: Path) -> list[str]:
     return [
         "--data", str(data), "--backbone", "mobilenetv3small", "--weights", str(weights), "--image-size", "32",
-        "--epochs", str(EPOCHS), "--fine-tune-epochs", str(EPOCHS), "--patience", "10", "--batch-size", "8",
+        "--epochs", str(HEAD_EPOCHS), "--fine-tune-epochs", str(TUNE_EPOCHS), "--patience", "10", "--batch-size", "8",
         "--lr-schedule", "cosine", "--head-units", "16", "--no-augment", "--out", str(out),
+        "--cache-dir", str(out.parent / "features"),
     ]  # fmt: skip
 
 
@@ -55,18 +56,18 @@ def interrupt_after(command: list[str], line: str, timeout: float = 240) -> tupl
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
-    data = color_squares(tmp_path / "data", per_class=16, size=40)
+    data = color_squares(tmp_path / "data", per_class=40, size=40)  # epochs long enough to interrupt
     weights = tiny_weights_file(tmp_path / "backbone.weights.h5")
     whole = subprocess.run(train_command(*settings(data, weights, tmp_path / "whole")), capture_output=True, text=True)
     assert whole.returncode == 0, whole.stderr[-2000:]
-    expected = [("bottleneck", epoch) for epoch in range(1, EPOCHS + 1)]
-    expected += [("finetune", epoch) for epoch in range(1, EPOCHS + 1)]
+    expected = [("bottleneck", epoch) for epoch in range(1, HEAD_EPOCHS + 1)]
+    expected += [("finetune", epoch) for epoch in range(1, TUNE_EPOCHS + 1)]
     assert history(tmp_path / "whole") == expected
     assert not (tmp_path / "whole" / "checkpoint").exists()  # a finished run leaves no checkpoint
 
-    # Interrupted in the fine-tuning stage, in or after its second epoch: its first is in the checkpoint.
+    # Interrupted in the fine-tuning stage, in or after its second epoch (of 8): its first is in the checkpoint.
     run = tmp_path / "interrupted"
-    code, stderr = interrupt_after(train_command(*settings(data, weights, run)), f"finetune epoch 2/{EPOCHS}")
+    code, stderr = interrupt_after(train_command(*settings(data, weights, run)), f"finetune epoch 2/{TUNE_EPOCHS}")
     assert code == 130, stderr[-2000:]
     assert "Traceback" not in stderr and f"--resume {run}" in stderr
     state = json.loads((run / "checkpoint" / "state.json").read_text())
