@@ -41,7 +41,12 @@ def history(run: Path) -> list[tuple[str, int]]:
 def interrupt_after(command: list[str], line: str, timeout: float = 240) -> tuple[int, str]:
     """Run `command`, send it SIGINT once `line` appears in its stderr; its exit code and stderr."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    child = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environment)
+    # A process started in the background of a non-interactive shell (as CI may start this one) ignores
+    # SIGINT, and so would its children: the child gets the default back, as a terminal's job has it.
+    child = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environment,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     seen, deadline = [], time.monotonic() + timeout
     assert child.stderr is not None
     for text in child.stderr:
