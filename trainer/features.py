@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from edgecls.core.errors import EdgeclsError
 from edgecls.core.progress import track
 from edgecls.runtime.model import predict_in_batches
 from edgecls.trainer.evaluate import batch_predictor
@@ -66,19 +67,24 @@ def load_cache(path: Path, dimension: int) -> dict[str, np.ndarray]:
 def append_cache(path: Path, hashes: list[str], features: np.ndarray, fresh: bool) -> None:
     """Append records to the cache file (`fresh`: start it anew, header first)."""
     dimension = int(features.shape[1])
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = b"".join(
         bytes.fromhex(digest) + np.asarray(row, np.float32).tobytes() for digest, row in zip(hashes, features, strict=True)
     )
-    with open(path, "wb" if fresh else "r+b") as handle:
-        if fresh:
-            handle.write(_header(dimension))
-        else:  # after the last whole record: one cut short by a crash would misalign every record after it
-            size = handle.seek(0, os.SEEK_END)
-            whole = size - (size - len(_header(dimension))) % (DIGEST_BYTES + 4 * dimension)
-            handle.truncate(whole)
-            handle.seek(whole)
-        handle.write(body)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb" if fresh else "r+b") as handle:
+            if fresh:
+                handle.write(_header(dimension))
+            else:  # after the last whole record: one cut short by a crash would misalign every record after it
+                size = handle.seek(0, os.SEEK_END)
+                whole = size - (size - len(_header(dimension))) % (DIGEST_BYTES + 4 * dimension)
+                handle.truncate(whole)
+                handle.seek(whole)
+            handle.write(body)
+    except OSError as error:
+        raise EdgeclsError(
+            f"could not write the feature cache {path} ({error.strerror}); free some space or pass `cache_dir` DIR."
+        ) from None
 
 
 def cached_features(extractor, splits: dict[str, tuple], cache_path: Path, batch_size: int) -> tuple[dict[str, np.ndarray], int]:

@@ -136,7 +136,13 @@ class DecodedFileWriter:
         self._handle = open(path, "wb")  # noqa: SIM115 - closed by finish()
 
     def append(self, image: np.ndarray) -> None:
-        self._handle.write(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
+        try:
+            self._handle.write(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
+        except OSError as error:
+            raise DataError(
+                f"could not write the decoded images to {self.path} ({error.strerror}): free some space, or turn "
+                "`image_cache` off (the files are then decoded again every epoch)."
+            ) from None
         self.count += 1
 
     def finish(self) -> DecodedFile:
