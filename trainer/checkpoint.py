@@ -74,7 +74,7 @@ class Checkpoints:
 
     def save(self) -> None:
         document = asdict(self.state)
-        write_text_atomic(self.state_path, json.dumps(document, indent=1, default=float) + "\n")
+        write_text_atomic(self.state_path, json.dumps(document, indent=1) + "\n")
 
     def save_best(self, stage: str, weights: list[np.ndarray]) -> None:
         path = self.stage_dir(stage) / "best.npz"

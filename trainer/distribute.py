@@ -45,12 +45,3 @@ def make_distribution(mode: str) -> Distribution:
     strategy = tf.distribute.MirroredStrategy(devices)
     logger.info(f"mirrored over {len(devices)} device(s): {', '.join(devices)}")
     return Distribution(strategy, strategy.num_replicas_in_sync)
-
-
-def distributed_dataset_options(dataset):
-    """Shard a pipeline of batches by its batches: its source is an index range, not files."""
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from edgecls.core.errors import EdgeclsError
-from edgecls.trainer.distribute import distributed_dataset_options
 from edgecls.trainer.image_source import ImageSource
 
 
@@ -95,20 +94,26 @@ def augment_batch(batch, seed: int, flip: bool = True):
         interpolation="BILINEAR",
         fill_mode="REFLECT",
     )
-    # Softness: half the images blended with a blurred copy of themselves (a binomial filter, sigma
-    # about 1 px), by a random amount, as a camera out of focus or an upscaled crop gives them.
-    taps = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
-    channels = tf.shape(batch)[3]
-    rows = tf.tile(tf.reshape(taps, [5, 1, 1, 1]), [1, 1, channels, 1])
-    columns = tf.tile(tf.reshape(taps, [1, 5, 1, 1]), [1, 1, channels, 1])
-    padded = tf.pad(warped, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT")
-    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
-    blurred = tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
-    amount = tf.random.uniform([count], seed=seed + 7) * tf.cast(tf.random.uniform([count], seed=seed + 8) < BLUR, tf.float32)
-    amount = amount[:, None, None, None]
-    softened = warped * (1 - amount) + blurred * amount
+    softened = _soften(warped, seed)
     offset = uniform(BRIGHTNESS * 255.0, 6)[:, None, None, None]
     return tf.clip_by_value(softened + offset, 0.0, 255.0)
+
+
+def _soften(images, seed: int):
+    """Half the images blended with a blurred copy of themselves (a binomial filter, sigma about
+    1 px) by a random amount, as a camera out of focus or an upscaled crop gives them."""
+    import tensorflow as tf
+
+    count, channels = tf.shape(images)[0], tf.shape(images)[3]
+    taps = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    rows = tf.tile(tf.reshape(taps, [5, 1, 1, 1]), [1, 1, channels, 1])
+    columns = tf.tile(tf.reshape(taps, [1, 5, 1, 1]), [1, 1, channels, 1])
+    padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT")
+    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+    blurred = tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
+    amount = tf.random.uniform([count], seed=seed + 7)
+    amount = (amount * tf.cast(tf.random.uniform([count], seed=seed + 8) < BLUR, tf.float32))[:, None, None, None]
+    return images * (1 - amount) + blurred * amount
 
 
 def image_batches(
@@ -159,4 +164,4 @@ def image_batches(
             return (tf.cast(tf.round(changed), tf.uint8), *rest)
 
         dataset = dataset.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
-    return distributed_dataset_options(dataset.prefetch(tf.data.AUTOTUNE))
+    return dataset.prefetch(tf.data.AUTOTUNE)
