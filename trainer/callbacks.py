@@ -7,12 +7,16 @@ This module imports Keras at the top: import it only inside the functions that t
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
+import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 
@@ -31,13 +35,23 @@ class Stage:
 
 
 def fit_stage(
-    model, train: tuple, val, optimizer, stage: Stage, on_improvement=None, checkpoints=None, **fit_args
+    model,
+    train: tuple | Callable,
+    val,
+    optimizer,
+    stage: Stage,
+    on_improvement=None,
+    checkpoints=None,
+    global_batch: int | None = None,
+    **fit_args,
 ) -> EpochLog:
     """The one fit loop of both stages: compile, fit with the epoch log, early stopping and the
     learning-rate schedule, then restore the best weights, also after Ctrl-C or a NaN loss.
 
     `train` is what `model.fit` takes first (arrays `(x, y)`, or `(dataset,)`), `val` its validation
-    data (arrays `(x, y)` or a dataset); `fit_args` go to it as they are (batch size, shuffling).
+    data (arrays `(x, y)` or a dataset); `fit_args` go to it as they are (batch size, shuffling). In a
+    cluster, `train` and `val` make each worker's pipelines instead (see `cluster_fit`), which take
+    `global_batch` images a step; of `fit_args` only `class_weight` is used.
     `on_improvement(model)` runs at each new best (the run's checkpoint). With `checkpoints` (a
     `checkpoint.Checkpoints`), every epoch's end is saved there and a stage it holds continues where
     it stopped: weights, optimizer state, epoch, early stopping, the history so far.
@@ -55,7 +69,13 @@ def fit_stage(
             stopping.resume_from = (progress.best, progress.wait, progress.best_epoch, checkpoints.load_best(stage.name))
         callbacks.append(EpochCheckpoint(checkpoints, stage.name, log, stopping))  # last: after the others' epoch end
     try:
-        model.fit(*train, validation_data=val, epochs=stage.epochs, verbose=0, callbacks=callbacks, **fit_args)
+        if callable(train):
+            from edgecls.trainer.cluster_fit import fit_in_cluster
+
+            assert global_batch is not None, "a cluster's steps take a global batch"
+            fit_in_cluster(model, train, val, stage.epochs, callbacks, fit_args.get("class_weight"), global_batch)
+        else:
+            model.fit(*train, validation_data=val, epochs=stage.epochs, verbose=0, callbacks=callbacks, **fit_args)
     except KeyboardInterrupt:
         log.interrupted = True
     stopping.restore_best()
@@ -72,6 +92,29 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
     def __init__(self, checkpoints, stage: str, log: EpochLog, stopping: BestWeights) -> None:
         super().__init__(str(checkpoints.stage_dir(stage) / "backup"), delete_checkpoint=False)
         self.checkpoints, self.stage, self.log, self.stopping = checkpoints, stage, log, stopping
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as error:
+            from edgecls.core.errors import EdgeclsError
+
+            raise EdgeclsError(
+                f"`resume`: the checkpoint in {self.backup_dir} is unreadable ({error}); start a new run."
+            ) from None
+
+    def _save_model(self):
+        """Keras' save, but each file written beside its place and moved in (a process killed while
+        writing leaves the last epoch's files whole). Overrides a private method of Keras 3's
+        BackupAndRestore (its file names and epoch counters are its own)."""
+        from edgecls.core.files import write_text_atomic
+
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        weights = Path(self.backup_dir) / "next.weights.h5"
+        self.model.save_weights(str(weights), overwrite=True)
+        os.replace(weights, self._weights_path)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        write_text_atomic(Path(self._training_metadata_path), json.dumps(metadata))
 
     def on_epoch_end(self, epoch, logs=None):
         from edgecls.trainer.checkpoint import StageProgress

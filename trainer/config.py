@@ -38,7 +38,7 @@ class TrainConfig:
     flip: bool = True  # left-right mirroring while augmenting
     head_units: tuple[int, ...] = (256,)
     dropout: float = 0.5
-    distribute: str = "none"  # "none" or "mirrored" (every local GPU, or every logical CPU device)
+    distribute: str = "none"  # "none", "mirrored" (every local GPU or logical CPU device) or "multiworker" (TF_CONFIG)
     class_weight: str = "auto"  # "auto" (balanced once the classes are 3:1 or worse), "balanced" or "none"
     out: Path | None = None
     cache_dir: Path | None = None

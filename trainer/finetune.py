@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgecls.core.errors import EdgeclsError
+from edgecls.trainer.distribute import Shard
 from edgecls.trainer.image_source import ImageSource
 
 
@@ -125,6 +126,7 @@ def image_batches(
     flip: bool = True,
     shuffle: bool = True,
     replicas: int = 1,
+    shard: Shard | None = None,
 ):
     """A tf.data pipeline of (uint8 images, labels) batches read from `images` a batch at a time, in
     parallel: shuffled anew each epoch (`shuffle`) and augmented on the fly (`augment`); the model
@@ -132,13 +134,14 @@ def image_batches(
 
     Split between `replicas`, every batch must divide evenly: a shuffled (training) pipeline drops
     its last, short batch (other images each epoch), and an ordered (validation) one pads its last
-    with copies weighted 0, so every image counts once and the copies not at all.
+    with copies weighted 0, so every image counts once and the copies not at all. With `shard` (one
+    worker of a cluster) the pipeline is this worker's share, batches of `batch_size` per replica
+    with a weight each, and every worker gets the same number of them.
     """
     import tensorflow as tf
 
     height, width = images.size
     count = len(images)
-    padding = (-count) % batch_size if replicas > 1 and not shuffle else 0
 
     def read(indices: np.ndarray):
         weights = (indices < count).astype(np.float32)
@@ -150,13 +153,10 @@ def image_batches(
         batch.set_shape((None, height, width, 3))
         batch_labels.set_shape((None,))
         weights.set_shape((None,))
-        return (batch, batch_labels, weights) if padding else (batch, batch_labels)
+        return batch, batch_labels, weights
 
-    order = tf.data.Dataset.range(count + padding)
-    if shuffle:
-        order = order.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    batches = order.batch(batch_size, drop_remainder=replicas > 1 and shuffle)
-    dataset = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset, weighted = index_batches(count, batch_size, seed, shuffle, replicas, shard)
+    dataset = dataset.map(lambda indices: load(indices)[: 3 if weighted else 2], num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
 
         def augment_images(batch, *rest):
@@ -165,3 +165,39 @@ def image_batches(
 
         dataset = dataset.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def array_batches(inputs: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, shuffle: bool, shard: Shard):
+    """`image_batches` for arrays held in memory (the bottleneck stage's features), one worker's share."""
+    import tensorflow as tf
+
+    count = len(inputs)
+    inputs_tensor, labels_tensor = tf.constant(inputs), tf.constant(labels, dtype=tf.int64)
+
+    def load(indices):
+        real = indices < count
+        indices = tf.where(real, indices, 0)
+        return tf.gather(inputs_tensor, indices), tf.gather(labels_tensor, indices), tf.cast(real, tf.float32)
+
+    dataset, _ = index_batches(count, batch_size, seed, shuffle, 1, shard)
+    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def index_batches(count: int, batch_size: int, seed: int, shuffle: bool, replicas: int, shard: Shard | None):
+    """Batches of indices into `count` items (indices >= count stand for padding), and whether there
+    is padding to weigh out. See `image_batches` for how batches are split between replicas and workers."""
+    import tensorflow as tf
+
+    if shard is None:
+        padding = (-count) % batch_size if replicas > 1 and not shuffle else 0
+        order = tf.data.Dataset.range(count + padding)
+        if shuffle:
+            order = order.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        return order.batch(batch_size, drop_remainder=replicas > 1 and shuffle), padding > 0
+    local = shard.global_batch // (shard.workers * batch_size)  # this worker's batches per step
+    padding = 0 if shuffle else (-count) % shard.global_batch
+    order = tf.data.Dataset.range(count + padding).shard(shard.workers, shard.index)
+    if not shuffle:
+        return order.batch(batch_size), True
+    order = order.shuffle(count // shard.workers + 1, seed=seed + shard.index, reshuffle_each_iteration=True)
+    return order.batch(batch_size, drop_remainder=True).take(count // shard.global_batch * local), True

@@ -14,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -96,8 +96,14 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         TrainingStopped: a NaN loss stopped training (the last good model is kept).
     """
     check_distribute(config.distribute)
-    config, run_dir = _prepare_run(config, runs_root)
-    return _run(config, run_dir, Checkpoints(run_dir), make_distribution(config.distribute))
+    distribution = make_distribution(config.distribute)
+    try:
+        if distribution.worker_dir is not None:  # a cluster's worker other than the chief: its own folder
+            config = replace(config, out=distribution.worker_dir)
+        config, run_dir = _prepare_run(config, runs_root)
+        return _run(config, run_dir, Checkpoints(run_dir), distribution)
+    finally:
+        distribution.close()
 
 
 def resume(run_dir: Path) -> RunResult:
@@ -117,13 +123,22 @@ def resume(run_dir: Path) -> RunResult:
     done = ", ".join(f"{name} done" for name in state.finished)
     going = ", ".join(f"{name} after epoch {item.epochs_done}" for name, item in state.progress.items())
     logger.info(f"resuming {run_dir}: {', '.join(part for part in (done, going) if part) or 'from the start'}")
-    return _run(config, run_dir, checkpoints, make_distribution(config.distribute))
+    distribution = make_distribution(config.distribute)
+    try:
+        if distribution.worker_dir is not None:  # not the chief: go on from a copy of the chief's run
+            shutil.copytree(run_dir, distribution.worker_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(DECODED_DIR))
+            run_dir = distribution.worker_dir
+            checkpoints = Checkpoints(run_dir)
+            checkpoints.load()
+        return _run(config, run_dir, checkpoints, distribution)
+    finally:
+        distribution.close()
 
 
 def _run(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distribution: Distribution) -> RunResult:
     try:
         with distribution.scope():
-            return _train(_scaled(config, distribution.replicas), run_dir, checkpoints, distribution.replicas)
+            return _train(_scaled(config, distribution.replicas), run_dir, checkpoints, distribution)
     finally:
         shutil.rmtree(run_dir / DECODED_DIR, ignore_errors=True)
 
@@ -145,10 +160,15 @@ def _scaled(config: TrainConfig, replicas: int) -> TrainConfig:
     return scaled
 
 
-def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, replicas: int) -> RunResult:
+def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distribution: Distribution) -> RunResult:
     size = config.image_size
     assert size is not None  # _prepare_run resolved it from the backbone
     dataset = _load_data(config, size, run_dir)
+    if distribution.replicas > 1 and len(dataset.train) < config.batch_size:
+        raise EdgeclsError(
+            f"{len(dataset.train)} training images are fewer than one global batch ({config.batch_size}: "
+            f"`batch_size` x {distribution.replicas} replicas); lower `batch_size`."
+        )
     weights = class_weights(dataset.train.labels, dataset.classes, config.class_weight)
     models = _build_models(config, size, len(dataset.classes))
     model_path = run_dir / "model.keras"
@@ -161,7 +181,7 @@ def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, replica
         stages.append(("bottleneck", _bottleneck_stage))
     if config.mode in ("finetune", "both"):
         stages.append(("finetune" if config.weights != "none" else "scratch", _image_stage))
-    run = _Stages(config, dataset, models, weights, model_path, checkpoints, metrics, result, replicas)
+    run = _Stages(config, dataset, models, weights, model_path, checkpoints, metrics, result, distribution)
     for name, run_stage in stages:
         if name in state.finished:
             if name == "bottleneck" and len(stages) > 1:
@@ -178,7 +198,9 @@ def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, replica
             f"the loss became NaN, so training stopped; the last good model is in {model_path}. "
             "Lower `learning_rate` / `fine_tune_learning_rate` and train again."
         )
-    if result.interrupted:
+    if result.interrupted and not distribution.chief:
+        logger.warning("interrupted: stop every worker, then `resume` the chief's run directory on each of them")
+    elif result.interrupted:
         logger.warning(f"interrupted: kept the best model so far in {model_path}; `resume` {run_dir} continues it")
     else:
         checkpoints.remove()
@@ -197,7 +219,7 @@ class _Stages:
     checkpoints: Checkpoints
     metrics: dict
     result: StageResult
-    replicas: int = 1  # tf.distribute replicas the batches are split between
+    distribution: Distribution  # the tf.distribute strategy, its replicas and workers
 
 
 @dataclass
@@ -286,6 +308,7 @@ def _bottleneck_stage(run: _Stages) -> None:
 
     from edgecls.trainer.backbones import weights_identity
     from edgecls.trainer.callbacks import Stage, fit_stage
+    from edgecls.trainer.evaluate import predict_images
     from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
 
     config, dataset, weights, result = run.config, run.dataset, run.weights, run.result
@@ -293,6 +316,8 @@ def _bottleneck_stage(run: _Stages) -> None:
     backbone, head, model, extractor = run.models
     backbone.trainable = False
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+    if run.distribution.worker_dir is not None:  # only the chief writes the shared cache
+        cache_dir = run.distribution.worker_dir / "features"
     assert config.image_size is not None  # resolved by _prepare_run
     cache_path = cache_file(cache_dir, config.backbone, weights_identity(config.weights), config.image_size)
     features, num_extracted = cached_features(
@@ -303,17 +328,17 @@ def _bottleneck_stage(run: _Stages) -> None:
     )
     log = fit_stage(
         head,
-        (features["train"], dataset.train.labels),
-        (features["val"], dataset.val.labels),
+        *_head_data(run, features),
         keras.optimizers.Adam(config.learning_rate),
         Stage("bottleneck", config.epochs, config.patience, config.lr_schedule, config.learning_rate),
         checkpoints=run.checkpoints,
+        global_batch=config.batch_size,
         batch_size=config.batch_size,
         shuffle=True,
         class_weight=weights,
     )
     _end_stage(log, "bottleneck", config, result)
-    probabilities = np.asarray(head.predict(features["val"], batch_size=256, verbose=0))
+    probabilities = predict_images(head, features["val"], 256)
     seconds = time.perf_counter() - started
     figures = _stage_metrics(run.metrics, "bottleneck", dataset, probabilities, seconds)
     _save_model(model, run.model_path)
@@ -324,50 +349,53 @@ def _bottleneck_stage(run: _Stages) -> None:
     logger.info(f"bottleneck stage: validation accuracy {accuracy:.4f} in {seconds:.1f}s")
 
 
+def _head_data(run: _Stages, features: dict[str, np.ndarray]) -> tuple[Any, Any]:
+    """The head's training and validation data: the features and labels, or in a cluster each
+    worker's pipelines of them."""
+    train, val = (features["train"], run.dataset.train.labels), (features["val"], run.dataset.val.labels)
+    if not run.distribution.multiworker:
+        return train, val
+    from edgecls.trainer.finetune import array_batches
+
+    seed = run.config.seed
+    return (
+        _cluster_batches(run, lambda batch, shard: array_batches(*train, batch, seed, True, shard)),
+        _cluster_batches(run, lambda batch, shard: array_batches(*val, batch, seed, False, shard)),
+    )
+
+
+def _cluster_batches(run: _Stages, make):
+    """`make(batch size per replica, shard)` as a cluster's `distribute_datasets_from_function` calls it."""
+    from edgecls.trainer.distribute import Shard
+
+    global_batch = run.config.batch_size
+
+    def pipeline(context):
+        shard = Shard(context.num_input_pipelines, context.input_pipeline_id, global_batch)
+        return make(context.get_per_replica_batch_size(global_batch), shard)
+
+    return pipeline
+
+
 def _image_stage(run: _Stages) -> None:
     """Stage 2 on images: fine-tuning a pretrained backbone's last layers, or training from scratch."""
-    import keras
-
     from edgecls.trainer.callbacks import Stage, fit_stage
     from edgecls.trainer.evaluate import predict_images
-    from edgecls.trainer.finetune import image_batches, unfreeze_last_layers
 
-    config, dataset, weights, result = run.config, run.dataset, run.weights, run.result
+    config, dataset, result = run.config, run.dataset, run.result
     started = time.perf_counter()
-    backbone, _, model, _ = run.models
-    if config.weights != "none":
-        count = unfreeze_last_layers(backbone, config.fine_tune_layers)
-        rate = config.fine_tune_learning_rate
-        optimizer = keras.optimizers.SGD(rate, momentum=0.9)
-        stage, epochs = "finetune", config.fine_tune_epochs
-        logger.info(f"fine-tuning the last {count} backbone layer(s) at learning rate {config.fine_tune_learning_rate}")
-    else:
-        backbone.trainable = True
-        rate = config.learning_rate
-        optimizer = keras.optimizers.Adam(rate)
-        stage, epochs = "scratch", config.epochs + config.fine_tune_epochs
-        logger.info(
-            "`weights` none: nothing to transfer, training the whole network from scratch "
-            f"(Adam, learning rate {config.learning_rate})"
-        )
-    replicas = run.replicas
-    batches = image_batches(
-        dataset.train.images, dataset.train.labels, config.batch_size, config.augment, config.seed, config.flip,
-        replicas=replicas,
-    )  # fmt: skip
-    val_batches = image_batches(
-        dataset.val.images, dataset.val.labels, config.batch_size, False, config.seed, shuffle=False, replicas=replicas
-    )
+    model = run.models[2]
+    stage, epochs, rate, optimizer = _image_stage_optimizer(run)
     log = fit_stage(
         model,
-        (batches,),
-        val_batches,
+        *_image_data(run),
         optimizer,
         Stage(stage, epochs, config.patience, config.lr_schedule, rate),
         on_improvement=lambda improved: _save_model(improved, run.model_path),
         checkpoints=run.checkpoints,
         shuffle=False,  # the pipeline shuffles
-        class_weight=weights,
+        class_weight=run.weights,
+        global_batch=config.batch_size,
     )
     _end_stage(log, stage, config, result)
     probabilities = predict_images(model, dataset.val.images, config.batch_size)
@@ -375,6 +403,47 @@ def _image_stage(run: _Stages) -> None:
     _save_model(model, run.model_path)
     if not result.interrupted and not result.nan:
         run.checkpoints.finish_stage(stage, figures, log.rows)
+
+
+def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:
+    """The image stage's name, epochs, learning rate and optimizer; the backbone made trainable."""
+    import keras
+
+    from edgecls.trainer.finetune import unfreeze_last_layers
+
+    config, backbone = run.config, run.models[0]
+    if config.weights != "none":
+        count = unfreeze_last_layers(backbone, config.fine_tune_layers)
+        rate = config.fine_tune_learning_rate
+        logger.info(f"fine-tuning the last {count} backbone layer(s) at learning rate {rate}")
+        return "finetune", config.fine_tune_epochs, rate, keras.optimizers.SGD(rate, momentum=0.9)
+    backbone.trainable = True
+    logger.info(
+        "`weights` none: nothing to transfer, training the whole network from scratch "
+        f"(Adam, learning rate {config.learning_rate})"
+    )
+    epochs = config.epochs + config.fine_tune_epochs
+    return "scratch", epochs, config.learning_rate, keras.optimizers.Adam(config.learning_rate)
+
+
+def _image_data(run: _Stages) -> tuple[Any, Any]:
+    """The image stage's training and validation pipelines (the training one augmented), or in a
+    cluster each worker's pipelines of them."""
+    from edgecls.trainer.finetune import image_batches
+
+    config, train, val, replicas = run.config, run.dataset.train, run.dataset.val, run.distribution.replicas
+
+    def batches(batch_size: int, shard=None):
+        return image_batches(
+            train.images, train.labels, batch_size, config.augment, config.seed, config.flip, replicas=replicas, shard=shard
+        )
+
+    def val_batches(batch_size: int, shard=None):
+        return image_batches(val.images, val.labels, batch_size, False, config.seed, shuffle=False, replicas=replicas, shard=shard)
+
+    if run.distribution.multiworker:
+        return _cluster_batches(run, batches), _cluster_batches(run, val_batches)
+    return (batches(config.batch_size),), val_batches(config.batch_size)
 
 
 def _end_stage(log, stage: str, config: TrainConfig, result: StageResult) -> None:

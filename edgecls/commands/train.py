@@ -41,8 +41,9 @@ IMAGE_CACHE_HELP = (
     "(H x W x 3 bytes each); --no-image-cache decodes the files again every epoch instead."
 )
 DISTRIBUTE_HELP = (
-    "tf.distribute: mirrored (every local GPU, or every logical CPU device) or none. --batch-size is per "
-    "replica; the learning rates are scaled by the replicas."
+    "tf.distribute: mirrored (every local GPU, or every logical CPU device), multiworker (a cluster of "
+    "machines described in TF_CONFIG; worker 0 writes the run) or none. --batch-size is per replica; the "
+    "learning rates are scaled by the replicas."
 )
 RESUME_HELP = (
     "Continue an interrupted run from its last whole epoch (stage, epoch, optimizer state, learning-rate "
@@ -110,7 +111,8 @@ def train(
         raise EdgeclsError("--data is needed: the folder with one subfolder of images per class (or --resume RUN_DIR).")
     else:
         result = run_training(config_from(TrainConfig, locals(), head_units=parse_widths(head_units)))
-    print(result.run_dir)
+    if result.run_dir.exists():  # a cluster worker other than the chief leaves no run directory
+        print(result.run_dir)
     if result.interrupted:
         raise typer.Exit(130)
 
