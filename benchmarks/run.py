@@ -65,6 +65,7 @@ def build_exports(work: Path, backbones: list[str]) -> dict[str, dict[str, Path]
                 calib_images=48,
                 fp16_min_agreement=0.0,
                 int8_min_agreement=0.0,
+                max_recall_drop=100.0,
                 fp32_max_abs_diff=1e-3,
             )
         )

@@ -83,10 +83,11 @@ def main(
 
 
 def _register() -> None:
-    from edgecls.commands import bench, data, demo, export, predict, serve_camera, train
+    from edgecls.commands import bench, data, demo, export, info, predict, serve_camera, train
 
     app.command(name="train")(user_errors(train.train))
     app.command(name="export")(user_errors(export.export))
+    app.command(name="info")(user_errors(info.info))
     app.command(name="predict")(user_errors(predict.predict))
     app.command(name="serve-camera")(user_errors(serve_camera.serve_camera))
     app.command(name="bench")(user_errors(bench.bench))

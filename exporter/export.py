@@ -3,9 +3,11 @@ parity gate before it is written under its final name."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,6 +43,8 @@ class ExportConfig:
     fp32_max_abs_diff: float = 1e-4
     fp16_min_agreement: float = 0.995
     int8_min_agreement: float = 0.98
+    max_recall_drop: float = 5.0  # points of recall any class may lose against Keras, every precision
+    int8_recipe: str | None = None  # pin one INT8 recipe (see exporter.int8); None: search
     seed: int = 0
     force: bool = False  # replace existing ONNX files
 
@@ -69,6 +73,7 @@ class RunFiles:
     backbone: str
     val_accuracy: float | None
     split: dict
+    config: dict  # the run's config.json
 
 
 def read_run(source: str | os.PathLike[str]) -> RunFiles:
@@ -90,7 +95,7 @@ def read_run(source: str | os.PathLike[str]) -> RunFiles:
     metrics_path = run_dir / "metrics.json"
     accuracy = json.loads(metrics_path.read_text()).get("val_accuracy") if metrics_path.is_file() else None
     return RunFiles(
-        run_dir, model_path, split["classes"], int(config["image_size"]), config["backbone"], accuracy, split
+        run_dir, model_path, split["classes"], int(config["image_size"]), config["backbone"], accuracy, split, config
     )
 
 
@@ -121,6 +126,7 @@ def export(config: ExportConfig) -> ExportResult:
     """
     from edgecls.trainer.saving import load_keras_model
 
+    _check_config(config)
     run = read_run(config.source)
     targets = _targets(config, run)
     check_targets(targets, run, config.force)
@@ -129,14 +135,9 @@ def export(config: ExportConfig) -> ExportResult:
     logger.info(f"loaded {run.model_path}; checking against {len(paths)} images")
     checks = CheckSet(paths, labels, images, predict_in_batches(model.predict_on_batch, images, 32), run.classes)
     protos, gflops = _convert(config, run, model)
-    gates = {
-        "fp32": Gate(1.0, config.fp32_max_abs_diff),
-        "fp16": Gate(config.fp16_min_agreement),
-        "int8": Gate(config.int8_min_agreement),
-    }
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     written, reports = {}, {}
-    for precision, proto in protos.items():
+    for precision, target in targets.items():
         metadata = build_metadata(
             run.classes,
             (run.image_size, run.image_size),
@@ -144,24 +145,73 @@ def export(config: ExportConfig) -> ExportResult:
             precision,
             run.val_accuracy,
             created,
-            extra={"gflops_per_image": f"{gflops:.4f}"},
+            extra={"gflops_per_image": f"{gflops:.4f}", **training_provenance(run), "check_images": str(len(paths))},
         )
-        reports[precision] = _gate_and_write(proto, metadata, targets[precision], checks, gates[precision])
-        if reports[precision].passed:
-            written[precision] = targets[precision]
+        if precision == "int8":
+            proto, report = _search_int8(config, run, protos["fp32"], metadata, checks)
+        else:
+            gate = _gate(config, precision)
+            proto, report = protos[precision], check_parity(protos[precision], metadata, checks, gate, latency=True)
+        reports[precision] = report
+        if _write_if_passed(proto, report, target):
+            written[precision] = target
     report_path = targets["fp32"].with_name(targets["fp32"].name.removesuffix(".onnx") + ".parity.json")
     write_text_atomic(report_path, json.dumps({p: r.to_dict() for p, r in reports.items()}, indent=2) + "\n")
     logger.info(f"parity report: {report_path}")
-    _precision_notes(protos)
+    _precision_notes(reports)
     result = ExportResult(written, reports, report_path)
     if result.failed:
+        reasons = "; ".join(f"{name}: {'; '.join(reports[name].failures)}" for name in result.failed)
         raise ParityError(
             f"{', '.join(result.failed)} failed the parity gate and {'was' if len(result.failed) == 1 else 'were'} "
-            f"not written (details in {report_path}). Check the images it flipped, or relax the gate with "
-            "`fp16_min_agreement`, `int8_min_agreement` or `fp32_max_abs_diff` if the difference is acceptable.",
+            f"not written ({reasons}; details in {report_path}). Check the images it flipped, or relax the gate with "
+            "`fp16_min_agreement`, `int8_min_agreement`, `max_recall_drop` or `fp32_max_abs_diff` if the difference is "
+            "acceptable.",
             result,
         )
     return result
+
+
+def _check_config(config: ExportConfig) -> None:
+    from edgecls.exporter.int8 import Recipe
+
+    if not 0 <= config.max_recall_drop <= 100:
+        raise EdgeclsError(f"`max_recall_drop` is in points of recall, 0 to 100; received {config.max_recall_drop:g}.")
+    if config.int8_recipe is not None:
+        if not config.int8:
+            raise EdgeclsError("`int8_recipe` chooses how INT8 is made: add `int8`.")
+        Recipe.parse(config.int8_recipe)
+
+
+def _gate(config: ExportConfig, precision: str) -> Gate:
+    if precision == "fp32":
+        return Gate(1.0, config.fp32_max_abs_diff, config.max_recall_drop)
+    agreement = config.fp16_min_agreement if precision == "fp16" else config.int8_min_agreement
+    return Gate(agreement, max_recall_drop=config.max_recall_drop)
+
+
+def training_provenance(run: RunFiles) -> dict[str, str]:
+    """Where the model came from, for its metadata: how many training files and a hash of their list
+    (paths and labels, as split.json has them), and a hash of the training configuration."""
+    train = run.split["train"]
+    return {
+        "training_files": str(len(train)),
+        "training_files_sha256": _json_hash(train),
+        "training_config_sha256": _json_hash(run.config),
+    }
+
+
+def _json_hash(value) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _pixels_hash(images) -> str:
+    """SHA-256 of the images' pixels (uint8, in order), read a batch at a time."""
+    digest = hashlib.sha256()
+    for start in range(0, len(images), 64):
+        digest.update(np.ascontiguousarray(images[start : start + 64], dtype=np.uint8).tobytes())
+    return digest.hexdigest()
 
 
 def _targets(config: ExportConfig, run: RunFiles) -> dict[str, Path]:
@@ -193,7 +243,7 @@ def _check_images(config: ExportConfig, run: RunFiles) -> tuple[list[str], np.nd
 
 def _convert(config: ExportConfig, run: RunFiles, model) -> tuple[dict, float]:
     """The FP32 graph and the FP16 / INT8 graphs made from it, and the model's GFLOPs per image."""
-    from edgecls.exporter.convert import count_gflops, keras_to_onnx, to_float16, to_int8
+    from edgecls.exporter.convert import count_gflops, keras_to_onnx, to_float16
 
     started = time.perf_counter()
     fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
@@ -201,19 +251,26 @@ def _convert(config: ExportConfig, run: RunFiles, model) -> tuple[dict, float]:
     protos = {"fp32": fp32}
     if config.fp16:
         protos["fp16"] = to_float16(fp32)
-    if config.int8:
-        protos["int8"] = to_int8(fp32, _calibration_images(config, run))
     return protos, count_gflops(fp32, (run.image_size, run.image_size))
 
 
-def _precision_notes(protos: dict) -> None:
-    if "fp16" in protos:
+def _precision_notes(reports: dict[str, ParityReport]) -> None:
+    """What each precision is for, with this CPU's measured batch-1 times where there are two to compare."""
+    if "fp16" in reports:
         logger.info(
             "note: FP16 halves the file and speeds up GPUs with tensor cores; on a CPU it is not faster than FP32."
         )
-    if "int8" in protos:
+    if "int8" not in reports or not reports["int8"].passed:
+        return
+    fp32, int8 = reports["fp32"].latency_ms, reports["int8"].latency_ms
+    if fp32 is None or int8 is None:
+        logger.info("note: INT8 is fastest on CPUs with VNNI (AVX512-VNNI or AVX-VNNI); without VNNI the gain is small.")
+    elif int8 < fp32:
+        logger.info(f"note: on this CPU at batch 1, INT8 takes {int8:.2f} ms per image and FP32 {fp32:.2f} ms ({fp32 / int8:.1f}x).")
+    else:
         logger.info(
-            "note: INT8 is fastest on CPUs with VNNI (AVX512-VNNI or AVX-VNNI); without VNNI the gain is small."
+            f"note: on this CPU at batch 1, INT8 takes {int8:.2f} ms per image and FP32 {fp32:.2f} ms: for this model "
+            "INT8 is not faster here (depthwise networks gain little); serve the FP32 file on this CPU."
         )
 
 
@@ -257,41 +314,96 @@ class CheckSet:
     classes: list[str]
 
 
-def _gate_and_write(proto, metadata: dict[str, str], target: Path, checks: CheckSet, gate: Gate) -> ParityReport:
-    """Run the model through the real runtime from a temp file; rename it into place only if it passes.
-    A failed precision moves an older file at `target` aside, so it cannot pass for this export's."""
+def check_parity(proto, metadata: dict[str, str], checks: CheckSet, gate: Gate, latency: bool = False) -> ParityReport:
+    """`proto` with `metadata`, run through the real runtime from a temporary file on the check images
+    and judged against `gate`; with `latency`, its time for one image at batch 1 too."""
     import onnx
     from onnx import helper
 
     helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    onnx.save(proto, temporary)
-    try:
-        classifier = load_classifier(temporary, "cpu")
+    with tempfile.TemporaryDirectory(prefix="edgecls-check-") as folder:
+        path = Path(folder) / "model.onnx"
+        onnx.save(proto, path)
+        classifier = load_classifier(path, "cpu")
         onnx_probabilities = predict_in_batches(classifier.predict, checks.images, 32)
         report = compare(
-            metadata["precision"],
-            checks.keras_probabilities,
-            onnx_probabilities,
-            checks.paths,
-            checks.classes,
-            gate,
-            checks.labels,
+            metadata["precision"], checks.keras_probabilities, onnx_probabilities, checks.paths, checks.classes, gate, checks.labels
         )
-        if report.passed:
-            os.replace(temporary, target)
+        if latency:
+            report.latency_ms = _latency_ms(classifier, np.asarray(checks.images[0:1]))
+    return report
+
+
+def _latency_ms(classifier, image: np.ndarray, seconds: float = 0.5) -> float:
+    """Median milliseconds of one batch-1 run, over about `seconds` (after warming up)."""
+    for _ in range(3):
+        classifier.predict(image)
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(times) < 5:
+        started = time.perf_counter()
+        classifier.predict(image)
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
+def _write_if_passed(proto, report: ParityReport, target: Path) -> bool:
+    """Write a model that passed to `target` (beside it, then moved into place), its gate figures in
+    its metadata. A failed precision moves an older file at `target` aside, so it cannot pass for this export's."""
+    import onnx
+    from onnx import helper
+
+    logger.info(report.summary())
+    if report.per_class:
+        logger.info(f"{report.precision} {report.recall_line()}")
+    if not report.passed:
+        if target.exists():
+            aside = target.with_name(target.name + ".old")
+            os.replace(target, aside)
+            logger.warning(f"{target} from an earlier export moved aside to {aside}: this export's {report.precision} failed")
+        return False
+    metadata = {entry.key: entry.value for entry in proto.metadata_props}
+    helper.set_model_props(proto, {**metadata, "parity": json.dumps(parity_figures(report), sort_keys=True)})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        onnx.save(proto, temporary)
+        os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-    logger.info(report.summary())
-    if report.passed:
-        logger.info(f"wrote {target}")
-    elif target.exists():
-        aside = target.with_name(target.name + ".old")
-        os.replace(target, aside)
-        logger.warning(f"{target} from an earlier export moved aside to {aside}: this export's {report.precision} failed")
-    return report
+    logger.info(f"wrote {target}")
+    return True
+
+
+def parity_figures(report: ParityReport) -> dict:
+    """What the file records of the gate it passed."""
+    return {
+        "images": report.num_images,
+        "agreement": round(report.agreement, 6),
+        "max_abs_diff": float(f"{report.max_abs_diff:.3g}"),
+        "worst_recall_drop": round(report.worst_drop, 2),
+        "recall": {name: round(figures["recall"], 4) for name, figures in report.per_class.items()},
+        "gate": report.gate,
+    }
+
+
+def _search_int8(config: ExportConfig, run: RunFiles, fp32, metadata: dict[str, str], checks: CheckSet):
+    """INT8 by the first recipe that passes the gate (or the pinned one): returns the model and its
+    report, whose `attempts` list every recipe tried; the table of them is logged."""
+    from edgecls.exporter.convert import INPUT_NAME
+    from edgecls.exporter.int8 import Int8Quantizer, Recipe, search_int8, search_order
+
+    images = _calibration_images(config, run)
+    metadata = {**metadata, "calibration_images": str(len(images)), "calibration_sha256": _pixels_hash(images)}
+    gate = _gate(config, "int8")
+    pinned = [Recipe.parse(config.int8_recipe)] if config.int8_recipe else None
+
+    def check(proto, recipe: Recipe) -> ParityReport:
+        return check_parity(proto, {**metadata, "int8_recipe": recipe.name}, checks, gate, latency=True)
+
+    with Int8Quantizer(fp32, images, INPUT_NAME) as quantizer:
+        return search_int8(quantizer, pinned or search_order(), check, searching=pinned is None)
 
 
 def _calibration_images(config: ExportConfig, run: RunFiles) -> ImageSource:

@@ -37,6 +37,20 @@ def test_one_flip_in_ten_is_named_and_judged_against_the_gate():
     assert "FAIL int8" in strict.summary() and "1 label flip(s)" in strict.summary()
 
 
+def test_a_class_that_loses_recall_fails_the_gate_even_when_overall_agreement_passes():
+    labels = [0] * 48 + [1] * 48 + [2] * 4
+    keras = probabilities(labels)
+    onnx = keras.copy()
+    onnx[96:98] = probabilities([0, 0])  # two of the four red images read blue: 98% agreement
+    paths = [f"p{index}" for index in range(100)]
+    report = compare("int8", keras, onnx, paths, CLASSES, Gate(0.98, max_recall_drop=5.0), np.array(labels))
+    assert report.agreement == pytest.approx(0.98) and not report.passed and report.worst_drop == 50.0
+    assert report.per_class["red"] == {"images": 4, "keras_recall": 1.0, "recall": 0.5, "drop": 50.0}
+    assert report.failures == ["class red lost 50.0 points of recall (100.0% with Keras, 50.0% here, 4 images; the limit is 5)"]
+    assert compare("int8", keras, onnx, paths, CLASSES, Gate(0.98, max_recall_drop=50.0), np.array(labels)).passed
+    assert "red 50.0% (Keras 100.0%)" in report.recall_line()
+
+
 def test_fp32_needs_close_probabilities_not_only_the_same_labels():
     keras = probabilities([0, 1])
     onnx = keras + np.array([[1e-3, -1e-3, 0], [0, 0, 0]], np.float32)

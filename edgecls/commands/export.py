@@ -13,6 +13,10 @@ from edgecls.core.errors import require_extra
 from edgecls.exporter.export import ExportConfig
 
 DEFAULTS = ExportConfig(source=Path())  # the flags' defaults are the library's
+INT8_RECIPE_HELP = (
+    "Pin the INT8 recipe instead of searching: minmax, percentile or entropy, then optionally +first, +head "
+    "and +sensitiveN (those nodes kept in float), e.g. entropy+first+head."
+)
 
 
 def _folder(help: str):
@@ -48,6 +52,10 @@ def export(
     int8_min_agreement: Annotated[
         float, typer.Option(help="INT8 gate: least top-1 agreement with Keras.")
     ] = DEFAULTS.int8_min_agreement,
+    max_recall_drop: Annotated[
+        float, typer.Option(help="Every gate: the most points of recall any class may lose against Keras.")
+    ] = DEFAULTS.max_recall_drop,
+    int8_recipe: Annotated[str | None, typer.Option(help=INT8_RECIPE_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace ONNX files of an earlier export.")] = False,
 ) -> None:
     """Export to ONNX with preprocessing and metadata inside; every precision must pass the parity gate."""
