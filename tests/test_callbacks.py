@@ -72,3 +72,37 @@ def test_fit_stage_logs_every_epoch_and_keeps_the_best_weights():
     assert log.best_epoch == int(np.argmin(losses)) and len(saved) >= 1
     kept = model.evaluate(x, y, verbose=0)[0]
     assert kept == pytest.approx(min(losses), rel=1e-4)  # the weights of the best epoch are back
+
+
+def test_a_resumed_stage_keeps_the_plateau_schedules_counters(tmp_path):
+    import numpy as np
+
+    from edgecls.trainer.callbacks import BestWeights, EpochCheckpoint, EpochLog, Stage, fit_stage, reduce_on_plateau
+    from edgecls.trainer.checkpoint import Checkpoints
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = rng.integers(0, 2, 32)  # noise, and a tiny rate: validation loss stalls, the plateau counter climbs
+
+    def model():
+        keras.utils.set_random_seed(0)
+        built = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        built.compile(optimizer=keras.optimizers.SGD(1e-9), loss="sparse_categorical_crossentropy")
+        return built
+
+    stage = Stage("scratch", epochs=3, patience=20, lr_schedule="plateau", learning_rate=1e-9)
+    checkpoints = Checkpoints(tmp_path)
+    fit_stage(model(), (x, y), (x, y), keras.optimizers.SGD(1e-9), stage, checkpoints=checkpoints, batch_size=8)
+    saved = checkpoints.state.progress["scratch"].plateau
+    assert set(saved) == {"wait", "best", "cooldown_counter"} and saved["wait"] >= 1
+
+    # Resuming: the schedule resets itself when training begins, then the checkpoint puts its counters back.
+    resumed = Checkpoints(tmp_path)
+    resumed.load()
+    schedule = reduce_on_plateau(20)
+    checkpoint = EpochCheckpoint(resumed, "scratch", EpochLog("scratch", 3), BestWeights(20), schedule)
+    again = model()
+    for callback in (schedule, checkpoint):
+        callback.set_model(again)
+        callback.on_train_begin()
+    assert schedule.wait == saved["wait"] and schedule.best == saved["best"]

@@ -38,8 +38,8 @@ def history(run: Path) -> list[tuple[str, int]]:
         return [(row["stage"], int(row["epoch"])) for row in csv.DictReader(handle)]
 
 
-def interrupt_after(command: list[str], line: str, timeout: float = 240) -> tuple[int, str]:
-    """Run `command`, send it SIGINT once `line` appears in its stderr; its exit code and stderr."""
+def interrupt_after(command: list[str], line: str, timeout: float = 240, number: int = signal.SIGINT) -> tuple[int, str]:
+    """Run `command`, send it `number` (SIGINT) once `line` appears in its stderr; its exit code and stderr."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     # A process started in the background of a non-interactive shell (as CI may start this one) ignores
     # SIGINT, and so would its children: the child gets the default back, as a terminal's job has it.
@@ -52,7 +52,7 @@ def interrupt_after(command: list[str], line: str, timeout: float = 240) -> tupl
     for text in child.stderr:
         seen.append(text)
         if line in text:
-            child.send_signal(signal.SIGINT)
+            child.send_signal(number)
             break
         if time.monotonic() > deadline:
             break
@@ -89,3 +89,16 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     again = subprocess.run(train_command("--resume", str(run)), capture_output=True, text=True)
     assert again.returncode == 2 and "nothing to resume from, it finished" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_sigterm_stops_training_as_ctrl_c_does(tmp_path):
+    data = color_squares(tmp_path / "data", per_class=40, size=40)
+    weights = tiny_weights_file(tmp_path / "backbone.weights.h5")
+    run = tmp_path / "terminated"
+    command = train_command(*settings(data, weights, run))
+    code, stderr = interrupt_after(command, f"finetune epoch 2/{TUNE_EPOCHS}", number=signal.SIGTERM)
+    assert code == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and f"--resume {run}" in stderr
+    assert (run / "model.keras").is_file() and json.loads((run / "metrics.json").read_text())["interrupted"] is True
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    assert state["progress"]["finetune"]["epochs_done"] >= 1

@@ -67,7 +67,7 @@ def fit_stage(
         if progress is not None:  # a resumed stage: its history so far and its early stopping
             log.rows = [dict(row) for row in progress.rows]
             stopping.resume_from = (progress.best, progress.wait, progress.best_epoch, checkpoints.load_best(stage.name))
-        callbacks.append(EpochCheckpoint(checkpoints, stage.name, log, stopping))  # last: after the others' epoch end
+        callbacks.append(EpochCheckpoint(checkpoints, stage.name, log, stopping, schedule))  # last: after the others
     try:
         if callable(train):
             from edgecls.trainer.cluster_fit import fit_in_cluster
@@ -89,9 +89,12 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
     at every epoch's end with Ctrl-C held off until they are written, so a checkpoint is never half
     one epoch and half the next."""
 
-    def __init__(self, checkpoints, stage: str, log: EpochLog, stopping: BestWeights) -> None:
+    PLATEAU_STATE = ("wait", "best", "cooldown_counter")  # what ReduceLROnPlateau counts between epochs
+
+    def __init__(self, checkpoints, stage: str, log: EpochLog, stopping: BestWeights, schedule=None) -> None:
         super().__init__(str(checkpoints.stage_dir(stage) / "backup"), delete_checkpoint=False)
         self.checkpoints, self.stage, self.log, self.stopping = checkpoints, stage, log, stopping
+        self.plateau = schedule if isinstance(schedule, keras.callbacks.ReduceLROnPlateau) else None
 
     def on_train_begin(self, logs=None):
         try:
@@ -102,6 +105,10 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
             raise EdgeclsError(
                 f"`resume`: the checkpoint in {self.backup_dir} is unreadable ({error}); start a new run."
             ) from None
+        progress = self.checkpoints.state.progress.get(self.stage)
+        if self.plateau is not None and progress is not None:  # runs after the schedule's own (it resets)
+            for name, value in progress.plateau.items():
+                setattr(self.plateau, name, value)
 
     def _save_model(self):
         """Keras' save, but each file written beside its place and moved in (a process killed while
@@ -123,26 +130,41 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
             super().on_epoch_end(epoch, logs)
             if self.stopping.best_epoch == epoch and self.stopping.best_weights is not None:
                 self.checkpoints.save_best(self.stage, self.stopping.best_weights)
+            plateau = {name: float(getattr(self.plateau, name)) for name in self.PLATEAU_STATE} if self.plateau else {}
+            plateau.update({name: int(plateau[name]) for name in ("wait", "cooldown_counter") if name in plateau})
             self.checkpoints.state.progress[self.stage] = StageProgress(
-                float(self.stopping.best), int(self.stopping.wait), int(self.stopping.best_epoch), epoch + 1, self.log.rows
+                float(self.stopping.best), int(self.stopping.wait), int(self.stopping.best_epoch), epoch + 1, self.log.rows, plateau
             )
             self.checkpoints.save()
 
 
 @contextlib.contextmanager
 def sigint_held():
-    """Ctrl-C (SIGINT) inside the block takes effect when it ends (main thread only)."""
+    """Ctrl-C (SIGINT), or SIGTERM, inside the block takes effect when it ends (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number)) for number in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
         if received:
             raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (`kill`, `docker stop`, a scheduler's preemption) stops training as Ctrl-C does: the best
+    model so far and the last whole epoch's checkpoint are kept (main thread only)."""
+
+    def interrupt(number, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 class BestWeights(keras.callbacks.EarlyStopping):

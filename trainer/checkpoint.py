@@ -29,6 +29,7 @@ class StageProgress:
     best_epoch: int = -1
     epochs_done: int = 0
     rows: list[dict] = field(default_factory=list)  # its history rows so far
+    plateau: dict = field(default_factory=dict)  # ReduceLROnPlateau's counters (`--lr-schedule plateau`)
 
 
 @dataclass

@@ -100,8 +100,11 @@ def train(
     """Train a classifier: bottleneck features + dense head, then fine-tuning of the last layers."""
     require_extra("tensorflow")
     import_tensorflow_quietly()
+    from edgecls.trainer.callbacks import stop_on_sigterm
     from edgecls.trainer.run import resume as resume_training
     from edgecls.trainer.run import train as run_training
+
+    stop_on_sigterm()
 
     if resume is not None:
         if data is not None:
