@@ -108,7 +108,8 @@ def search_int8(
     report.attempts = [_attempt(attempt) for attempt in tried]
     logger.info(f"INT8 recipes tried ({len(tried)}):\n{attempts_table(tried)}")
     if not report.passed and len(tried) > 1:
-        report.failures.insert(0, f"none of the {len(tried)} INT8 recipes tried passed (see the table)")
+        last = f"the last, {report.recipe}: {'; '.join(report.failures)}"
+        report.failures = [f"none of the {len(tried)} INT8 recipes tried passed (the table above lists each; {last})"]
     return proto, report
 
 
