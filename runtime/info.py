@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from edgecls.core.text import printable
 from edgecls.runtime.contract import REQUIRED_KEYS
 
 # Written by `edgecls export` beside the contract; a file from an older export may have none.
@@ -65,46 +66,60 @@ def _value(key: str, text: str):
     return text
 
 
+def _shown(value) -> str:
+    """A metadata value as the terminal may show it: control characters escaped, long values cut."""
+    text = printable(str(value))
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def format_text(card: dict) -> str:
     """`describe`'s answer for a person: the contract, then the provenance."""
     contract, provenance = card["contract"], card["provenance"]
     size = "x".join(str(side) for side in contract["input"]["size"])
     accuracy = contract["val_accuracy"]
     lines = [
-        f"{card['file']} ({card['bytes'] / 1e6:.2f} MB)",
+        f"{_shown(card['file'])} ({card['bytes'] / 1e6:.2f} MB)",
         f"  contract        edgecls {contract['contract']}",
         f"  classes         {', '.join(contract['classes'])} ({len(contract['classes'])})",
-        f"  input           {contract['input']['name']}: uint8 [batch, {size.replace('x', ', ')}, 3], "
+        f"  input           {_shown(contract['input']['name'])}: uint8 [batch, {size.replace('x', ', ')}, 3], "
         f"{contract['color_order']}, resized by '{contract['resize']}'",
-        f"  output          {contract['output']['name']}: float32 [batch, {len(contract['classes'])}], probabilities",
-        f"  backbone        {contract['backbone']}",
+        f"  output          {_shown(contract['output']['name'])}: float32 [batch, {len(contract['classes'])}], probabilities",
+        f"  backbone        {_shown(contract['backbone'])}",
         f"  precision       {contract['precision']}",
         f"  val accuracy    {'-' if accuracy is None else f'{accuracy:.2%}'} (the Keras model's, at training)",
-        f"  exported        {contract['created'] or '-'} by edgecls {contract['edgecls_version'] or '?'}",
+        f"  exported        {_shown(contract['created'] or '-')} by edgecls {_shown(contract['edgecls_version'] or '?')}",
     ]
     if not provenance:
         return "\n".join([*lines, "provenance: not recorded (exported by an edgecls that did not record it)"])
+    shown = {key: _shown(value) for key, value in provenance.items()}
     lines.append("provenance")
-    if "training_files" in provenance:
-        lines.append(f"  training files  {provenance['training_files']} (list sha256 {provenance.get('training_files_sha256', '-')})")
-    if "training_config_sha256" in provenance:
-        lines.append(f"  train config    sha256 {provenance['training_config_sha256']}")
-    if "calibration_images" in provenance:
-        lines.append(f"  calibration     {provenance['calibration_images']} images (pixels sha256 {provenance.get('calibration_sha256', '-')})")
-    if "int8_recipe" in provenance:
-        lines.append(f"  INT8 recipe     {provenance['int8_recipe']}")
-    parity = provenance.get("parity")
-    if isinstance(parity, dict):
-        lines += _parity_lines(parity)
+    if "training_files" in shown:
+        lines.append(f"  training files  {shown['training_files']} (list sha256 {shown.get('training_files_sha256', '-')})")
+    if "training_config_sha256" in shown:
+        lines.append(f"  train config    sha256 {shown['training_config_sha256']}")
+    if "calibration_images" in shown:
+        lines.append(f"  calibration     {shown['calibration_images']} images (pixels sha256 {shown.get('calibration_sha256', '-')})")
+    if "int8_recipe" in shown:
+        lines.append(f"  INT8 recipe     {shown['int8_recipe']}")
+    if "parity" in provenance:
+        lines += _parity_lines(provenance["parity"])
     return "\n".join(lines)
 
 
-def _parity_lines(parity: dict) -> list[str]:
+def _parity_lines(parity) -> list[str]:
+    """The gate the file passed, or one line where its record is not the one `export` writes."""
+    try:
+        return _parity_figures(parity)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return [f"  gate passed     (unreadable record: {_shown(json.dumps(parity) if not isinstance(parity, str) else parity)})"]
+
+
+def _parity_figures(parity: dict) -> list[str]:
     gate = parity.get("gate", {})
     limits = [f"agreement >= {gate['min_agreement']:.2%}" if gate.get("min_agreement") is not None else ""]
     limits += [f"|Δp| <= {gate['max_abs_diff']:g}" if gate.get("max_abs_diff") is not None else ""]
     limits += [f"recall drop <= {gate['max_recall_drop']:g} points" if gate.get("max_recall_drop") is not None else ""]
-    recall = ", ".join(f"{name} {value:.1%}" for name, value in parity.get("recall", {}).items())
+    recall = ", ".join(f"{printable(str(name))} {value:.1%}" for name, value in parity.get("recall", {}).items())
     return [
         f"  gate passed     agreement {parity['agreement']:.2%} on {parity['images']} images, max |Δp| "
         f"{parity['max_abs_diff']:g}, worst class recall drop {parity['worst_recall_drop']:g} points",

@@ -113,3 +113,25 @@ def test_info_prints_the_contract_and_the_provenance_of_each_precision(run, tmp_
     for bad in (run / "model.keras", tmp_path / "missing.onnx"):
         failed = runner.invoke(app, ["info", str(bad)])
         assert failed.exit_code == 2 and failed.output.startswith("error: ") and "Traceback" not in failed.output
+
+
+def test_info_shows_a_hostile_files_provenance_without_driving_the_terminal(tmp_path):
+    from edgecls.runtime.contract import build_metadata
+
+    from onnx_models import color_classifier
+
+    contract = build_metadata(("red", "green", "blue"), (32, 32), "mobilenetv3small", "int8", 0.9, "2026-01-01")
+    hostile = {
+        **contract,
+        "int8_recipe": "\x1b]0;owned\x07minmax\n| forged row",
+        "backbone": "mobilenet\x1b[2J",
+        "training_files": "x" * 5000,
+        "parity": json.dumps({"agreement": "all of them", "images": None}),
+    }
+    path = color_classifier(tmp_path / "hostile.onnx", metadata=hostile)
+    result = CliRunner().invoke(app, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\\x1b]0;owned\\x07minmax\\n| forged row" in result.output
+    assert "x" * 201 not in result.output and "unreadable record" in result.output and "mobilenet\\x1b[2J" in result.output
+    card = json.loads(CliRunner().invoke(app, ["info", str(path), "--format", "json"]).stdout)
+    assert card["provenance"]["int8_recipe"].startswith("\x1b]0;owned")  # JSON keeps the value, escaped by JSON
