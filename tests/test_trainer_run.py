@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -281,3 +282,35 @@ def test_ctrl_c_keeps_the_best_model_so_far(tmp_path, monkeypatch):
     import keras
 
     assert keras.saving.load_model(tmp_path / "run" / "model.keras").output_shape == (None, 3)
+
+
+def test_a_full_disk_while_checkpointing_stops_with_one_line_and_the_run_resumes(tmp_path, monkeypatch):
+    import errno
+
+    import keras
+
+    from edgecls.trainer.run import resume, train
+
+    data = color_squares(tmp_path / "data", per_class=8, size=40)
+    config = replace(tiny_scratch_config(data, tmp_path / "run"), epochs=3, fine_tune_epochs=1, patience=10)
+    real = keras.Model.save_weights
+    calls = []
+
+    def full_on_the_third(self, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 3:
+            with open(path, "wb") as handle:
+                handle.write(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save_weights", full_on_the_third)
+    with pytest.raises(EdgeclsError, match="could not write the checkpoint .*No space left on device.*`resume`"):
+        train(config)
+    backup = tmp_path / "run" / "checkpoint" / "scratch" / "backup"
+    assert sorted(path.name for path in backup.iterdir()) == ["latest.weights.h5", "training_metadata.json"]
+    monkeypatch.setattr(keras.Model, "save_weights", real)
+    result = resume(tmp_path / "run")  # space again: on from the last whole epoch (2 of 4)
+    assert not result.interrupted and not (tmp_path / "run" / "checkpoint").exists()
+    rows = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[:2] for row in rows] == [["scratch", str(epoch)] for epoch in range(1, 5)]

@@ -114,12 +114,21 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
         """Keras' save, but each file written beside its place and moved in (a process killed while
         writing leaves the last epoch's files whole). Overrides a private method of Keras 3's
         BackupAndRestore (its file names and epoch counters are its own)."""
+        from edgecls.core.errors import EdgeclsError
         from edgecls.core.files import write_text_atomic
 
-        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         weights = Path(self.backup_dir) / "next.weights.h5"
-        self.model.save_weights(str(weights), overwrite=True)
-        os.replace(weights, self._weights_path)
+        try:
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            self.model.save_weights(str(weights), overwrite=True)
+            os.replace(weights, self._weights_path)
+        except OSError as error:  # a full disk: the last whole epoch's files are kept
+            weights.unlink(missing_ok=True)
+            run_dir = self.checkpoints.root.parent
+            raise EdgeclsError(
+                f"could not write the checkpoint in {self.backup_dir} ({error.strerror or error}); the last whole "
+                f"epoch's checkpoint is kept. Free some space, then `resume` {run_dir} continues from it."
+            ) from None
         metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
         write_text_atomic(Path(self._training_metadata_path), json.dumps(metadata))
 
