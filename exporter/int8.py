@@ -13,6 +13,7 @@ its ranges, so a search costs a quantization and a check per attempt, not a cali
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import re
@@ -32,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 METHODS = ("minmax", "percentile", "entropy")
 SENSITIVE_STEPS = (4, 8, 16)  # how many of the noisiest nodes the search keeps in float, in turn
-DEBUG_IMAGES = 16  # calibration images the sensitivity ranking runs both models on
+# Calibration images the sensitivity ranking runs both models on: it keeps every intermediate tensor
+# of both (VGG16 at 224 px: about 60 MB per image and model), so a few.
+DEBUG_IMAGES = 8
 RECIPE_PATTERN = re.compile(r"^(minmax|percentile|entropy)((?:\+first)?)((?:\+head)?)((?:\+sensitive[1-9][0-9]*)?)$")
 
 
@@ -218,11 +221,16 @@ class Int8Quantizer:
             )
         return onnx.load(output)
 
-    def excluded_nodes(self, recipe: Recipe) -> list[str]:
-        """The names of the nodes `recipe` keeps in float."""
+    @functools.cached_property
+    def nodes(self) -> list:
+        """The pre-processed graph's nodes, in order."""
         import onnx
 
-        nodes = list(onnx.load(self.prepared).graph.node)
+        return list(onnx.load(self.prepared).graph.node)
+
+    def excluded_nodes(self, recipe: Recipe) -> list[str]:
+        """The names of the nodes `recipe` keeps in float."""
+        nodes = self.nodes
         convolutions = [index for index, node in enumerate(nodes) if node.op_type == "Conv"]
         excluded: list[str] = []
         if recipe.float_first and convolutions:
@@ -256,7 +264,7 @@ class Int8Quantizer:
             modify_model_output_intermediate_tensors(str(path), str(augmented))
             activations[name] = collect_activations(str(augmented), self._reader(DEBUG_IMAGES, "ranking INT8 noise"))
         errors = compute_activation_error(create_activation_matching(activations["qdq"], activations["float"]))
-        producers = {output: node.name for node in onnx.load(self.prepared).graph.node for output in node.output}
+        producers = {output: node.name for node in self.nodes for output in node.output}
         noise = {tensor: figures["qdq_err"] for tensor, figures in errors.items() if tensor in producers}
         noisy = sorted((ratio, tensor) for tensor, ratio in noise.items() if np.isfinite(ratio))
         ranking = list(dict.fromkeys(producers[tensor] for _, tensor in noisy))
