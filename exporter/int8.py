@@ -36,6 +36,7 @@ SENSITIVE_STEPS = (4, 8, 16)  # how many of the noisiest nodes the search keeps 
 # Calibration images the sensitivity ranking runs both models on: it keeps every intermediate tensor
 # of both (VGG16 at 224 px: about 60 MB per image and model), so a few.
 DEBUG_IMAGES = 8
+ACTIVATIONS = ("Relu", "Clip", "LeakyRelu", "HardSigmoid", "Sigmoid")  # fused with the op before them
 RECIPE_PATTERN = re.compile(r"^(minmax|percentile|entropy)((?:\+first)?)((?:\+head)?)((?:\+sensitive[1-9][0-9]*)?)$")
 
 
@@ -162,7 +163,7 @@ class Int8Quantizer:
         self.proto, self.images, self.input_name, self.batch_size = proto, images, input_name, batch_size
         self._folder = tempfile.TemporaryDirectory(prefix="edgecls-int8-")
         self.root = Path(self._folder.name)
-        self._rankings: dict[str, list[str]] = {}
+        self._rankings: dict[str, list[tuple[str, ...]]] = {}
         self.prepared = self._prepare()
 
     def __enter__(self) -> Int8Quantizer:
@@ -238,14 +239,16 @@ class Int8Quantizer:
         if recipe.float_head:
             excluded += [node.name for node in nodes[(convolutions[-1] + 1 if convolutions else 0) :]]
         if recipe.float_sensitive:
-            ranked = [name for name in self.sensitivity_ranking(recipe.method) if name not in excluded]
-            excluded += ranked[: recipe.float_sensitive]
+            ranked = [group for group in self.sensitivity_ranking(recipe.method) if not set(group) <= set(excluded)]
+            for group in ranked[: recipe.float_sensitive]:
+                excluded += [name for name in group if name not in excluded]
         return excluded
 
-    def sensitivity_ranking(self, method: str) -> list[str]:
+    def sensitivity_ranking(self, method: str) -> list[tuple[str, ...]]:
         """The quantizable nodes, noisiest first: onnxruntime's `qdq_loss_debug` runs the FP32 and the
         plainly quantized model on a few calibration images, and each node's output is ranked by its
-        signal-to-quantization-noise ratio in the quantized model (lowest first)."""
+        signal-to-quantization-noise ratio in the quantized model (lowest first). An activation comes
+        with the node it follows (a Relu with its convolution), which onnxruntime quantizes as one."""
         if method in self._rankings:
             return self._rankings[method]
         import onnx
@@ -264,9 +267,16 @@ class Int8Quantizer:
             modify_model_output_intermediate_tensors(str(path), str(augmented))
             activations[name] = collect_activations(str(augmented), self._reader(DEBUG_IMAGES, "ranking INT8 noise"))
         errors = compute_activation_error(create_activation_matching(activations["qdq"], activations["float"]))
-        producers = {output: node.name for node in self.nodes for output in node.output}
+        producers = {output: node for node in self.nodes for output in node.output}
         noise = {tensor: figures["qdq_err"] for tensor, figures in errors.items() if tensor in producers}
         noisy = sorted((ratio, tensor) for tensor, ratio in noise.items() if np.isfinite(ratio))
-        ranking = list(dict.fromkeys(producers[tensor] for _, tensor in noisy))
+        ranking = list(dict.fromkeys(self._group(producers[tensor], producers) for _, tensor in noisy))
         self._rankings[method] = ranking
         return ranking
+
+    @staticmethod
+    def _group(node, producers: dict) -> tuple[str, ...]:
+        before = producers.get(node.input[0]) if node.input else None
+        if node.op_type in ACTIVATIONS and before is not None and before.op_type in ("Conv", "MatMul", "Gemm", "Add"):
+            return (before.name, node.name)
+        return (node.name,)
