@@ -17,7 +17,6 @@ import io
 import json
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -118,16 +117,13 @@ def session(path: Path, threads: int = 0):
 
 def timed(sessions: dict, image: np.ndarray, runs: int, rounds: int = 10) -> dict[str, float]:
     """Median ms per batch-1 run of each session, in `rounds` that take turns."""
+    from edgecls.runtime.bench import BenchSettings, time_calls
+
     times: dict[str, list[float]] = {name: [] for name in sessions}
-    for current in sessions.values():
-        for _ in range(10):
-            current.run(None, {"image": image})
-    for _ in range(rounds):
+    for round_number in range(rounds):
+        settings = BenchSettings(warmup=10 if round_number == 0 else 0, iterations=runs // rounds)
         for name, current in sessions.items():
-            for _ in range(runs // rounds):
-                started = time.perf_counter()
-                current.run(None, {"image": image})
-                times[name].append(time.perf_counter() - started)
+            times[name] += time_calls(lambda current=current: current.run(None, {"image": image}), settings)
     return {name: 1000 * float(np.median(values)) for name, values in times.items()}
 
 

@@ -5,6 +5,7 @@ Every function returns an `onnx.ModelProto`; writing and checking happen in `exp
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -43,8 +44,10 @@ def fuse_hard_sigmoid(proto) -> int:
     from onnx import helper, numpy_helper
 
     graph = proto.graph
-    constants = {item.name: numpy_helper.to_array(item) for item in graph.initializer}
-    constants.update({node.output[0]: numpy_helper.to_array(node.attribute[0].t) for node in graph.node if node.op_type == "Constant"})
+    # Only scalars can be the chain's constants: the weights (VGG16's 550 MB) are never copied out.
+    tensors = [(item.name, item) for item in graph.initializer]
+    tensors += [(node.output[0], node.attribute[0].t) for node in graph.node if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"]
+    constants = {name: numpy_helper.to_array(tensor) for name, tensor in tensors if math.prod(tensor.dims) == 1}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:

@@ -99,13 +99,16 @@ def read_run(source: str | os.PathLike[str]) -> RunFiles:
     )
 
 
-def _labelled_images(items: list[tuple[str, int]], size: int, role: str) -> tuple[list[str], np.ndarray, ImageSource]:
+def _labelled_images(
+    items: list[tuple[str, int]], size: int, role: str, scratch: Path
+) -> tuple[list[str], np.ndarray, ImageSource]:
+    """The images decoded once, at model size, into a file in `scratch` that every later read (each
+    precision's check, each INT8 calibration) reads a batch at a time, as training reads its own."""
     from edgecls.runtime.images import DEFAULT_MAX_PIXELS
     from edgecls.trainer.data import decode_files
 
-    split, skipped = decode_files(
-        [(Path(path), label) for path, label in items], (size, size), DEFAULT_MAX_PIXELS, f"loading {role} images"
-    )
+    pairs = [(Path(path), label) for path, label in items]
+    split, skipped = decode_files(pairs, (size, size), DEFAULT_MAX_PIXELS, f"loading {role} images", scratch / f"{role}.rgb")
     if skipped:
         logger.warning(f"{len(skipped)} {role} image(s) could not be read and were left out")
     return split.paths, split.labels, split.images
@@ -124,37 +127,12 @@ def export(config: ExportConfig) -> ExportResult:
         ParityError: some precision failed its gate (it was not written; the others were).
         EdgeclsError: the run or the data folders are unusable.
     """
-    from edgecls.trainer.saving import load_keras_model
-
     _check_config(config)
     run = read_run(config.source)
     targets = _targets(config, run)
     check_targets(targets, run, config.force)
-    paths, labels, images = _check_images(config, run)
-    model = load_keras_model(run.model_path)
-    logger.info(f"loaded {run.model_path}; checking against {len(paths)} images")
-    checks = CheckSet(paths, labels, images, predict_in_batches(model.predict_on_batch, images, 32), run.classes)
-    protos, gflops = _convert(config, run, model)
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    written, reports = {}, {}
-    for precision, target in targets.items():
-        metadata = build_metadata(
-            run.classes,
-            (run.image_size, run.image_size),
-            run.backbone,
-            precision,
-            run.val_accuracy,
-            created,
-            extra={"gflops_per_image": f"{gflops:.4f}", **training_provenance(run), "check_images": str(len(paths))},
-        )
-        if precision == "int8":
-            proto, report = _search_int8(config, run, protos["fp32"], metadata, checks)
-        else:
-            gate = _gate(config, precision)
-            proto, report = protos[precision], check_parity(protos[precision], metadata, checks, gate, latency=True)
-        reports[precision] = report
-        if _write_if_passed(proto, report, target):
-            written[precision] = target
+    with tempfile.TemporaryDirectory(prefix="edgecls-export-") as scratch:
+        reports, written = _export_precisions(config, run, targets, Path(scratch))
     report_path = targets["fp32"].with_name(targets["fp32"].name.removesuffix(".onnx") + ".parity.json")
     write_text_atomic(report_path, json.dumps({p: r.to_dict() for p, r in reports.items()}, indent=2) + "\n")
     logger.info(f"parity report: {report_path}")
@@ -170,6 +148,37 @@ def export(config: ExportConfig) -> ExportResult:
             result,
         )
     return result
+
+
+def _export_precisions(
+    config: ExportConfig, run: RunFiles, targets: dict[str, Path], scratch: Path
+) -> tuple[dict[str, ParityReport], dict[str, Path]]:
+    """Convert, check and write each precision asked for; the reports, and the files written."""
+    from edgecls.trainer.saving import load_keras_model
+
+    paths, labels, images = _check_images(config, run, scratch)
+    try:
+        model = load_keras_model(run.model_path)
+        logger.info(f"loaded {run.model_path}; checking against {len(paths)} images")
+        checks = CheckSet(paths, labels, images, predict_in_batches(model.predict_on_batch, images, 32), run.classes)
+        protos, gflops = _convert(config, run, model)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        provenance = {"gflops_per_image": f"{gflops:.4f}", **training_provenance(run), "check_images": str(len(paths))}
+        written, reports = {}, {}
+        for precision, target in targets.items():
+            shape = (run.image_size, run.image_size)
+            metadata = build_metadata(run.classes, shape, run.backbone, precision, run.val_accuracy, created, provenance)
+            if precision == "int8":
+                proto, report = _search_int8(config, run, protos["fp32"], metadata, checks, scratch)
+            else:
+                gate = _gate(config, precision)
+                proto, report = protos[precision], check_parity(protos[precision], metadata, checks, gate, latency=True)
+            reports[precision] = report
+            if _write_if_passed(proto, report, target):
+                written[precision] = target
+        return reports, written
+    finally:
+        images.close()
 
 
 def _check_config(config: ExportConfig) -> None:
@@ -226,13 +235,13 @@ def _targets(config: ExportConfig, run: RunFiles) -> dict[str, Path]:
     return targets
 
 
-def _check_images(config: ExportConfig, run: RunFiles) -> tuple[list[str], np.ndarray, ImageSource]:
+def _check_images(config: ExportConfig, run: RunFiles, scratch: Path) -> tuple[list[str], np.ndarray, ImageSource]:
     """The images the gate compares on, decoded: `check_data`, or the run's validation split."""
     if config.check_data:
         items = _folder_items(config.check_data, run.classes, "`check_data`")
     else:
         items = [(path, label) for path, label in run.split["val"]]
-    paths, labels, images = _labelled_images(items, run.image_size, "check")
+    paths, labels, images = _labelled_images(items, run.image_size, "check", scratch)
     if not paths:
         raise EdgeclsError(
             "no images to check the export against: the run's validation images are gone. "
@@ -335,17 +344,12 @@ def check_parity(proto, metadata: dict[str, str], checks: CheckSet, gate: Gate, 
     return report
 
 
-def _latency_ms(classifier, image: np.ndarray, seconds: float = 0.5) -> float:
-    """Median milliseconds of one batch-1 run, over about `seconds` (after warming up)."""
-    for _ in range(3):
-        classifier.predict(image)
-    times: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(times) < 5:
-        started = time.perf_counter()
-        classifier.predict(image)
-        times.append(time.perf_counter() - started)
-    return 1000 * float(np.median(times))
+def _latency_ms(classifier, image: np.ndarray) -> float:
+    """Median milliseconds of one batch-1 run, over about half a second (after warming up)."""
+    from edgecls.runtime.bench import BenchSettings, time_calls
+
+    samples = time_calls(lambda: classifier.predict(image), BenchSettings(warmup=3, seconds=0.5, min_iterations=5))
+    return 1000 * float(np.median(samples))
 
 
 def _write_if_passed(proto, report: ParityReport, target: Path) -> bool:
@@ -388,13 +392,13 @@ def parity_figures(report: ParityReport) -> dict:
     }
 
 
-def _search_int8(config: ExportConfig, run: RunFiles, fp32, metadata: dict[str, str], checks: CheckSet):
+def _search_int8(config: ExportConfig, run: RunFiles, fp32, metadata: dict[str, str], checks: CheckSet, scratch: Path):
     """INT8 by the first recipe that passes the gate (or the pinned one): returns the model and its
     report, whose `attempts` list every recipe tried; the table of them is logged."""
     from edgecls.exporter.convert import INPUT_NAME
     from edgecls.exporter.int8 import Int8Quantizer, Recipe, search_int8, search_order
 
-    images = _calibration_images(config, run)
+    images = _calibration_images(config, run, scratch)
     metadata = {**metadata, "calibration_images": str(len(images)), "calibration_sha256": _pixels_hash(images)}
     gate = _gate(config, "int8")
     pinned = [Recipe.parse(config.int8_recipe)] if config.int8_recipe else None
@@ -402,11 +406,14 @@ def _search_int8(config: ExportConfig, run: RunFiles, fp32, metadata: dict[str, 
     def check(proto, recipe: Recipe) -> ParityReport:
         return check_parity(proto, {**metadata, "int8_recipe": recipe.name}, checks, gate, latency=True)
 
-    with Int8Quantizer(fp32, images, INPUT_NAME) as quantizer:
-        return search_int8(quantizer, pinned or search_order(), check, searching=pinned is None)
+    try:
+        with Int8Quantizer(fp32, images, INPUT_NAME) as quantizer:
+            return search_int8(quantizer, pinned or search_order(), check, searching=pinned is None)
+    finally:
+        images.close()
 
 
-def _calibration_images(config: ExportConfig, run: RunFiles) -> ImageSource:
+def _calibration_images(config: ExportConfig, run: RunFiles, scratch: Path) -> ImageSource:
     """Up to `calib_images` images, spread over the classes, from `calib_data` or the run's training split."""
     if config.calib_data:
         items = _folder_items(config.calib_data, run.classes, "`calib_data`")
@@ -414,7 +421,7 @@ def _calibration_images(config: ExportConfig, run: RunFiles) -> ImageSource:
         items = [(path, label) for path, label in run.split["train"]]
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(items))[: config.calib_images]
-    _, _, images = _labelled_images([items[index] for index in sorted(order)], run.image_size, "calibration")
+    _, _, images = _labelled_images([items[index] for index in sorted(order)], run.image_size, "calibration", scratch)
     if len(images) == 0:
         raise EdgeclsError("no calibration images could be read for INT8. Pass `calib_data` DIR (class subfolders).")
     return images

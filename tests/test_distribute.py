@@ -31,16 +31,23 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def run_cluster(arguments: list[str], workers: int = 2, timeout: float = 300) -> list[str]:
+def start_cluster(arguments: list[str], workers: int = 2, **popen) -> list[subprocess.Popen]:
     """`edgecls train ARGUMENTS --distribute multiworker` in `workers` local processes, one cluster on
-    loopback ports; each one's stderr. Bounded in time: whatever is left is killed."""
+    loopback ports (`popen`: where their output goes)."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(workers)]}
     processes = []
     for index in range(workers):
         task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         command = [sys.executable, "-m", "edgecls.cli", "train", *arguments, "--distribute", "multiworker"]
         environment = {**ENVIRONMENT, "TF_CONFIG": json.dumps(task)}
-        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment))
+        processes.append(subprocess.Popen(command, env=environment, **{key: value[index] for key, value in popen.items()}))
+    return processes
+
+
+def run_cluster(arguments: list[str], workers: int = 2, timeout: float = 300) -> list[str]:
+    """`start_cluster` to the end; each worker's stderr. Bounded in time: whatever is left is killed."""
+    pipes = [subprocess.PIPE] * workers
+    processes = start_cluster(arguments, workers, stdout=pipes, stderr=pipes, text=[True] * workers)
     try:
         outputs = [process.communicate(timeout=timeout)[1] for process in processes]
     finally:
@@ -140,12 +147,8 @@ def test_a_killed_cluster_resumes_from_the_chiefs_checkpoint(tmp_path):
     data = color_squares(tmp_path / "data", per_class=24, size=40)
     out = tmp_path / "run"
     arguments = settings(data, out) + ["--epochs", "6", "--fine-tune-epochs", "6", "--patience", "30"]
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    processes, logs = [], [tmp_path / "chief.log", tmp_path / "other.log"]
-    for index, log in enumerate(logs):
-        environment = {**ENVIRONMENT, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        command = [sys.executable, "-m", "edgecls.cli", "train", *arguments, "--distribute", "multiworker"]
-        processes.append(subprocess.Popen(command, stderr=log.open("w"), stdout=subprocess.DEVNULL, env=environment))
+    logs = [tmp_path / "chief.log", tmp_path / "other.log"]
+    processes = start_cluster(arguments, stderr=[log.open("w") for log in logs], stdout=[subprocess.DEVNULL] * 2)
     try:
         deadline = time.monotonic() + 200
         while "scratch epoch 4/12" not in logs[0].read_text() and time.monotonic() < deadline:

@@ -70,3 +70,19 @@ def test_validation_folder_must_have_the_same_classes(tmp_path):
     shutil.rmtree(tmp_path / "val" / "blue")
     with pytest.raises(DataError, match="differ from `data`"):
         load_dataset(str(tmp_path / "train"), str(tmp_path / "val"), 0.2, 0, (32, 32), 10**8)
+
+
+def test_the_decoded_file_reads_like_the_array_it_holds(tmp_path):
+    from edgecls.trainer.image_source import DecodedFileWriter
+
+    images = np.random.default_rng(0).integers(0, 256, (20, 4, 5, 3), dtype=np.uint8)
+    writer = DecodedFileWriter(tmp_path / "images.rgb", (4, 5))
+    for image in images:
+        writer.append(image)
+    decoded = writer.finish()
+    for indices in ([3, 4, 5, 9, 1, 2, 19], [7], [5, 5, 6], list(range(20)), []):
+        assert np.array_equal(decoded[np.array(indices, dtype=np.int64)], images[indices])
+    assert np.array_equal(decoded[2:9], images[2:9]) and np.array_equal(decoded[3], images[3])
+    with pytest.raises(IndexError, match="image 20 of 20"):
+        decoded[np.array([1, 20])]
+    decoded.close()

@@ -48,6 +48,9 @@ class ImageSource:
     def subset(self, indices) -> ImageSource:
         return Subset(self, np.asarray(indices, dtype=np.int64))
 
+    def close(self) -> None:
+        """Let go of what reading needs (an open file); nothing for most sources."""
+
 
 class Subset(ImageSource):
     def __init__(self, parent: ImageSource, indices: np.ndarray) -> None:
@@ -110,15 +113,23 @@ class DecodedFile(ImageSource):
         return self.count
 
     def read(self, indices: np.ndarray) -> np.ndarray:
+        """One positioned read per run of consecutive indices (a slice is one read; a shuffled batch
+        is mostly one per image)."""
+        indices = np.asarray(indices, dtype=np.int64)
         out = np.empty((len(indices), *self.size, 3), np.uint8)
         flat = out.reshape(len(indices), self.row_bytes)
-        for row, index in enumerate(indices):
-            if not 0 <= index < self.count:
-                raise IndexError(f"image {index} of {self.count}")
-            data = os.pread(self._descriptor, self.row_bytes, int(index) * self.row_bytes)
-            if len(data) != self.row_bytes:
+        if not len(indices):
+            return out
+        if not (indices.min() >= 0 and indices.max() < self.count):
+            bad = indices[(indices < 0) | (indices >= self.count)][0]
+            raise IndexError(f"image {bad} of {self.count}")
+        starts = np.flatnonzero(np.diff(indices, prepend=-2) != 1)  # where a run of consecutive indices begins
+        for start, end in zip(starts, [*starts[1:], len(indices)], strict=True):
+            size = (end - start) * self.row_bytes
+            data = os.pread(self._descriptor, size, int(indices[start]) * self.row_bytes)
+            if len(data) != size:
                 raise DataError(f"the decoded-image file {self.path} was cut short while training; train again.")
-            flat[row] = np.frombuffer(data, np.uint8)
+            flat[start:end] = np.frombuffer(data, np.uint8).reshape(end - start, self.row_bytes)
         return out
 
     def close(self) -> None:
