@@ -4,7 +4,10 @@ ThreadingHTTPServer is enough for a handful of viewers and keeps the runtime fre
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import errno
+import hashlib
 import io
 import json
 import selectors
@@ -49,7 +52,7 @@ stale:`no frame for ${l.age_s.toFixed(1)} s`,down:esc(l.reason)}[kind];
 return `<tr><td>${esc(l.light)}<br><small><a href="#" data-camera="${esc(l.camera)}">${esc(l.camera)}</a></small></td>`+
 `<td class="badge ${kind==="unsure"?"stale":kind}">`+
 `${{live:"LIVE",unsure:"UNKNOWN",stale:"STALE",down:"DISCONNECTED"}[kind]}</td>`+
-`<td class="word" style="color:${kind==="live"?colors[l.state.replace("flashing_","")]||"#eee":"#777"}">${word}</td><td>${detail}</td></tr>`});
+`<td class="word" style="color:${kind==="live"?colors[l.state.replace("flashing_","")]||"#eee":"#777"}">${esc(word)}</td><td>${detail}</td></tr>`});
 $("lights").innerHTML=rows.join("");$("state").textContent="";
 if(viewing===null||!s.lights.some(l=>l.camera===viewing))viewing=s.lights[0].camera;
 const src="/stream.mjpg?camera="+encodeURIComponent(viewing);if($("video").getAttribute("src")!==src)$("video").src=src;
@@ -66,8 +69,8 @@ else if(stale)show("stale",`STALE: no fresh frame for ${s.age_s.toFixed(1)} s`,n
 else show("live",`LIVE · ${name} for ${since(s.in_state_s)}`,name,colors[s.state.replace("flashing_","")]||"#eee");
 $("detail").textContent=(!s.connected||stale?"":`state score ${s.state_score.toFixed(2)} · ${s.fps.toFixed(1)} fps · `)+`${s.provider} · `+
 `source ${s.source} · model ${s.model}`+(s.reason&&s.connected?` · ${s.reason}`:"")}
-$("changes").innerHTML="<b>last changes</b><ul>"+s.changes.map(c=>`<li>${c.time.slice(11,19)} UTC: `+
-`${c.light?esc(c.light)+": ":""}${c.from} → ${c.to}${c.reason?" ("+c.reason+")":""}</li>`).join("")+"</ul>";
+$("changes").innerHTML="<b>last changes</b><ul>"+s.changes.map(c=>`<li>${esc(c.time.slice(11,19))} UTC: `+
+`${c.light?esc(c.light)+": ":""}${esc(c.from)} → ${esc(c.to)}${c.reason?" ("+esc(c.reason)+")":""}</li>`).join("")+"</ul>";
 }catch(e){show("down","SERVER UNREACHABLE: the last state shown is not current",$("state").textContent,"#777");
 document.querySelectorAll("#lights td").forEach(td=>td.style.color="#777");
 document.querySelectorAll("#lights td.badge").forEach(td=>{td.className="badge";td.textContent="NO ANSWER"});
@@ -75,6 +78,21 @@ lostAt=lostAt||new Date();$("detail").textContent=`no answer from the server sin
 setTimeout(poll,500)}poll();
 </script></body></html>
 """
+
+
+def _content_security_policy(page: str) -> str:
+    """The page may run its own script and nothing else: the script is allowed by its hash, so text
+    that reaches the page from a model, a config or a source can never run as script, even if it
+    were ever inserted as markup."""
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return (
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = _content_security_policy(PAGE)
 
 
 class LiveState:
@@ -283,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -375,7 +395,8 @@ class LiveServer(ThreadingHTTPServer):
     max_head_bytes = 16384
 
     def __init__(self, address, handler, max_clients: int = 32, timeout_s: float = 10.0) -> None:
-        super().__init__(address, handler)
+        # Everything server_close needs exists before the socket is bound: a failed bind closes the
+        # server on its way out.
         self.timeout_s = timeout_s
         self._slots = threading.BoundedSemaphore(max_clients)
         self._selector = selectors.DefaultSelector()
@@ -385,6 +406,7 @@ class LiveServer(ThreadingHTTPServer):
         self._selector.register(self._wake_read, selectors.EVENT_READ)
         self._closing = False
         self._watcher = threading.Thread(target=self._watch, name="edgecls-http-watch", daemon=True)
+        super().__init__(address, handler)
         self._watcher.start()
 
     def process_request(self, request, client_address) -> None:  # on the accept thread
@@ -476,7 +498,8 @@ class LiveServer(ThreadingHTTPServer):
         self._closing = True
         with contextlib.suppress(OSError):
             self._wake_write.send(b"\0")
-        self._watcher.join(2)
+        if self._watcher.is_alive():
+            self._watcher.join(2)
         with self._lock:
             waiting = list(self._waiting)
         for connection in waiting:
@@ -490,6 +513,9 @@ def start_server(address: str, live: LiveState, max_clients: int = 32, timeout_s
     try:
         server = LiveServer((host, port), _handler(live), max_clients=max_clients, timeout_s=timeout_s)
     except OSError as error:
-        raise StreamError(f"`http` {address}: cannot listen there ({error.strerror}). Pick another port.") from None
+        why = "the address is in use by another program" if error.errno == errno.EADDRINUSE else error.strerror
+        raise StreamError(
+            f"`http` {address}: cannot listen there ({why}). Pick another port, e.g. `http` {host}:0 for any free one."
+        ) from None
     threading.Thread(target=server.serve_forever, name="edgecls-http", daemon=True).start()
     return server

@@ -62,6 +62,12 @@ def load_classifier(
     path = Path(path)
     if not path.is_file():
         raise ModelContractError(f"{path}: model file not found. Pass the .onnx file written by `edgecls export`.")
+    if path.suffix.lower() in (".keras", ".h5"):
+        onnx_file = path.with_name("model.onnx")
+        hint = f" ({onnx_file} is there)" if onnx_file.is_file() else f": `edgecls export {path.parent}` writes it"
+        raise ModelContractError(
+            f"{path}: a Keras model; the runtime reads the ONNX file `edgecls export` writes from it{hint}."
+        )
     try:
         model_bytes = path.read_bytes()
     except OSError as error:

@@ -40,9 +40,27 @@ class SourceSpec:
         return f"camera {self.target}" if self.kind == "camera" else mask_credentials(str(self.target))
 
 
+_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^?#]*)(.*)$", re.S)
+# Query parameters that carry a secret: password, pass, passwd, pwd, token, access_token, key, api_key,
+# secret, auth, authorization, sig, signature ...
+_SECRET_PARAMETER = re.compile(r"([?&;][^=&;#]*(?:pass|pwd|token|key|secret|auth|sig)[^=&;#]*=)[^&;#]*", re.I)
+
+
 def mask_credentials(url: str) -> str:
-    """rtsp://user:secret@host/... -> rtsp://user:***@host/...: what is printed, logged or served."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
+    """A URL as it may be printed, logged or served: rtsp://user:secret@host/... ->
+    rtsp://user:***@host/..., a password with @ or / in it included (everything up to the last @
+    before the query), a token alone (http://TOKEN@host -> http://***@host), and the values of
+    query parameters that carry secrets (?password=, token, key, auth, ...)."""
+    match = _URL.match(url)
+    if match is None:
+        return url
+    scheme, rest, tail = match.groups()
+    userinfo, at, host = rest.rpartition("@")
+    # host/path@x has no credentials; user:p@ss/word@host has (a colon before the last @), as has TOKEN@host.
+    if at and (":" in userinfo or "/" not in userinfo):
+        user, colon, _ = userinfo.partition(":")
+        rest = (f"{user}:***@" if colon else "***@") + host
+    return scheme + rest + _SECRET_PARAMETER.sub(r"\1***", tail)
 
 
 def parse_source(source: str) -> SourceSpec:

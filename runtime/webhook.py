@@ -5,13 +5,15 @@ delivered is counted, and the last error kept for the summary)."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
 import json
 import logging
 import queue
+import socket
+import ssl
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +26,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class WebhookPolicy:
     """How hard one event is tried: `attempts` POSTs in all, waiting `first_backoff_s`, then twice as
-    long each time (at most `max_backoff_s`); each POST waits `timeout_s` for an answer."""
+    long each time (at most `max_backoff_s`); each POST has `timeout_s` in all, from connecting to the
+    last byte of the answer (a receiver that drips its answer cannot hold the thread longer)."""
 
     attempts: int = 5
     first_backoff_s: float = 0.5
@@ -48,18 +51,21 @@ def check_webhook_url(url: str) -> str:
 
 
 def _target_and_headers(url: str) -> tuple[str, dict[str, str]]:
-    """The URL without its user:password (urllib would take them for the host) and the headers of
-    every POST, with HTTP basic authentication where the URL carries credentials."""
+    """The URL without its user:password and the headers of every POST, with HTTP basic
+    authentication where the URL carries credentials."""
     parts = urllib.parse.urlsplit(url)
     headers = {"Content-Type": "application/json"}
-    if parts.username is None:
-        return url, headers
-    user = urllib.parse.unquote(parts.username)
-    password = urllib.parse.unquote(parts.password or "")
-    headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     host = parts.hostname or ""
     netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), headers
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), headers
+
+
+class _Final(Exception):
+    """An answer that trying again will not change (a redirect, a refusal): the event fails now."""
 
 
 class Webhook:
@@ -127,7 +133,11 @@ class Webhook:
                 if self._stopping.wait(backoff):
                     break
                 backoff = min(backoff * 2, self.policy.max_backoff_s)
-            error = self._post_once(body)
+            try:
+                error = self._post_once(body)
+            except _Final as final:
+                self.last_error = str(final)
+                break
             if error is None:
                 self.sent += 1
                 return
@@ -135,16 +145,44 @@ class Webhook:
         self._fail(self.last_error or "not delivered before the run stopped")
 
     def _post_once(self, body: bytes) -> str | None:
-        request = urllib.request.Request(self._target, data=body, headers=self._headers, method="POST")
+        """One POST within the policy's deadline: None when a 2xx answer came, else why not (worth
+        another try). A redirect is never followed (urllib would turn the POST into a body-less GET
+        and could carry the credentials to another host), so it fails the event, as a 4xx does.
+
+        Raises:
+            _Final: an answer that another try will not change.
+        """
+        parts = urllib.parse.urlsplit(self._target)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        timeout = self.policy.timeout_s
+        if parts.scheme.lower() == "https":
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+        expired = threading.Event()
+        deadline = threading.Timer(timeout, _cut, (connection, expired))  # the whole exchange, not each read
+        deadline.start()
         try:
-            with urllib.request.urlopen(request, timeout=self.policy.timeout_s) as response:
-                response.read()
+            connection.request("POST", path, body=body, headers=self._headers)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as error:
+            if expired.is_set():
+                return f"no answer within {timeout:g} s"
+            return str(getattr(error, "strerror", None) or error) or type(error).__name__
+        finally:
+            deadline.cancel()
+            connection.close()
+        if 200 <= response.status < 300:
             return None
-        except urllib.error.HTTPError as error:
-            return f"HTTP {error.code}"
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            return str(getattr(reason, "strerror", None) or reason)
+        if 300 <= response.status < 400:
+            where = mask_credentials(response.getheader("Location") or "?")
+            raise _Final(f"HTTP {response.status} redirect to {where}, not followed: give `webhook` the final URL")
+        if response.status in (408, 429) or response.status >= 500:
+            return f"HTTP {response.status}"
+        raise _Final(f"HTTP {response.status}")
 
     def _fail(self, error: str) -> None:
         self.failed += 1
@@ -152,3 +190,11 @@ class Webhook:
         if self.failed == 1:
             self.on_failure(f"webhook {mask_credentials(self.url)}: an event could not be delivered ({error})")
         logger.debug("webhook event failed: %s", error)
+
+
+def _cut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """End an exchange that ran past its deadline: a read blocked on the socket returns at once."""
+    expired.set()
+    if connection.sock is not None:
+        with contextlib.suppress(OSError):
+            connection.sock.shutdown(socket.SHUT_RDWR)

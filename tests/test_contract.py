@@ -87,3 +87,14 @@ def test_cuda_runs_and_is_read_back(color_model):
     classifier = load_classifier(color_model, "cuda")
     assert classifier.provider == "cuda"
     assert "CUDAExecutionProvider" in classifier.session.get_providers()
+
+
+def test_a_keras_file_is_refused_naming_the_onnx_file(tmp_path):
+    keras_file = tmp_path / "run" / "model.keras"
+    keras_file.parent.mkdir()
+    keras_file.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ModelContractError, match=r"a Keras model; .* `edgecls export .*run` writes it"):
+        load_classifier(keras_file, "cpu")
+    color_classifier(tmp_path / "run" / "model.onnx")
+    with pytest.raises(ModelContractError, match=r"model.onnx is there"):
+        load_classifier(keras_file, "cpu")

@@ -126,3 +126,25 @@ def test_readyz_is_503_with_the_reason_unless_the_state_is_fresh():
         live.close()
         server.shutdown()
         server.server_close()
+
+
+def test_a_port_in_use_is_one_line_naming_the_address_and_the_fix(color_model, tmp_path):
+    from test_streams import write_clip
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    clip = write_clip(tmp_path / "red.avi", ["red"] * 5)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", str(clip), "--http", address])
+    finally:
+        taken.close()
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert f"error: --http {address}: cannot listen there (the address is in use by another program)" in error
+    assert "Pick another port" in error
+    assert result.output.rstrip().endswith(error)  # the last line, after the start-up notices

@@ -58,3 +58,49 @@ def test_the_page_shows_live_disconnected_and_server_unreachable(color_model, tm
         serve.kill()
         browser.close()
         camera.close()
+
+
+def test_a_hostile_label_is_shown_as_text_and_never_runs(tmp_path):
+    """A model whose class name is markup: the page shows the name as text in every place it
+    appears, no script of it runs, and the page's policy allows only the page's own script."""
+    import urllib.request
+
+    from edgecls.runtime.contract import build_metadata
+
+    from live_page import Browser, Camera, encoded_frames, free_port
+    from onnx_models import color_classifier
+
+    hostile = "<img src=x onerror=\"document.title='pwned'\">"
+    classes = (hostile, "green", "blue")
+    metadata = build_metadata(classes, (32, 32), "test", "fp32", 1.0, "now")
+    model = color_classifier(tmp_path / "hostile.onnx", classes, metadata=metadata)
+    clip = tmp_path / "red.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
+    for _ in range(20):
+        writer.write(np.full((48, 64, 3), (20, 20, 220), np.uint8))
+    writer.release()
+    camera, http = Camera(encoded_frames(clip)), f"127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(model), "--source", camera.url, "--http", http]
+    serve = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    browser = Browser()
+    try:
+        time.sleep(2)
+        with urllib.request.urlopen(f"http://{http}/", timeout=5) as response:
+            policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        browser.call("Page.navigate", url=f"http://{http}/")
+        changes = wait_for(lambda: browser.text("changes"), "last changes")
+        deadline = time.perf_counter() + 15
+        while hostile not in changes and time.perf_counter() < deadline:
+            time.sleep(0.2)
+            changes = browser.text("changes")
+        assert hostile in changes  # the name itself, as text
+        assert browser.text("state") == hostile
+        evaluate = lambda expression: browser.call("Runtime.evaluate", expression=expression)["result"]["value"]  # noqa: E731
+        assert evaluate("document.title") == "edgecls live"
+        assert evaluate("document.images.length") == 1  # the video, and no image made of the label
+        browser.screenshot(tmp_path / "hostile.png")
+    finally:
+        serve.kill()
+        browser.close()
+        camera.close()

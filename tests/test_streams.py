@@ -421,6 +421,13 @@ def test_credentials_in_a_stream_url_are_never_printed(color_model):
     assert mask_credentials(url) == "rtsp://admin:***@127.0.0.1:9/live"
     assert str(parse_source(url)) == "rtsp://admin:***@127.0.0.1:9/live"
     assert mask_credentials("http://host/path@x") == "http://host/path@x"  # no credentials: unchanged
+    # a password with @ and / in it, a token alone, and secrets in the query
+    assert mask_credentials("rtsp://admin:p@ss/w0rd@cam.local/live") == "rtsp://admin:***@cam.local/live"
+    assert mask_credentials("http://T0KEN@cam.local/feed") == "http://***@cam.local/feed"
+    query = "http://cam/x.mjpg?user=admin&password=s3&pwd=s3&token=s3&api_key=s3&Secret=s3&auth=s3&pass=s3&size=2"
+    assert mask_credentials(query) == (
+        "http://cam/x.mjpg?user=admin&password=***&pwd=***&token=***&api_key=***&Secret=***&auth=***&pass=***&size=2"
+    )
     result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", url, "--open-timeout", "0.5", "--fail-fast"])
     assert result.exit_code == 2 and "s3cret" not in result.output and "admin:***@" in result.output
 

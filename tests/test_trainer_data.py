@@ -23,6 +23,11 @@ def test_missing_empty_and_classless_folders(tmp_path):
     (tmp_path / "data" / "purple").mkdir()
     with pytest.raises(DataError, match="purple hold no images"):
         list_class_folders(tmp_path / "data")
+    color_squares(tmp_path / "one", per_class=4)
+    for name in ("green", "blue"):
+        shutil.rmtree(tmp_path / "one" / name)
+    with pytest.raises(DataError, match=r"one class subfolder \(red\); a classifier needs two or more"):
+        load_dataset(tmp_path / "one", None, 0.2, 0, (32, 32), 10**7)
 
 
 def test_stratified_split_is_per_class_and_seeded():

@@ -22,26 +22,22 @@ from edgecls.runtime.webhook import Webhook, WebhookPolicy
 FAST = WebhookPolicy(attempts=4, first_backoff_s=0.05, max_backoff_s=0.2, timeout_s=2.0)
 
 
-class Receiver:
-    """An HTTP server on 127.0.0.1 that answers 503 to its first `failures` POSTs, then 200, and keeps
-    every body it accepted, in order."""
+class Answering:
+    """An HTTP server on 127.0.0.1 whose every answer is `respond(handler, body)`; it records each
+    request's method and Authorization header."""
 
-    def __init__(self, failures: int = 0) -> None:
-        self.failures, self.calls, self.accepted, self.authorizations = failures, 0, [], []
-        receiver = self
+    def __init__(self, respond) -> None:
+        self.methods: list[str] = []
+        self.authorizations: list[str | None] = []
+        answering = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the http.server API
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.calls += 1
-                receiver.authorizations.append(self.headers.get("Authorization"))
-                if receiver.calls <= receiver.failures:
-                    self.send_response(503)
-                else:
-                    receiver.accepted.append(json.loads(body))
-                    self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+            def handle_one(self):
+                answering.methods.append(self.command)
+                answering.authorizations.append(self.headers.get("Authorization"))
+                respond(self, self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            do_POST = do_GET = handle_one  # noqa: N815 - the http.server API
 
             def log_message(self, *args):
                 pass
@@ -53,6 +49,29 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def answer(handler, status: int, **headers: str) -> None:
+    handler.send_response(status)
+    for name, value in {**headers, "Content-Length": "0"}.items():
+        handler.send_header(name, value)
+    handler.end_headers()
+
+
+class Receiver(Answering):
+    """Answers 503 to its first `failures` POSTs, then 200, and keeps every body it accepted, in order."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures, self.calls, self.accepted = failures, 0, []
+        super().__init__(self._respond)
+
+    def _respond(self, handler, body: bytes) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            answer(handler, 503)
+        else:
+            self.accepted.append(json.loads(body))
+            answer(handler, 200)
 
 
 @pytest.fixture
@@ -114,6 +133,47 @@ def test_a_receiver_that_is_not_there_does_not_hold_up_the_stop():
     hook.close(wait_s=0.5)  # the event is waiting out a 5 s backoff: cut short
     assert time.perf_counter() - started < 3.0
     assert hook.failed == 1 and hook.sent == 0
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failed_delivery_and_takes_no_credentials_along(status):
+    elsewhere = Answering(lambda handler, body: answer(handler, 200))
+    first = Answering(lambda handler, body: answer(handler, status, Location=elsewhere.url.replace("127.0.0.1", "localhost")))
+    try:
+        hook = Webhook(first.url.replace("http://", "http://alice:secret@"), FAST)
+        hook.post({"to": "red"})
+        hook.close()
+        assert (hook.sent, hook.failed) == (0, 1)
+        assert first.methods == ["POST"]  # not retried: another try gets the same redirect
+        assert elsewhere.methods == []  # never followed, so no credentials went there
+        assert f"HTTP {status} redirect" in hook.summary() and "not followed" in hook.summary()
+        assert "secret" not in hook.summary()
+    finally:
+        first.close()
+        elsewhere.close()
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline():
+    def drip(handler, body):
+        handler.wfile.write(b"H")
+        for _ in range(30):
+            time.sleep(0.2)
+            try:
+                handler.wfile.write(b"T")
+                handler.wfile.flush()
+            except OSError:
+                return
+
+    slow = Answering(drip)
+    try:
+        hook = Webhook(slow.url, WebhookPolicy(attempts=1, timeout_s=1.0))
+        hook.post({"to": "red"})
+        started = time.perf_counter()
+        hook.close(wait_s=5.0)
+        assert time.perf_counter() - started < 3.0  # each read was quick; the exchange as a whole was not
+        assert (hook.sent, hook.failed) == (0, 1) and "no answer within 1 s" in hook.summary()
+    finally:
+        slow.close()
 
 
 def test_serve_camera_posts_every_event_it_writes(color_model, receiver, tmp_path):

@@ -126,6 +126,11 @@ def load_dataset(
         raise DataError(f"`val_split` must be between 0 and 1 (exclusive); received {val_split}.")
     train_files = list_class_folders(Path(data))
     classes = list(train_files)
+    if len(classes) < 2:
+        raise DataError(
+            f"`data` {data}: one class subfolder ({classes[0]}); a classifier needs two or more, one folder per "
+            "class (for 'is it X or not', add a folder of images that are not X)."
+        )
     items = [(path, index) for index, name in enumerate(classes) for path in train_files[name]]
 
     def decoded(name: str) -> Path | None:

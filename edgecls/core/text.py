@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Control characters, and the invisible marks that reorder text (bidirectional overrides, isolates,
+# direction marks): a name with one can show as another name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\x1b"}
 
 
@@ -27,6 +29,7 @@ def printable(text: str, keep_newlines: bool = False) -> str:
         return "\n".join(printable(line) for line in text.split("\n"))
 
     def escape(match: re.Match) -> str:
-        return _NAMED.get(match.group(), f"\\x{ord(match.group()):02x}")
+        code = ord(match.group())
+        return _NAMED.get(match.group(), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
     return _CONTROL.sub(escape, utf8_text(text))
