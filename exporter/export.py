@@ -19,7 +19,7 @@ import numpy as np
 from edgecls.core.errors import EdgeclsError, ParityError
 from edgecls.core.files import hold_paths, write_text_atomic
 from edgecls.exporter.parity import Gate, ParityReport, compare
-from edgecls.runtime.contract import build_metadata
+from edgecls.runtime.contract import MIN_CLASS_SCORES_KEY, build_metadata
 from edgecls.runtime.model import load_classifier, predict_in_batches
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ class ExportConfig:
     int8_min_agreement: float = 0.98
     max_recall_drop: float = 5.0  # points of recall any class may lose against Keras, every precision
     int8_recipe: str | None = None  # pin one INT8 recipe (see exporter.int8); None: search
+    # CLASS=SCORE: a class the runtime reports only at this probability or more (traffic lights' off)
+    min_class_score: tuple[str, ...] = ()
     seed: int = 0
     force: bool = False  # replace existing ONNX files
 
@@ -129,6 +131,8 @@ def export(config: ExportConfig) -> ExportResult:
     """
     _check_config(config)
     run = read_run(config.source)
+    check_labels(run.classes)  # refused before any work
+    min_class_scores(config.min_class_score, run.classes)
     targets = _targets(config, run)
     check_targets(targets, run, config.force)
     with tempfile.TemporaryDirectory(prefix="edgecls-export-") as scratch:
@@ -164,6 +168,8 @@ def _export_precisions(
         protos, gflops = _convert(config, run, model)
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         provenance = {"gflops_per_image": f"{gflops:.4f}", **training_provenance(run), "check_images": str(len(paths))}
+        if config.min_class_score:
+            provenance[MIN_CLASS_SCORES_KEY] = json.dumps(min_class_scores(config.min_class_score, run.classes))
         written, reports = {}, {}
         for precision, target in targets.items():
             shape = (run.image_size, run.image_size)
@@ -190,6 +196,39 @@ def _check_config(config: ExportConfig) -> None:
         if not config.int8:
             raise EdgeclsError("`int8_recipe` chooses how INT8 is made: add `int8`.")
         Recipe.parse(config.int8_recipe)
+
+
+def check_labels(classes: list[str]) -> None:
+    """Class names go into every output (terminals, the live page, JSON, events): one with a control
+    character or an invisible mark that reorders text (a bidirectional override) is refused."""
+    from edgecls.core.text import printable
+
+    for name in classes:
+        if not name or printable(name) != name:
+            raise EdgeclsError(
+                f"class name {printable(name)!r} has a control character or a text-direction mark, which could "
+                "forge or disguise what edgecls shows; rename its folder in the training data and train again."
+            )
+
+
+def min_class_scores(entries: tuple[str, ...] | list[str], classes: list[str]) -> dict[str, float]:
+    """`min_class_score` entries (CLASS=SCORE) as a dict, each checked against the run's classes."""
+    scores: dict[str, float] = {}
+    for entry in entries:
+        name, _, text = str(entry).partition("=")
+        try:
+            score = float(text)
+        except ValueError:
+            score = float("nan")
+        if name not in classes or not 0 < score <= 1:
+            raise EdgeclsError(
+                f"`min_class_score` takes CLASS=SCORE, a class of the run ({', '.join(classes)}) and a score "
+                f"above 0 and at most 1, e.g. off=0.9; received {entry!r}."
+            )
+        scores[name] = score
+    if scores and len(scores) == len(classes):
+        raise EdgeclsError("`min_class_score` names every class; leave at least one class without a minimum.")
+    return scores
 
 
 def _gate(config: ExportConfig, precision: str) -> Gate:

@@ -18,6 +18,7 @@ import numpy as np
 
 from edgecls.core.errors import DataError, EdgeclsError
 from edgecls.core.text import printable
+from edgecls.runtime.contract import ModelInfo
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS
 from edgecls.runtime.model import Classifier, predict_in_batches
 
@@ -285,15 +286,18 @@ def _flush(classifier: Classifier, batch: list[tuple[str, np.ndarray]], topk: in
         return
     probabilities = predict_in_batches(classifier.predict, np.stack([image for _, image in batch]), len(batch))
     for (path, _), row in zip(batch, probabilities, strict=True):
-        yield result_from_probabilities(path, row, classifier.info.classes, topk)
+        yield result_from_probabilities(path, row, classifier.info, topk)
 
 
 NOT_FINITE = "the model's output is not finite (NaN or infinity) for this input; the model file may be damaged"
 
 
-def result_from_probabilities(path: str, row: np.ndarray, classes: tuple[str, ...], topk: int) -> FileResult:
+def result_from_probabilities(path: str, row: np.ndarray, info: ModelInfo, topk: int) -> FileResult:
+    """The label is the model's decision (`ModelInfo.decide`: a class that must be earned is not
+    reported below its minimum score); `topk` ranks the probabilities as they are."""
     if not np.isfinite(row).all():  # never a number that JSON cannot carry
         return FileResult(path, error=NOT_FINITE)
     order = np.argsort(-row, kind="stable")[:topk]
-    ranked = [(classes[index], float(row[index])) for index in order]
-    return FileResult(path, label=ranked[0][0], score=ranked[0][1], topk=ranked)
+    ranked = [(info.classes[index], float(row[index])) for index in order]
+    chosen = info.decide(row)
+    return FileResult(path, label=info.classes[chosen], score=float(row[chosen]), topk=ranked)

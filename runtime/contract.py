@@ -7,7 +7,10 @@ refuses a file whose metadata is missing or disagrees with its own graph.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from edgecls.core.errors import ModelContractError
 from edgecls.core.text import printable
@@ -45,10 +48,26 @@ class ModelInfo:
     val_accuracy: float | None = None
     edgecls_version: str = ""
     created: str = ""
+    # A class that must be earned: reported only when its probability reaches this (traffic lights'
+    # `off`, which a lit lamp must never be called); below it, the most probable other class is.
+    min_class_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def decide(self, probabilities: np.ndarray) -> int:
+        """The index of the class to report for one probability vector: the most probable class
+        whose probability meets its `min_class_scores` entry (classes without one always do)."""
+        best = int(np.argmax(probabilities))
+        if not self.min_class_scores or probabilities[best] >= self.min_class_scores.get(self.classes[best], 0.0):
+            return best
+        allowed = np.array(
+            [probabilities[i] >= self.min_class_scores.get(name, 0.0) for i, name in enumerate(self.classes)]
+        )
+        if not allowed.any():
+            return best
+        return int(np.argmax(np.where(allowed, probabilities, -np.inf)))
 
 
 def build_metadata(
@@ -103,6 +122,7 @@ def read_contract(
     classes, size = _check_metadata(metadata, source)
     _check_graph(classes, size, input_name, input_type, input_shape, output_name, output_shape, source)
     accuracy = metadata.get("val_accuracy") or None
+    min_scores = parse_min_class_scores(metadata.get(MIN_CLASS_SCORES_KEY, ""), classes, source)
     return ModelInfo(
         classes=tuple(classes),
         input_size=(size[0], size[1]),
@@ -113,7 +133,32 @@ def read_contract(
         val_accuracy=float(accuracy) if accuracy else None,
         edgecls_version=metadata.get("edgecls_version", ""),
         created=metadata.get("created", ""),
+        min_class_scores=min_scores,
     )
+
+
+MIN_CLASS_SCORES_KEY = "min_class_scores"
+
+
+def parse_min_class_scores(text: str, classes: list[str], source: str) -> dict[str, float]:
+    """The `min_class_scores` metadata value (a JSON object: class name -> score in (0, 1]), checked
+    against the classes; empty text is no minimum."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not (
+        isinstance(value, dict)
+        and all(name in classes for name in value)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 < v <= 1 for v in value.values())
+    ):
+        raise ModelContractError(
+            f"{source}: metadata '{MIN_CLASS_SCORES_KEY}' must be a JSON object of the model's class names to "
+            f"scores between 0 and 1; found {printable(text[:200])}. {FIX_HINT}"
+        )
+    return {name: float(v) for name, v in value.items()}
 
 
 def _check_metadata(metadata: dict[str, str], source: str) -> tuple[list[str], list[int]]:

@@ -46,6 +46,7 @@ def describe(path: str | os.PathLike[str]) -> dict:
         "backbone": info.backbone,
         "precision": info.precision,
         "val_accuracy": info.val_accuracy,
+        "min_class_scores": dict(info.min_class_scores),
         "edgecls_version": info.edgecls_version,
         "created": info.created,
         "gflops_per_image": float(metadata["gflops_per_image"]) if metadata.get("gflops_per_image") else None,
@@ -86,6 +87,11 @@ def format_text(card: dict) -> str:
         f"  output          {_shown(contract['output']['name'])}: float32 [batch, {len(contract['classes'])}], probabilities",
         f"  backbone        {_shown(contract['backbone'])}",
         f"  precision       {contract['precision']}",
+        *(
+            [f"  decision        {', '.join(f'{_shown(k)} only at p >= {v:g}' for k, v in contract['min_class_scores'].items())}"]
+            if contract["min_class_scores"]
+            else []
+        ),
         f"  val accuracy    {'-' if accuracy is None else f'{accuracy:.2%}'} (the Keras model's, at training)",
         f"  exported        {_shown(contract['created'] or '-')} by edgecls {_shown(contract['edgecls_version'] or '?')}",
     ]

@@ -735,7 +735,9 @@ class _FrameWork:
         self.live = source.live
         self.camera = source.spec.live  # a camera or stream (not a file, even played in real time)
         self.media_time = source.media_time
-        self.smoother = StateSmoother(classifier.info.classes, window=config.smooth, min_score=config.min_score)
+        self.smoother = StateSmoother(
+            classifier.info.classes, window=config.smooth, min_score=config.min_score, decide=classifier.info.decide
+        )
         self.flashes = FlashDetector(classifier.info.classes)
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
         self.connected = True  # False from the source's loss until its first frame back
@@ -797,7 +799,7 @@ class _FrameWork:
             if self.summary.not_finite == 1:
                 self.notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
             return None
-        best = int(probabilities.argmax())
+        best = self.classifier.info.decide(probabilities)
         state, state_score = self.smoother.update(probabilities)
         state = self.flashes.update(self.media_time(frame), state)  # a colour blinking with off: flashing
         if self.camera and self._frozen(frame):

@@ -4,6 +4,7 @@ flips the reported state."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -12,12 +13,22 @@ UNKNOWN = "unknown"
 
 class StateSmoother:
     """Average the last `window` probability vectors; change state only when a new candidate wins
-    `hold` frames in a row (default: half the window). Below `min_score` the candidate is 'unknown'."""
+    `hold` frames in a row (default: half the window). Below `min_score` the candidate is 'unknown'.
+    `decide` picks the candidate's index from the averaged probabilities (default: the most probable;
+    a model's `ModelInfo.decide` also holds back a class that must be earned)."""
 
-    def __init__(self, classes: tuple[str, ...], window: int = 5, min_score: float = 0.0, hold: int | None = None):
+    def __init__(
+        self,
+        classes: tuple[str, ...],
+        window: int = 5,
+        min_score: float = 0.0,
+        hold: int | None = None,
+        decide: Callable[[np.ndarray], int] | None = None,
+    ):
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         self.classes = classes
+        self.decide = decide or (lambda mean: int(mean.argmax()))
         self.min_score = min_score
         self.hold = hold if hold is not None else max(1, window // 2)
         self._history: deque[np.ndarray] = deque(maxlen=window)
@@ -31,9 +42,13 @@ class StateSmoother:
         """Add one frame's probabilities; returns the (smoothed state, its mean score)."""
         self._history.append(np.asarray(probabilities, dtype=np.float32))
         mean = np.mean(self._history, axis=0)
-        best = int(mean.argmax())
+        best = self.decide(mean)
         score = float(mean[best])
         candidate = self.classes[best] if score >= self.min_score else UNKNOWN
+        if candidate == UNKNOWN and best != int(mean.argmax()):
+            # The most probable class is held back by its minimum and the next one is not sure either:
+            # mixed evidence (a light between two states), not a reason to call it unknown.
+            candidate = self.state
         if candidate == self.state:
             self._streak = 0
         else:

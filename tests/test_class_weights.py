@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import cv2
@@ -29,9 +30,12 @@ def test_auto_weighs_only_a_dataset_that_is_imbalanced_and_says_so(caplog):
         assert class_weights(np.array([0] * 29 + [1] * 10), classes, "auto") is None  # 2.9:1
         assert caplog.records == []
         weights = class_weights(np.array([0] * 400 + [1] * 10), classes, "auto")
-    assert weights is not None and weights[1] / weights[0] == pytest.approx(40.0)
+    # tempered: the square root of the balanced weights' 40:1, and an average image still weighs 1
+    assert weights is not None and weights[1] / weights[0] == pytest.approx(math.sqrt(40.0))
+    assert 400 * weights[0] + 10 * weights[1] == pytest.approx(410)
     (record,) = caplog.records
     assert "a has 400 training images, b 10: 40 to 1" in record.getMessage()
+    assert "square root of the balanced weights" in record.getMessage()
     assert class_weights(np.array([0] * 400 + [1] * 10), classes, "none") is None
 
 
@@ -55,7 +59,9 @@ def grey_squares(root: Path, counts: dict[str, int], levels: dict[str, float], s
 
 
 @pytest.mark.slow
-def test_a_rare_class_is_found_more_often_with_auto_weights(tmp_path):
+def test_a_rare_class_is_found_more_often_with_weights(tmp_path):
+    """40:1: unweighted, the rare class is never found; full (balanced) weights find it far more often,
+    and the tempered default in between (never below unweighted)."""
     levels = {"dim": 110.0, "bright": 140.0}
     data = grey_squares(tmp_path / "train", {"dim": 400, "bright": 10}, levels, seed=0)
     val = grey_squares(tmp_path / "val", {"dim": 60, "bright": 60}, levels, seed=1)
@@ -63,7 +69,7 @@ def test_a_rare_class_is_found_more_often_with_auto_weights(tmp_path):
     from edgecls.trainer.run import train
 
     recall = {}
-    for choice in ("auto", "none"):
+    for choice in ("auto", "balanced", "none"):
         config = TrainConfig(
             data=data,
             val_data=val,
@@ -88,6 +94,8 @@ def test_a_rare_class_is_found_more_often_with_auto_weights(tmp_path):
         recall[choice] = metrics["stages"]["scratch"]["per_class"]["bright"]["recall"]
         assert metrics == result.metrics
     auto = json.loads((tmp_path / "run-auto" / "metrics.json").read_text())
-    assert auto["class_weights"] == pytest.approx({"bright": 20.5, "dim": 0.5125})
+    scale = 410 / (400 * math.sqrt(0.5125) + 10 * math.sqrt(20.5))
+    assert auto["class_weights"] == pytest.approx({"bright": math.sqrt(20.5) * scale, "dim": math.sqrt(0.5125) * scale}, abs=1e-4)
     assert json.loads((tmp_path / "run-none" / "metrics.json").read_text())["class_weights"] is None
-    assert recall["auto"] >= recall["none"] + 0.2, recall
+    assert recall["balanced"] >= recall["none"] + 0.2, recall
+    assert recall["auto"] >= recall["none"], recall

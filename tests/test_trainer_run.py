@@ -135,6 +135,35 @@ def test_a_run_directory_belongs_to_one_run(tmp_path):
     assert result.exit_code != 0 and "used by another run" in result.output and "Traceback" not in result.output
 
 
+def test_a_run_that_never_started_leaves_nothing_that_blocks_the_next(tmp_path, caplog):
+    import logging
+
+    from edgecls.trainer.run import CLAIM, claim_run_dir
+
+    out = tmp_path / "out"
+    runner = CliRunner()
+    command = ["train", "--data", str(tmp_path / "missing"), "--out", str(out), "--weights", "none", "--backbone", "compactcnn"]
+    for _ in range(2):  # the second run meets the same data error, not the first run's claim
+        result = runner.invoke(app, command)
+        assert result.exit_code != 0 and "used by another run" not in result.output, result.output
+        assert not (out / CLAIM).exists()
+    # A claim left by a process that is gone (killed before its first epoch) is taken over, with a notice.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (out / CLAIM).write_text(f"{gone.pid}\n")
+    with caplog.at_level(logging.WARNING, logger="edgecls.trainer.run"):
+        claim_run_dir(out)
+    assert f"taking it over from a run that never trained (process {gone.pid} is gone)" in caplog.text
+    assert (out / CLAIM).read_text().split()[0] == str(os.getpid())
+    # ... but never a live run's, nor one whose run trained.
+    with pytest.raises(EdgeclsError, match="used by another run"):
+        claim_run_dir(out)
+    (out / CLAIM).write_text(f"{gone.pid}\n")
+    (out / "model.keras").write_bytes(b"")
+    with pytest.raises(EdgeclsError, match="used by another run"):
+        claim_run_dir(out)
+
+
 def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     import errno
 
@@ -314,3 +343,23 @@ def test_a_full_disk_while_checkpointing_stops_with_one_line_and_the_run_resumes
     assert not result.interrupted and not (tmp_path / "run" / "checkpoint").exists()
     rows = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
     assert [row.split(",")[:2] for row in rows] == [["scratch", str(epoch)] for epoch in range(1, 5)]
+
+
+def test_the_same_seed_gives_the_same_model(tmp_path):
+    """Shuffle, augmentation (stateless, keyed by the batch) and the ops themselves are seeded: two
+    runs of one configuration end with the same figures and the same weights; another seed differs."""
+    from edgecls.trainer.run import train
+    from edgecls.trainer.saving import load_keras_model
+
+    data = color_squares(tmp_path / "data", per_class=12, size=32)
+    base = replace(tiny_scratch_config(data, tmp_path / "a"), backbone="compactcnn", epochs=2, augment=True, seed=3)
+    runs = [train(replace(base, out=str(tmp_path / name))) for name in ("a", "b")]
+    other = train(replace(base, out=str(tmp_path / "c"), seed=4))
+
+    def losses(run) -> list[str]:
+        return [line.split(",")[3] for line in (run.run_dir / "history.csv").read_text().splitlines()[1:]]
+
+    assert losses(runs[0]) == losses(runs[1])
+    weights = [load_keras_model(run.run_dir / "model.keras").get_weights() for run in (*runs, other)]
+    assert all(np.array_equal(x, y) for x, y in zip(weights[0], weights[1], strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(weights[0], weights[2], strict=True))

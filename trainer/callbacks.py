@@ -32,6 +32,7 @@ class Stage:
     patience: int  # epochs without a better validation loss before stopping
     lr_schedule: str  # "plateau" or "cosine"
     learning_rate: float  # the optimizer's starting rate, which the cosine schedule decays from
+    start_from_epoch: int = 0  # early stopping does not stop the stage before this epoch (0-based)
 
 
 def fit_stage(
@@ -58,7 +59,7 @@ def fit_stage(
     Returns the EpochLog (rows for history.csv, `interrupted`, `nan`, `best_epoch`).
     """
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    stopping = BestWeights(stage.patience, on_improvement=on_improvement)
+    stopping = BestWeights(stage.patience, on_improvement=on_improvement, start_from_epoch=stage.start_from_epoch)
     log = EpochLog(stage.name, stage.epochs)
     schedule = learning_rate_schedule(stage.lr_schedule, stage.patience, stage.learning_rate, stage.epochs)
     callbacks = [log, stopping, schedule]
@@ -180,10 +181,13 @@ class BestWeights(keras.callbacks.EarlyStopping):
     """Keras' early stopping on validation loss with `restore_best_weights`, and what a run needs besides:
     a loss that is not finite never counts as the best (it counts as a stall), `on_improvement(model)`
     runs at each new best, `restore_best()` works at any time (Keras restores only at the end of a fit,
-    which Ctrl-C skips), and stopping is logged once."""
+    which Ctrl-C skips), stopping never comes before `start_from_epoch` (0-based; the best epoch is
+    tracked from the first), and stopping is logged once."""
 
-    def __init__(self, patience: int, on_improvement=None) -> None:
+    def __init__(self, patience: int, on_improvement=None, start_from_epoch: int = 0) -> None:
+        # Keras' own start_from_epoch would also ignore the best epoch before it: this one only holds the stop.
         super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
+        self.first_stop_epoch = start_from_epoch
         self.on_improvement = on_improvement
         self.resume_from: tuple | None = None  # (best, wait, best_epoch, best_weights) of a resumed stage
 
@@ -203,6 +207,8 @@ class BestWeights(keras.callbacks.EarlyStopping):
             super().on_epoch_end(epoch, logs)
             if self.best != best and self.on_improvement is not None:
                 self.on_improvement(self.model)
+        if self.model.stop_training and self.stopped_epoch == epoch and epoch < self.first_stop_epoch:
+            self.model.stop_training, self.stopped_epoch = False, 0  # too early to stop: keep counting
         if self.model.stop_training and self.stopped_epoch == epoch:
             logger.info(f"early stopping: validation loss has not improved for {self.patience} epoch(s)")
 

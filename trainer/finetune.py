@@ -56,10 +56,11 @@ BRIGHTNESS = 0.15  # of the full range, added
 BLUR = 0.5  # the share of images softened
 
 
-def augment_batch(batch, seed: int, flip: bool = True):
+def augment_batch(batch, seed, flip: bool = True):
     """A random shift, rotation and zoom (one affine warp per image, so one resampling), an optional
     left-right flip, some softening and a brightness offset, on a float batch in [0, 255]; returns
-    the same shape.
+    the same shape. `seed` is a pair of integers (a tensor): the same batch and seed give the same
+    result, whatever order the pipeline's threads run in (stateless random numbers).
     Nothing here changes hue: a colour that defines a class stays that colour. Three separate Keras
     layers would resample the image three times, blurring the few pixels a small lamp has."""
     import math
@@ -69,13 +70,16 @@ def augment_batch(batch, seed: int, flip: bool = True):
     shape = tf.shape(batch)
     count, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
 
+    def draw(offset: int, low: float = 0.0, high: float = 1.0):
+        return tf.random.stateless_uniform([count], seed + tf.constant([0, offset], tf.int64), low, high)
+
     def uniform(limit: float, offset: int):
-        return tf.random.uniform([count], -limit, limit, seed=seed + offset)
+        return draw(offset, -limit, limit)
 
     angle = uniform(ROTATION * 2 * math.pi, 1)
     scale = 1.0 + uniform(ZOOM, 2)
     shift_x, shift_y = uniform(SHIFT, 3) * width, uniform(SHIFT, 4) * height
-    mirror = tf.where(tf.random.uniform([count], seed=seed + 5) < 0.5, -1.0, 1.0) if flip else tf.ones([count])
+    mirror = tf.where(draw(5) < 0.5, -1.0, 1.0) if flip else tf.ones([count])
     # The warp maps each output pixel back to where it is read from: about the centre, undo the
     # shift, then the rotation and zoom (and the mirror, which reads x from the other side).
     center_x, center_y = (width - 1) / 2, (height - 1) / 2
@@ -95,25 +99,25 @@ def augment_batch(batch, seed: int, flip: bool = True):
         interpolation="BILINEAR",
         fill_mode="REFLECT",
     )
-    softened = _soften(warped, seed)
+    softened = _soften(warped, draw(7), draw(8))
     offset = uniform(BRIGHTNESS * 255.0, 6)[:, None, None, None]
     return tf.clip_by_value(softened + offset, 0.0, 255.0)
 
 
-def _soften(images, seed: int):
+def _soften(images, amount, chance):
     """Half the images blended with a blurred copy of themselves (a binomial filter, sigma about
-    1 px) by a random amount, as a camera out of focus or an upscaled crop gives them."""
+    1 px) by a random `amount` (0-1 per image, where `chance` < BLUR), as a camera out of focus or an
+    upscaled crop gives them."""
     import tensorflow as tf
 
-    count, channels = tf.shape(images)[0], tf.shape(images)[3]
+    channels = tf.shape(images)[3]
     taps = tf.constant([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
     rows = tf.tile(tf.reshape(taps, [5, 1, 1, 1]), [1, 1, channels, 1])
     columns = tf.tile(tf.reshape(taps, [1, 5, 1, 1]), [1, 1, channels, 1])
     padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="REFLECT")
     blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
     blurred = tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
-    amount = tf.random.uniform([count], seed=seed + 7)
-    amount = (amount * tf.cast(tf.random.uniform([count], seed=seed + 8) < BLUR, tf.float32))[:, None, None, None]
+    amount = (amount * tf.cast(chance < BLUR, tf.float32))[:, None, None, None]
     return images * (1 - amount) + blurred * amount
 
 
@@ -155,15 +159,18 @@ def image_batches(
         weights.set_shape((None,))
         return batch, batch_labels, weights
 
+    def load_and_augment(indices):
+        batch, *rest = load(indices)[: 3 if weighted else 2]
+        if augment:
+            # The batch's own random numbers, from the run's seed and which images it holds (the
+            # seeded shuffle makes that differ each epoch): the same on every run, in any thread.
+            key = tf.reduce_sum(tf.cast(indices, tf.int64) * 2654435761 % 1000003)
+            changed = augment_batch(tf.cast(batch, tf.float32), tf.stack([tf.constant(seed, tf.int64), key]), flip)
+            batch = tf.cast(tf.round(changed), tf.uint8)
+        return (batch, *rest)
+
     dataset, weighted = index_batches(count, batch_size, seed, shuffle, replicas, shard)
-    dataset = dataset.map(lambda indices: load(indices)[: 3 if weighted else 2], num_parallel_calls=tf.data.AUTOTUNE)
-    if augment:
-
-        def augment_images(batch, *rest):
-            changed = augment_batch(tf.cast(batch, tf.float32), seed, flip)
-            return (tf.cast(tf.round(changed), tf.uint8), *rest)
-
-        dataset = dataset.map(augment_images, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(load_and_augment, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -9,8 +9,10 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +22,7 @@ import numpy as np
 
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.files import atomic_path, write_text_atomic
-from edgecls.trainer.checkpoint import Checkpoints
+from edgecls.trainer.checkpoint import CHECKPOINT_DIR, Checkpoints
 from edgecls.trainer.class_weights import check_class_weight, class_weights
 from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
 from edgecls.trainer.distribute import Distribution, check_distribute, make_distribution
@@ -69,23 +71,60 @@ def next_run_dir(root: Path, backbone: str) -> Path:
 
 
 def claim_run_dir(run_dir: Path) -> None:
-    """Make `run_dir` this run's own: exactly one run can create its claim file.
+    """Make `run_dir` this run's own: exactly one run can create its claim file. A claim left by a
+    process of this machine that is gone, in a folder that holds nothing trained (a run that failed
+    or was killed before its first epoch), is taken over with a notice.
 
     Raises:
         EdgeclsError: another run (finished, interrupted or still going) already used the folder.
     """
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        handle = os.open(run_dir / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-    except FileExistsError:
-        raise EdgeclsError(
-            f"`out` {run_dir} is used by another run (running, interrupted or finished). Choose another folder, "
-            "or remove it if that run is not wanted."
-        ) from None
-    except OSError as error:
-        raise EdgeclsError(f"`out` {run_dir}: cannot create the run directory ({error.strerror}).") from None
-    os.write(handle, f"{os.getpid()}\n".encode())
+    for _ in range(2):
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            handle = os.open(run_dir / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            break
+        except FileExistsError:
+            owner = _abandoned_claim(run_dir)
+            if owner is None:
+                raise EdgeclsError(
+                    f"`out` {run_dir} is used by another run (running, interrupted or finished). Choose another "
+                    "folder, or remove it if that run is not wanted."
+                ) from None
+            logger.warning(f"`out` {run_dir}: taking it over from a run that never trained ({owner} is gone)")
+            (run_dir / CLAIM).unlink(missing_ok=True)
+        except OSError as error:
+            raise EdgeclsError(f"`out` {run_dir}: cannot create the run directory ({error.strerror}).") from None
+    else:
+        raise EdgeclsError(f"`out` {run_dir} is being claimed by another run at this moment. Choose another folder.")
+    os.write(handle, f"{os.getpid()}\n{socket.gethostname()}\n".encode())
     os.close(handle)
+
+
+def _abandoned_claim(run_dir: Path) -> str | None:
+    """'process N' when `run_dir`'s claim was made on this machine by a process that no longer runs
+    and the folder holds nothing trained; None when the claim is live, foreign or its run trained."""
+    if (run_dir / "model.keras").exists() or (run_dir / CHECKPOINT_DIR).exists():
+        return None
+    try:
+        pid_text, _, host = (run_dir / CLAIM).read_text().partition("\n")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    if host.strip() not in ("", socket.gethostname()):
+        return None  # another machine's run (a shared folder): its process cannot be looked up here
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"process {pid}"
+    except PermissionError:
+        return None  # alive, another user's
+    return None
+
+
+def _release_if_untrained(run_dir: Path) -> None:
+    """A run that stopped before training anything leaves no claim behind to block the next one."""
+    if not (run_dir / "model.keras").exists() and not (run_dir / CHECKPOINT_DIR).exists():
+        (run_dir / CLAIM).unlink(missing_ok=True)
 
 
 def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
@@ -101,7 +140,11 @@ def train(config: TrainConfig, runs_root: Path = Path("runs")) -> RunResult:
         if distribution.worker_dir is not None:  # a cluster's worker other than the chief: its own folder
             config = replace(config, out=distribution.worker_dir)
         config, run_dir = _prepare_run(config, runs_root)
-        return _run(config, run_dir, Checkpoints(run_dir), distribution)
+        try:
+            return _run(config, run_dir, Checkpoints(run_dir), distribution)
+        except (EdgeclsError, OSError):
+            _release_if_untrained(run_dir)
+            raise
     finally:
         distribution.close()
 
@@ -259,6 +302,12 @@ def _build_models(config: TrainConfig, size: int, num_classes: int):
     from edgecls.trainer.head import build_head
 
     keras.utils.set_random_seed(config.seed)
+    if config.distribute == "none":
+        # The same command with the same seed gives the same model on the same machine (with the
+        # seeded shuffle and the stateless augmentation); a cluster's collectives are not covered.
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     backbone = build_backbone(config.backbone, config.weights, size)
     head = build_head(backbone.output_shape[-1], num_classes, config.head_units, config.dropout, config.seed)
     model, extractor = assemble_model(config.backbone, backbone, head, size, config.weights != "none")
@@ -307,7 +356,7 @@ def _bottleneck_stage(run: _Stages) -> None:
     import keras
 
     from edgecls.trainer.backbones import weights_identity
-    from edgecls.trainer.callbacks import Stage, fit_stage
+    from edgecls.trainer.callbacks import fit_stage
     from edgecls.trainer.evaluate import predict_images
     from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
 
@@ -330,7 +379,7 @@ def _bottleneck_stage(run: _Stages) -> None:
         head,
         *_head_data(run, features),
         keras.optimizers.Adam(config.learning_rate),
-        Stage("bottleneck", config.epochs, config.patience, config.lr_schedule, config.learning_rate),
+        _stage_plan(run, "bottleneck", config.epochs, config.learning_rate),
         checkpoints=run.checkpoints,
         global_batch=config.batch_size,
         batch_size=config.batch_size,
@@ -379,7 +428,7 @@ def _cluster_batches(run: _Stages, make):
 
 def _image_stage(run: _Stages) -> None:
     """Stage 2 on images: fine-tuning a pretrained backbone's last layers, or training from scratch."""
-    from edgecls.trainer.callbacks import Stage, fit_stage
+    from edgecls.trainer.callbacks import fit_stage
     from edgecls.trainer.evaluate import predict_images
 
     config, dataset, result = run.config, run.dataset, run.result
@@ -390,7 +439,7 @@ def _image_stage(run: _Stages) -> None:
         model,
         *_image_data(run),
         optimizer,
-        Stage(stage, epochs, config.patience, config.lr_schedule, rate),
+        _stage_plan(run, stage, epochs, rate),
         on_improvement=lambda improved: _save_model(improved, run.model_path),
         checkpoints=run.checkpoints,
         shuffle=False,  # the pipeline shuffles
@@ -403,6 +452,30 @@ def _image_stage(run: _Stages) -> None:
     _save_model(model, run.model_path)
     if not result.interrupted and not result.nan:
         run.checkpoints.finish_stage(stage, figures, log.rows)
+
+
+# Early stopping counts epochs, but what makes a validation loss trustworthy is training steps: on a
+# small set an epoch is a few dozen steps and the loss is still noisy. Stopping waits at least
+# PATIENCE_STEPS steps without a better loss, and never comes before MIN_STEPS steps.
+PATIENCE_STEPS = 300
+MIN_STEPS = 600
+
+
+def _stage_plan(run: _Stages, name: str, epochs: int, rate: float):
+    """The stage as the fit loop runs it: `patience` and the first epoch early stopping may end,
+    scaled to the steps an epoch has (said once when they grow)."""
+    from edgecls.trainer.callbacks import Stage
+
+    config = run.config
+    steps = max(1, len(run.dataset.train) // max(1, config.batch_size))
+    patience = min(epochs, max(config.patience, math.ceil(PATIENCE_STEPS / steps)))
+    first = min(epochs // 2, math.ceil(MIN_STEPS / steps))
+    if patience > config.patience or first > 1:
+        logger.info(
+            f"{steps} training steps an epoch: early stopping waits {patience} epoch(s) without a better validation "
+            f"loss (`patience` {config.patience}) and does not stop the {name} stage before epoch {first + 1}"
+        )
+    return Stage(name, epochs, patience, config.lr_schedule, rate, start_from_epoch=first)
 
 
 def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:

@@ -56,6 +56,13 @@ def export(
         float, typer.Option(help="Every gate: the most points of recall any class may lose against Keras.")
     ] = DEFAULTS.max_recall_drop,
     int8_recipe: Annotated[str | None, typer.Option(help=INT8_RECIPE_HELP)] = None,
+    min_class_score: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CLASS=SCORE: report CLASS only when its probability is at least SCORE, else the next most "
+            "probable class (e.g. off=0.9: a lit lamp is never called off on a hunch). Repeatable."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace ONNX files of an earlier export.")] = False,
 ) -> None:
     """Export to ONNX with preprocessing and metadata inside; every precision must pass the parity gate."""
@@ -64,6 +71,6 @@ def export(
     import_tensorflow_quietly()
     from edgecls.exporter.export import export as run_export
 
-    result = run_export(config_from(ExportConfig, locals()))
+    result = run_export(config_from(ExportConfig, locals(), min_class_score=tuple(min_class_score or ())))
     for path in result.written.values():
         print(path)
