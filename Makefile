@@ -15,12 +15,17 @@ STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml; echo $(PACKAGE_FILES)) 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[train,dev]' --config-settings editable_mode=strict
+	$(BIN)/python -m pip install --quiet -e '.[train,dev,bench]' --config-settings editable_mode=strict
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+DEMO_OUT := $(or $(OUT),demo-out)
+
+# The demo, then its model on the independent yardstick (another renderer, over real photographs).
 demo: $(STAMP)
-	$(BIN)/edgecls demo $(if $(OUT),--out $(OUT))
+	$(BIN)/edgecls demo --out $(DEMO_OUT)
+	$(BIN)/python benchmarks/independent.py yardstick $(DEMO_OUT)/run/model.onnx --out $(DEMO_OUT)/yardstick --seconds 12 \
+		--json $(DEMO_OUT)/yardstick.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -60,7 +60,8 @@ def test_the_lit_lamp_is_in_its_place_and_colour_family():
             elif state == "yellow":
                 assert red == 1 and 0.22 <= green <= 0.7 and blue < green, (seed, color)
             else:
-                assert green == 1 and red < 0.25 and blue >= 0.25, (seed, color)
+                # from a display green through cyan to a blue-white, never towards red or yellow
+                assert max(green, blue) == 1 and green >= 0.6 and red < 0.25, (seed, color)
         assert render_light(np.random.default_rng(seed), "off").emission.max() == 0
 
 
@@ -73,10 +74,11 @@ def test_one_seed_is_one_light_in_every_state():
 
 def test_bright_lamps_saturate_every_channel_in_their_core():
     # Lit lamps emit many times the scene's white (1.0 in linear light), so the sensor clips every
-    # channel of the core to (near) white in many lights, while the halo keeps the hue.
+    # channel of the core to (near) white in many lights, while the halo keeps the hue; others are dim
+    # (a pale lamp in a washed-out scene), so not every one.
     for state in LAMPS:
         cores = [render_light(np.random.default_rng(seed), state).emission.min(axis=2).max() for seed in range(40)]
-        assert 0.3 < np.mean(np.array(cores) > 1.0) < 0.95, (state, cores)
+        assert 0.15 < np.mean(np.array(cores) > 1.0) < 0.9, (state, cores)
 
 
 def test_cli_writes_class_folders_and_a_clip_with_truth(tmp_path):
@@ -102,6 +104,15 @@ def test_cli_writes_class_folders_and_a_clip_with_truth(tmp_path):
     assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (640, 480)
     x, y, w, h = truth["roi"]
     assert x >= 0 and x + w <= 640 and y >= 0 and y + h <= 480
+    # At night: a dark street, the whole frame as the truth's region, and a spell of flashing yellow.
+    night = tmp_path / "night.avi"
+    result = runner.invoke(app, ["data", "traffic-clip", str(night), "--seconds", "8", "--fps", "5", "--night", "--whole-frame"])
+    assert result.exit_code == 0, result.output
+    truth = json.loads(truth_path(night).read_text())
+    assert truth["roi"] == [0, 0, 640, 480] and len(truth["flashing"]) == 1
+    frames = cv2.VideoCapture(str(night))
+    ok, frame = frames.read()
+    assert ok and float(np.median(frame)) < 40  # most of a night frame is dark
 
 
 def test_cycle_has_every_state_in_order():

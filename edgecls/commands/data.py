@@ -40,11 +40,17 @@ def traffic_clip(
     seconds: Annotated[float, typer.Option(min=0.5, help="Length of the clip.")] = 12.0,
     fps: Annotated[float, typer.Option(min=1.0, help="Frames per second.")] = 25.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    night: Annotated[
+        bool, typer.Option("--night", help="A night street with street lamps, and a spell of flashing yellow.")
+    ] = False,
+    whole_frame: Annotated[
+        bool, typer.Option("--whole-frame", help="Ground truth for the whole frame (no ROI) instead of the light's region.")
+    ] = False,
 ) -> None:
     """Render a 640x480 clip of a traffic light cycling red/green/yellow (and off), with its ground truth beside it."""
     from edgecls.datasets.traffic_lights import truth_path, write_clip
 
-    truth = write_clip(out, seconds=seconds, fps=fps, seed=seed)
+    truth = write_clip(out, seconds=seconds, fps=fps, seed=seed, night=True if night else None, whole_frame=whole_frame)
     info(
         f"wrote {len(truth.states)} frames to {out}; ground truth (fps, light ROI, state per frame) in {truth_path(out)}"
     )

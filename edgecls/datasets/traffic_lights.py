@@ -41,8 +41,12 @@ from edgecls.core.progress import track
 
 STATES = ("red", "yellow", "green", "off")
 LAMPS = ("red", "yellow", "green")  # top to bottom (vertical), left to right (horizontal)
-FRAMINGS = ("tight", "loose", "street")
-FRAMING_WEIGHTS = (0.55, 0.3, 0.15)
+FRAMINGS = ("tight", "loose", "street", "frame")
+# Real crops come mostly from a detector or an ROI: tight and tall. `frame` is a fixed camera's whole
+# 4:3 frame without an ROI, the light a small part of it: asked for by name only, since at 64 px its
+# lamps are a pixel or two and the default mix learns crops better without it.
+FRAMING_WEIGHTS = (0.72, 0.18, 0.1, 0.0)
+NIGHT = 0.05  # the share of scenes at night: a black sky, street lamps, lit signs and windows
 MAX_NATIVE = 200  # pixels: the longest side of a rendered image
 
 
@@ -52,13 +56,16 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 def _lamp_hue(rng: np.random.Generator, lamp: str) -> np.ndarray:
     """Linear-light RGB of a lamp's emission, the brightest channel 1."""
-    if lamp == "red":  # deep red .. orange-red; some LEDs look pinkish
-        blue = rng.uniform(0.0, 0.05) if rng.random() < 0.75 else rng.uniform(0.05, 0.2)
+    if lamp == "red":  # deep red .. orange-red; many LEDs come out pinkish (more blue than green)
+        blue = rng.uniform(0.0, 0.05) if rng.random() < 0.4 else rng.uniform(0.05, 0.35)
         return np.array([1.0, rng.uniform(0.0, 0.1), blue], np.float32)
     if lamp == "yellow":  # orange through amber to yellow (display green 150-200 of 255)
         return np.array([1.0, rng.uniform(0.24, 0.62), rng.uniform(0.0, 0.07)], np.float32)
-    # blue-green to cyan
-    return np.array([rng.uniform(0.0, 0.18), 1.0, rng.uniform(0.25, 1.0)], np.float32)
+    # blue-green through cyan to a blue-white (photographs of green LEDs sit near 180-215 degrees),
+    # and some a pure display green
+    blue = rng.uniform(0.3, 1.5) if rng.random() < 0.85 else rng.uniform(0.0, 0.3)
+    rgb = np.array([rng.uniform(0.0, 0.18), 1.0, blue], np.float32)
+    return rgb / rgb.max()
 
 
 def _fbm(rng: np.random.Generator, height: int, width: int, octaves=(3, 6, 12, 24), falloff: float = 0.6):
@@ -75,28 +82,34 @@ def _fbm(rng: np.random.Generator, height: int, width: int, octaves=(3, 6, 12, 2
 # ----------------------------------------------------------------------------------------------- scene
 
 
-def _sky(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Linear RGB sky: clear blue to a whiter horizon, overcast grey, or haze; clouds."""
+def _sky(rng: np.random.Generator, height: int, width: int, night: bool | None = None) -> tuple[np.ndarray, bool]:
+    """Linear RGB sky: clear blue to a whiter horizon, overcast grey, dusk or night (`night` True or
+    False decides it); clouds. Returns the sky and whether it is night."""
     ramp = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
     kind = rng.random()
-    if kind < 0.45:  # clear
+    if night is not None:
+        kind = 1 - NIGHT / 2 if night else kind * (1 - NIGHT)
+    if kind < 0.4:  # clear
         zenith = np.array([0.12, 0.3, 0.85], np.float32) * rng.uniform(0.5, 1.1)
         horizon = np.array([0.6, 0.72, 0.95], np.float32) * rng.uniform(0.7, 1.2)
-    elif kind < 0.85:  # overcast
-        level = rng.uniform(0.35, 1.2)
+    elif kind < 0.75:  # overcast
+        level = rng.uniform(0.35, 1.2) if rng.random() < 0.55 else rng.uniform(0.8, 1.6)  # a white sky
         zenith = np.full(3, level, np.float32) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
         horizon = zenith * rng.uniform(0.9, 1.2)
-    else:  # dusk or a dull evening
+    elif kind < 1 - NIGHT:  # dusk or a dull evening
         zenith = np.array([0.05, 0.07, 0.2], np.float32) * rng.uniform(0.3, 1.5)
         horizon = np.array([0.6, 0.35, 0.2], np.float32) * rng.uniform(0.3, 1.2)
+    else:  # night: the sky all but black
+        zenith = np.array([0.004, 0.006, 0.015], np.float32) * rng.uniform(0.3, 3.0)
+        horizon = zenith * rng.uniform(1.0, 4.0)
     flip = rng.random() < 0.3  # not every crop has the zenith on top
     ramp = ramp[::-1] if flip else ramp
     sky = zenith * (1 - ramp) + horizon * ramp
     sky = sky * np.ones((1, width, 1), np.float32)
     if rng.random() < 0.6:
         clouds = np.clip(_fbm(rng, height, width) * rng.uniform(0.6, 1.5) + rng.uniform(-0.3, 0.4), 0, 1)[..., None]
-        sky = sky * (1 - clouds) + clouds * rng.uniform(0.6, 1.3)
-    return sky
+        sky = sky * (1 - clouds) + clouds * rng.uniform(0.6, 1.3) * (zenith.mean() if kind >= 1 - NIGHT else 1.0)
+    return sky, kind >= 1 - NIGHT
 
 
 def _trees(rng: np.random.Generator, canvas: np.ndarray, amount: float) -> None:
@@ -169,14 +182,17 @@ def _colour_field(rng: np.random.Generator, canvas: np.ndarray) -> None:
     canvas[:] = canvas * (1 - mask) + color * texture * mask
 
 
-def _glows(rng: np.random.Generator, canvas: np.ndarray, scale: float) -> None:
+def _glows(rng: np.random.Generator, canvas: np.ndarray, scale: float, street_lamps: bool = False) -> None:
     """Bright coloured lights in the scene (shop signs, neon, headlights and tail lights, other
     signals far away), of any hue, often out of focus, in place: a red glow behind a dark housing
-    is not a red light."""
+    is not a red light. `street_lamps`: at night, mostly big amber and yellow-white sodium and LED
+    lamps, as bright as a signal (a dark phase among them is still dark)."""
     height, width = canvas.shape[:2]
     glow = np.zeros_like(canvas)
-    for _ in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(1, 4)) + (int(rng.integers(1, 5)) if street_lamps else 0)):
         hue = rng.integers(0, 180) if rng.random() < 0.5 else (rng.integers(-8, 70) % 180)
+        if street_lamps and rng.random() < 0.7:
+            hue = rng.integers(10, 30)  # sodium amber to yellow
         hsv = np.array([[[hue, rng.integers(120, 256), 255]]], np.uint8)
         color = (cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0) ** 2.2
         center = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
@@ -186,18 +202,23 @@ def _glows(rng: np.random.Generator, canvas: np.ndarray, scale: float) -> None:
     canvas += cv2.GaussianBlur(glow, (0, 0), sigma)
 
 
-def _scene(rng: np.random.Generator, height: int, width: int, busy: float, scale: float) -> np.ndarray:
-    """Linear RGB background: sky, with foliage, buildings and street things as `busy` (0..1) grows."""
-    canvas = _sky(rng, height, width)
+def _scene(
+    rng: np.random.Generator, height: int, width: int, busy: float, scale: float, night: bool | None = None
+) -> np.ndarray:
+    """Linear RGB background: sky, with foliage, buildings and street things as `busy` (0..1) grows;
+    at night (drawn, or as `night` says) all of it dark but for street lamps and other lights."""
+    canvas, night = _sky(rng, height, width, night)
     if rng.random() < 0.25 + 0.6 * busy:
         _building(rng, canvas)
     if rng.random() < 0.3 + 0.4 * busy:
         _trees(rng, canvas, rng.uniform(0.1, 0.6 + 0.4 * busy))
-    for chance in (0.7, 0.35):  # one or two: a red car before an orange wall
+    for chance in (0.45, 0.2):  # one or two: a red car before an orange wall
         if rng.random() < chance:
             _colour_field(rng, canvas)
-    if rng.random() < 0.3:
-        _glows(rng, canvas, scale)
+    if night:  # whatever was drawn is in the dark, but for what shines
+        canvas *= rng.uniform(0.02, 0.15)
+    if rng.random() < (0.85 if night else 0.3):
+        _glows(rng, canvas, scale, street_lamps=night)
     if busy > 0.3 or rng.random() < 0.3:
         _street_things(rng, canvas, scale)
     return canvas
@@ -219,14 +240,18 @@ class LightLayers:
 
 def _housing_color(rng: np.random.Generator) -> np.ndarray:
     choice = rng.random()
-    if choice < 0.55:
+    if choice < 0.45:
         return np.full(3, _log_uniform(rng, 0.008, 0.08), np.float32) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
-    if choice < 0.75:  # yellow (North America)
+    if choice < 0.6:  # yellow (North America)
         return np.array([0.55, 0.4, 0.03], np.float32) * rng.uniform(0.5, 1.3)
-    if choice < 0.85:  # grey metal
+    if choice < 0.7:  # grey metal
         return np.full(3, rng.uniform(0.06, 0.2), np.float32)
-    if choice < 0.93:
+    if choice < 0.82:  # light grey or silver, as pale as the sky behind it: the lamp's contrast is low
+        return np.full(3, rng.uniform(0.2, 0.6), np.float32) * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    if choice < 0.87:
         return np.array([0.02, 0.06, 0.03], np.float32) * rng.uniform(0.6, 1.6)  # dark green
+    if choice < 0.92:  # blue (a red arrow on a blue housing)
+        return np.array([0.02, 0.05, 0.25], np.float32) * rng.uniform(0.5, 1.5)
     # Painted any colour (orange, olive, blue, purple ...): a housing's colour never tells the state.
     hsv = np.array([[[rng.integers(0, 180), rng.integers(60, 230), rng.integers(60, 220)]]], np.uint8)
     return (cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0) ** 2.2
@@ -348,13 +373,16 @@ def _fill_rounded(body: np.ndarray, alpha: np.ndarray, box, color, rounded: floa
 def _lamp_optics(rng: np.random.Generator, radius: float, visor: bool) -> dict:
     """What every lamp of one light shares: lens style, exposure, the sensor's and the optics' spread."""
     optics = {
-        "style": str(rng.choice(["disc", "disc", "fresnel", "leds", "leds", "arrow"], p=[0.3, 0.1, 0.15, 0.2, 0.1, 0.15])),
+        "style": str(rng.choice(["disc", "disc", "fresnel", "leds", "leds", "arrow"], p=[0.25, 0.1, 0.15, 0.15, 0.1, 0.25])),
         "arrow": int(rng.integers(0, 4)),
         "lamp_radius": radius * rng.uniform(0.8, 0.98),
         # Emission over the scene's white: from a lamp that barely clips (a dim LED, a bright day)
         # to one whose whole core is white and whose colour is left only in the fringe, where the
         # lamp's position is what tells yellow from red.
-        "brightness": _log_uniform(rng, 1.5, 100.0),
+        # Some are barely brighter than a white sky: a pale lamp in a washed-out scene.
+        "brightness": float(
+            rng.choice([_log_uniform(rng, 0.6, 1.2), _log_uniform(rng, 1.2, 40), _log_uniform(rng, 40, 100)], p=[0.15, 0.7, 0.15])
+        ),
         "crosstalk": rng.uniform(0.04, 0.15),  # the sensor's colour filters overlap: red reaches G and B
     }
     optics["halo"] = (radius * rng.uniform(0.15, 0.7), rng.uniform(0.08, 0.6))
@@ -425,16 +453,22 @@ def _draw_lamp(
 
 def _camera_settings(rng: np.random.Generator) -> dict:
     """How one camera renders a scene; drawn once per image (or once per clip)."""
-    warm = rng.uniform(-1, 1)
+    warm = rng.uniform(-1, 1) if rng.random() < 0.6 else rng.uniform(-3.5, -1)  # many cameras cast blue
     return {
-        "exposure": _log_uniform(rng, 0.45, 1.6),
+        # A third of real crops are overexposed daylight: the sky and a light housing clip to white.
+        "exposure": _log_uniform(rng, 0.45, 1.6) if rng.random() < 0.8 else _log_uniform(rng, 1.3, 2.5),
         "balance": np.array([1 + 0.12 * warm, 1.0, 1 - 0.15 * warm], np.float32) * rng.uniform(0.95, 1.05, 3),
-        "haze": rng.uniform(0.0, 0.2) if rng.random() < 0.25 else 0.0,
+        "haze": rng.uniform(0.0, 0.35) if rng.random() < 0.35 else 0.0,
         "defocus": rng.uniform(0.0, 1.2) if rng.random() < 0.6 else 0.0,
         "motion": (int(rng.integers(2, 6)), rng.uniform(0, 180)) if rng.random() < 0.15 else None,
         "gamma": rng.uniform(1.8, 2.6),
         # Some cameras (and hazy or backlit scenes) wash colour out: then position tells the state.
-        "saturation": rng.uniform(0.6, 1.4) if rng.random() < 0.8 else rng.uniform(0.3, 0.6),
+        # Real crops are nearly grey (median saturation 0.08): most cameras give little colour, and
+        # some almost none, so only the lamp's position tells the state.
+        "saturation": float(rng.choice([rng.uniform(0.0, 0.25), rng.uniform(0.25, 0.7), rng.uniform(0.7, 1.6)], p=[0.08, 0.42, 0.5])),
+        # Many sensors clip each raw channel before white balance, so a clipped lamp core takes the
+        # balance's tint (a blue-white green, yellow or red lamp under a blue cast).
+        "clip_before_balance": rng.random() < 0.5,
         "noise": rng.uniform(0.0, 0.035),
         "jpeg": int(rng.integers(25, 95)) if rng.random() < 0.75 else None,
     }
@@ -442,7 +476,10 @@ def _camera_settings(rng: np.random.Generator) -> dict:
 
 def _camera(rng: np.random.Generator, linear: np.ndarray, settings: dict) -> np.ndarray:
     """Linear RGB in (scene white = 1) -> uint8 RGB out, as a camera does it."""
-    image = linear * settings["exposure"] * settings["balance"]
+    if settings.get("clip_before_balance"):
+        image = np.minimum(linear * settings["exposure"], 1.0) * (settings["balance"] / settings["balance"].max())
+    else:
+        image = linear * settings["exposure"] * settings["balance"]
     if settings["haze"]:
         image = image * (1 - settings["haze"]) + settings["haze"] * np.array([0.7, 0.75, 0.8], np.float32)
     if settings["defocus"]:  # the optics spread light before the sensor clips it
@@ -493,13 +530,13 @@ def _placement(rng: np.random.Generator, framing: str, layers: LightLayers) -> t
     x0, y0, x1, y1 = layers.box
     box_w, box_h = x1 - x0, y1 - y0
     if framing == "tight":  # as a detector's box or a tight --roi: a little sky, pole or wall around
-        left, right = rng.uniform(-0.05, 0.35, 2) * box_w
-        top, bottom = rng.uniform(-0.03, 0.15, 2) * box_h
+        left, right = rng.uniform(-0.05, 0.5, 2) * box_w
+        top, bottom = rng.uniform(-0.03, 0.3, 2) * box_h
         width, height = box_w + left + right, box_h + top + bottom
-    else:
-        fill = rng.uniform(0.45, 0.8) if framing == "loose" else rng.uniform(0.3, 0.5)  # housing's share
+    else:  # the housing's share of the crop's long side
+        fill = {"loose": rng.uniform(0.45, 0.8), "street": rng.uniform(0.3, 0.5), "frame": _log_uniform(rng, 0.2, 0.4)}[framing]
         long_side = max(box_w, box_h) / fill
-        aspect = rng.uniform(0.75, 1.35)
+        aspect = 4 / 3 if framing == "frame" else rng.uniform(0.75, 1.35)
         width, height = long_side * aspect, long_side / aspect
         width, height = max(width, box_w * 1.05), max(height, box_h * 1.05)
         left = rng.uniform(0.02, 0.98) * (width - box_w)
@@ -523,7 +560,7 @@ def render_traffic_light(
     layers = render_light(rng, state, radius=10.0)
     width, height, matrix = _placement(rng, framing, layers)
     x0, y0, x1, y1 = layers.box
-    housing_width = _log_uniform(rng, 12, 110) if framing == "tight" else _log_uniform(rng, 8, 60)
+    housing_width = _log_uniform(rng, 10, 80) if framing == "tight" else _log_uniform(rng, 8, 60)
     # Render at the camera's resolution: the light's canvas shrinks to it (area-averaged, as a
     # sensor integrates), the scene is drawn at it. Larger than MAX_NATIVE adds nothing at model size.
     scale = min(housing_width / min(x1 - x0, y1 - y0), MAX_NATIVE / max(width, height))
@@ -535,7 +572,7 @@ def render_traffic_light(
     light = LightLayers(body, alpha, emission, box=layers.box)
     matrix = matrix.copy()
     matrix[:, 2] *= scale
-    busy = {"tight": 0.1, "loose": 0.4, "street": 0.9}[framing]
+    busy = {"tight": 0.1, "loose": 0.4, "street": 0.9, "frame": 1.0}[framing]
     scene = _scene(rng, native[1], native[0], busy, scale=(x1 - x0) * scale)
     linear = _compose(scene, _place(light, matrix, native))
     image = _camera(rng, linear, _camera_settings(rng))
@@ -605,8 +642,11 @@ def cycle_states(num_frames: int, fps: float, rng: np.random.Generator) -> list[
     return cycle_signal(num_frames, fps, rng)[0]
 
 
-def cycle_signal(num_frames: int, fps: float, rng: np.random.Generator) -> tuple[list[str], list[tuple[int, int]]]:
-    """`cycle_states`, and where its flashing yellow is: [start, end) frames (none for an outage)."""
+def cycle_signal(
+    num_frames: int, fps: float, rng: np.random.Generator, flashing_spell: bool | None = None
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """`cycle_states`, and where its flashing yellow is: [start, end) frames (none for an outage).
+    The spell is flashing yellow (60%) or an outage, or as `flashing_spell` says."""
     flashing: list[tuple[int, int]] = []
     durations = {"red": (2.0, 4.0), "green": (2.0, 4.0), "yellow": (0.8, 1.5)}
     order = ["red", "green", "yellow"]
@@ -616,7 +656,8 @@ def cycle_signal(num_frames: int, fps: float, rng: np.random.Generator) -> tuple
     while len(states) < num_frames:
         if special_at is not None and len(states) >= special_at:
             special_at = None
-            if rng.random() < 0.6:  # flashing yellow
+            flash = rng.random() < 0.6
+            if flash if flashing_spell is None else flashing_spell:  # flashing yellow
                 start = len(states)
                 for _ in range(int(rng.integers(2, 4))):
                     states += ["off"] * max(1, int(0.5 * fps)) + ["yellow"] * max(1, int(0.5 * fps))
@@ -632,11 +673,19 @@ def cycle_signal(num_frames: int, fps: float, rng: np.random.Generator) -> tuple
 
 
 def write_clip(
-    out: Path, seconds: float = 12.0, fps: float = 25.0, size: tuple[int, int] = (640, 480), seed: int = 0
+    out: Path,
+    seconds: float = 12.0,
+    fps: float = 25.0,
+    size: tuple[int, int] = (640, 480),
+    seed: int = 0,
+    night: bool | None = None,
+    whole_frame: bool = False,
 ) -> ClipTruth:
     """A clip from a fixed street camera watching one traffic light cycle through its states, the
     scene drifting slightly, and its ground truth (`<out>.truth.json`: fps, the light's ROI, the
-    state of every frame). The camera is drawn once; only its sensor noise changes per frame."""
+    state of every frame). The camera is drawn once; only its sensor noise changes per frame.
+    `night` True: a night street with lamps and lit signs, and a spell of flashing yellow among them;
+    `whole_frame`: the ROI is the whole frame (a camera classified without `--roi`)."""
     rng = np.random.default_rng(seed)
     width, height = size
     num_frames = int(seconds * fps)
@@ -647,8 +696,8 @@ def write_clip(
         roi_size,
         roi_size,
     )
-    scene = _scene(rng, height + 80, width + 160, busy=0.8, scale=roi_size / 6)
-    states, flashing = cycle_signal(num_frames, fps, rng)
+    scene = _scene(rng, height + 80, width + 160, busy=0.8, scale=roi_size / 6, night=night)
+    states, flashing = cycle_signal(num_frames, fps, rng, flashing_spell=True if night else None)
     light_seed = int(rng.integers(0, 2**31))
     radius = roi_size / 9
     layers_by_state = {state: render_light(np.random.default_rng(light_seed), state, radius) for state in STATES}
@@ -671,6 +720,8 @@ def write_clip(
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 progress.update()
         writer.release()
+    if whole_frame:
+        roi = (0, 0, width, height)
     truth = ClipTruth(fps, roi, states, flashing)
     document = {"fps": fps, "roi": list(roi), "states": states, "flashing": [list(span) for span in flashing]}
     write_text_atomic(truth_path(out), json.dumps(document) + "\n")
