@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 from edgecls.core.errors import StreamError
+from edgecls.core.text import printable
 
 if TYPE_CHECKING:
     from edgecls.runtime.metrics import LiveMetrics
@@ -284,6 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
     """One request: /state, /healthz, /readyz, the page, or the MJPEG stream of `live` (set per server)."""
 
     live: LiveState
+    allowed_hosts: frozenset[str] | None = None  # names a request's Host may carry; None: any
     protocol_version = "HTTP/1.0"  # one request per connection: a slot is never held between requests
 
     def setup(self) -> None:
@@ -307,7 +309,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _host_refused(self) -> bool:
+        """Answer 403 to a request whose Host names another server: a web page whose name was made to
+        point at this machine (DNS rebinding) must not read the state or the cameras."""
+        host = self.headers.get("Host")
+        if self.allowed_hosts is None or host is None:
+            return False
+        name = host.strip().lower()
+        name = name[1:].split("]")[0] if name.startswith("[") else name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+        if name in self.allowed_hosts:
+            return False
+        message = f"Host {printable(host)[:100]!r} is not this server's name; start it with `--http-allow-host NAME` to allow it"
+        self._send(403, json.dumps({"error": message}).encode(), "application/json")
+        return True
+
     def do_GET(self):  # noqa: N802 - the http.server API
+        if self._host_refused():
+            return
         path = self.path.split("?")[0]
         if path == "/state":
             self._send(200, json.dumps(self.live.snapshot()).encode(), "application/json")
@@ -335,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": "not found"}', "application/json")
 
     def do_HEAD(self):  # noqa: N802 - the headers a GET would send, no body
-        if self.path.split("?")[0] == "/stream.mjpg":
+        if self.path.split("?")[0] == "/stream.mjpg" and not self._host_refused():
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
@@ -363,9 +381,17 @@ class _Handler(BaseHTTPRequestHandler):
                 jpegs.close()  # a camera's stream stops counting this viewer
 
 
-def _handler(live: LiveState) -> type[_Handler]:
-    """The handler class of one server, bound to its `live` state."""
-    return type("Handler", (_Handler,), {"live": live})
+def _handler(live: LiveState, allowed_hosts: frozenset[str] | None = None) -> type[_Handler]:
+    """The handler class of one server, bound to its `live` state and the Host names it answers."""
+    return type("Handler", (_Handler,), {"live": live, "allowed_hosts": allowed_hosts})
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is this machine only (127.0.0.0/8, ::1, localhost)."""
+    return host.lower() in LOOPBACK_NAMES or host.startswith("127.")
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -507,11 +533,18 @@ class LiveServer(ThreadingHTTPServer):
         super().server_close()
 
 
-def start_server(address: str, live: LiveState, max_clients: int = 32, timeout_s: float = 10.0) -> LiveServer:
-    """Serve `live` on a daemon thread; returns the server (its real port is server.server_address[1])."""
+def start_server(
+    address: str, live: LiveState, max_clients: int = 32, timeout_s: float = 10.0, allow_hosts: tuple[str, ...] = ()
+) -> LiveServer:
+    """Serve `live` on a daemon thread; returns the server (its real port is server.server_address[1]).
+    Bound to loopback, it answers only requests whose Host is a loopback name, the bound address or
+    one of `allow_hosts` (DNS rebinding); bound to a network address, any Host."""
     host, port = parse_address(address)
+    allowed = None
+    if is_loopback(host):
+        allowed = LOOPBACK_NAMES | {host.lower()} | {name.strip().lower() for name in allow_hosts}
     try:
-        server = LiveServer((host, port), _handler(live), max_clients=max_clients, timeout_s=timeout_s)
+        server = LiveServer((host, port), _handler(live, allowed), max_clients=max_clients, timeout_s=timeout_s)
     except OSError as error:
         why = "the address is in use by another program" if error.errno == errno.EADDRINUSE else error.strerror
         raise StreamError(

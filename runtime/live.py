@@ -24,7 +24,7 @@ from edgecls.core.errors import StreamError
 from edgecls.core.files import hold_paths
 from edgecls.runtime.cameras import CameraSpec, LightSpec
 from edgecls.runtime.classify import NOT_FINITE
-from edgecls.runtime.http import LiveState, start_server
+from edgecls.runtime.http import LiveState, is_loopback, start_server
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, FlashDetector, StateSmoother
 from edgecls.runtime.streams import Frame, FrameSource
@@ -55,6 +55,7 @@ class LiveConfig:
     light: str = "light"  # the light's name in events
     webhook: str | None = None  # an http(s) URL: every event POSTed to it as JSON, retried, off the loop
     http: str | None = None
+    http_allow_host: tuple[str, ...] = ()  # Host names a loopback server also answers (a reverse proxy's)
     stall_timeout_s: float = 3.0  # a live source without a fresh frame this long is declared lost and reopened
 
     def __post_init__(self) -> None:
@@ -216,7 +217,7 @@ class _Outputs:
                 if target is not None:
                     self._lines[name] = _Lines(name, target)
             if config.http:
-                self.server = start_server(config.http, self.live_state)
+                self.server = start_server(config.http, self.live_state, allow_hosts=config.http_allow_host)
             if config.webhook:
                 self.webhook = Webhook(config.webhook, on_failure=self.notify)
         except StreamError:
@@ -569,6 +570,12 @@ def _serve_http(outputs: _Outputs, units: list[_Camera], notify: Callable[[str],
     host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
     host = f"[{host}]" if ":" in host else host
     notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz, /readyz, /metrics)")
+    if not is_loopback(str(outputs.server.server_address[0])):
+        notify(
+            f"WARNING: http://{host}:{port}/ is on a network address: anyone who can reach this machine sees the "
+            "cameras, their video and their state. Serve on 127.0.0.1 behind a proxy with authentication, or keep "
+            "this machine on a private network."
+        )
 
 
 def _serve(

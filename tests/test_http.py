@@ -148,3 +148,47 @@ def test_a_port_in_use_is_one_line_naming_the_address_and_the_fix(color_model, t
     assert f"error: --http {address}: cannot listen there (the address is in use by another program)" in error
     assert "Pick another port" in error
     assert result.output.rstrip().endswith(error)  # the last line, after the start-up notices
+
+
+def test_a_loopback_server_answers_only_its_own_names(tmp_path):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends Host: evil.example.
+    It gets 403; loopback names, the bound address and allowed names get the state."""
+    live = LiveState()
+    server = start_server("127.0.0.1:0", live, allow_hosts=("proxy.internal",))
+    port = server.server_address[1]
+
+    def status(host: str | None) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.putrequest("GET", "/state", skip_host=True)
+        if host is not None:
+            connection.putheader("Host", host)
+        connection.endheaders()
+        answer = connection.getresponse()
+        body = answer.read()
+        connection.close()
+        if answer.status == 403:
+            assert b"--http-allow-host" in body
+        return answer.status
+
+    try:
+        for good in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}", "proxy.internal:443", None):
+            assert status(good) == 200, good
+        for bad in (f"evil.example:{port}", "evil.example", "127.0.0.1.evil.example", f"[2001:db8::1]:{port}"):
+            assert status(bad) == 403, bad
+    finally:
+        live.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_network_address_is_served_with_a_loud_warning(color_model, tmp_path):
+    from test_streams import write_clip
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    clip = write_clip(tmp_path / "red.avi", ["red"] * 5)
+    for address, warned in (("0.0.0.0:0", True), ("127.0.0.1:0", False)):
+        result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", str(clip), "--http", address])
+        assert result.exit_code == 0, result.output
+        assert ("anyone who can reach this machine sees the cameras" in result.output) is warned, result.output

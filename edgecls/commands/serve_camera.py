@@ -72,6 +72,10 @@ def serve_camera(
     http: Annotated[
         str | None, typer.Option(help="Serve /state, /stream.mjpg and a live page on HOST:PORT (e.g. 127.0.0.1:8080).")
     ] = None,
+    http_allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="A Host name the loopback server also answers (a reverse proxy's); repeatable."),
+    ] = None,
     realtime: Annotated[
         bool, typer.Option("--realtime", help="Play a file at its frame rate, dropping frames like a live source.")
     ] = False,
@@ -92,7 +96,7 @@ def serve_camera(
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.streams import FrameSource, parse_source
 
-    live_config = config_from(LiveConfig, locals(), roi=parse_roi(roi))
+    live_config = config_from(LiveConfig, locals(), roi=parse_roi(roi), http_allow_host=tuple(http_allow_host or ()))
     if config is not None:
         if source or roi:
             raise StreamError("`config` lists the cameras: give it without `source` and `roi`.")
