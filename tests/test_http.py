@@ -128,19 +128,24 @@ def test_readyz_is_503_with_the_reason_unless_the_state_is_fresh():
         server.server_close()
 
 
-def test_a_port_in_use_is_one_line_naming_the_address_and_the_fix(color_model, tmp_path):
+def serve_clip_with_http(model, folder, address: str):
+    """serve-camera over a five-frame clip with `--http address`: typer's result."""
     from test_streams import write_clip
     from typer.testing import CliRunner
 
     from edgecls.cli import app
 
-    clip = write_clip(tmp_path / "red.avi", ["red"] * 5)
+    clip = write_clip(folder / "red.avi", ["red"] * 5)
+    return CliRunner().invoke(app, ["serve-camera", str(model), "--source", str(clip), "--http", address])
+
+
+def test_a_port_in_use_is_one_line_naming_the_address_and_the_fix(color_model, tmp_path):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen(1)
     try:
         address = f"127.0.0.1:{taken.getsockname()[1]}"
-        result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", str(clip), "--http", address])
+        result = serve_clip_with_http(color_model, tmp_path, address)
     finally:
         taken.close()
     assert result.exit_code != 0 and "Traceback" not in result.output
@@ -182,13 +187,7 @@ def test_a_loopback_server_answers_only_its_own_names(tmp_path):
 
 
 def test_a_network_address_is_served_with_a_loud_warning(color_model, tmp_path):
-    from test_streams import write_clip
-    from typer.testing import CliRunner
-
-    from edgecls.cli import app
-
-    clip = write_clip(tmp_path / "red.avi", ["red"] * 5)
     for address, warned in (("0.0.0.0:0", True), ("127.0.0.1:0", False)):
-        result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", str(clip), "--http", address])
+        result = serve_clip_with_http(color_model, tmp_path, address)
         assert result.exit_code == 0, result.output
         assert ("anyone who can reach this machine sees the cameras" in result.output) is warned, result.output
