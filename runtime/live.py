@@ -138,6 +138,32 @@ def crop_roi(image: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.nda
     return image[y0:y1, x0:x1]
 
 
+MIN_ROI_SHARE = 0.25  # an ROI less than this much inside the frame is a mistake, not a light at the edge
+
+
+def check_roi(roi: tuple[int, int, int, int], frame_size: tuple[int, int], where: str) -> str | None:
+    """Whether `roi` (x, y, width, height) fits a frame of `frame_size` (width, height): None when it
+    lies inside, a warning when part of it is outside (it is clipped).
+
+    Raises:
+        StreamError: the ROI misses the frame, is under 2 pixels inside it, or is mostly outside it
+            (far larger than the frame), naming `where` (camera and light), the ROI and the frame.
+    """
+    x, y, width, height = roi
+    frame_width, frame_height = frame_size
+    inside_width = min(x + width, frame_width) - max(x, 0)
+    inside_height = min(y + height, frame_height) - max(y, 0)
+    shown = f"{where}: ROI {x},{y},{width},{height} (x, y, width, height)"
+    frame = f"the frame is {frame_width}x{frame_height}"
+    if inside_width < 2 or inside_height < 2:
+        raise StreamError(f"{shown} is not inside the frame ({frame}); give a region of the frame.")
+    if inside_width * inside_height < MIN_ROI_SHARE * width * height:
+        raise StreamError(f"{shown} lies mostly outside the frame ({frame}); give a region of the frame.")
+    if inside_width < width or inside_height < height:
+        return f"{shown} reaches past the frame's edge ({frame}): the part inside is classified"
+    return None
+
+
 def draw_overlay(image: np.ndarray, state: str, score: float, fps: float, provider: str, roi) -> np.ndarray:
     """The frame with the smoothed state, score, fps and provider drawn on a banner (a copy)."""
     canvas = image.copy()
@@ -504,7 +530,10 @@ def _camera(
     source.wake = wake
     say = notify if summary is not None else (lambda message: notify(f"{spec.name}: {message}"))
     works = [
-        _FrameWork(classifier, config, summary or LiveSummary(provider=classifier.provider), say, source, light)
+        _FrameWork(
+            classifier, config, summary or LiveSummary(provider=classifier.provider), say, source, light,
+            camera_name=spec.name if summary is None else "",  # several lights: each named in messages
+        )
         for light in spec.lights
     ]
 
@@ -732,8 +761,11 @@ class _FrameWork:
         notify: Callable[[str], None],
         source: FrameSource,
         light: LightSpec,
+        camera_name: str = "",
     ) -> None:
         self.classifier = classifier
+        self.camera_name = camera_name
+        self._roi_checked_for: tuple[int, int] | None = None  # the frame size the ROI was checked against
         self.config = config
         self.light, self.roi = light.name, light.roi
         self.source_name = str(source.spec)
@@ -795,7 +827,21 @@ class _FrameWork:
         self.state = state
 
     def prepare(self, frame: Frame) -> np.ndarray:
-        """The light's region of `frame` as the model takes it: RGB, at its input size."""
+        """The light's region of `frame` as the model takes it: RGB, at its input size. The ROI is
+        checked against the first frame (a bad one stops the run) and again, with a notice only, when
+        a camera changes its frame size mid-stream."""
+        size = (frame.image.shape[1], frame.image.shape[0])
+        if self.roi is not None and size != self._roi_checked_for:
+            where = f"camera {self.camera_name}, light {self.light}" if self.camera_name else "`roi`"
+            try:
+                warning = check_roi(self.roi, size, where)
+            except StreamError as error:
+                if self._roi_checked_for is None:
+                    raise
+                warning = f"{error} (the frame size changed mid-stream: the part inside is classified, or the whole frame if none)"
+            if warning:
+                self.notify(warning)
+            self._roi_checked_for = size
         return cv2.cvtColor(self.classifier.prepare(crop_roi(frame.image, self.roi)), cv2.COLOR_BGR2RGB)
 
     def finish(self, frame: Frame, probabilities: np.ndarray, received_at: float) -> tuple[dict, float] | None:

@@ -254,3 +254,31 @@ def test_each_camera_has_a_video_with_its_lights_boxed(color_model, tmp_path):
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_an_roi_outside_the_frame_is_refused_and_one_past_its_edge_is_clipped(color_model, tmp_path):
+    from test_streams import write_clip
+
+    clip = write_clip(tmp_path / "red.avi", ["red"] * 5, size=(320, 240))
+    runner = CliRunner()
+
+    def serve(roi: str):
+        return runner.invoke(app, ["serve-camera", str(color_model), "--source", str(clip), "--roi", roi])
+
+    for roi, why in (("1000,1000,50,50", "is not inside"), ("319,0,50,50", "is not inside"), ("0,0,10000,10000", "lies mostly outside")):
+        result = serve(roi)
+        assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+        (error,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert f"error: --roi: ROI {roi} (x, y, width, height) {why} the frame (the frame is 320x240)" in error
+    result = serve("300,200,40,60")  # 20x40 of it inside: clipped, said once
+    assert result.exit_code == 0, result.output
+    assert result.output.count("reaches past the frame's edge (the frame is 320x240)") == 1
+    # Several lights: the message names the camera and the light.
+    config = tmp_path / "cameras.toml"
+    config.write_text(
+        f"[[camera]]\nname = 'north'\nsource = '{clip}'\n"
+        "[[camera.light]]\nname = 'main'\nroi = [0, 0, 100, 100]\n[[camera.light]]\nname = 'turn'\nroi = [400, 0, 50, 50]\n"
+    )
+    result = runner.invoke(app, ["serve-camera", str(color_model), "--config", str(config)])
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    assert "camera north, light turn: ROI 400,0,50,50 (x, y, width, height) is not inside the frame" in result.output
