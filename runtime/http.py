@@ -410,8 +410,9 @@ class LiveServer(ThreadingHTTPServer):
     """ThreadingHTTPServer that a slow or hostile client cannot exhaust.
 
     A new connection waits in one watcher thread (a selector, no thread of its own) until its request
-    head has arrived; only then does it get a handler thread, and at most `max_clients` run at once
-    (503 beyond, at once). A head that does not arrive within `timeout_s` closes the connection, as
+    head has arrived; only then does it get a handler thread, and at most `max_clients` run at once:
+    three quarters of them video viewers, the rest kept for the short answers (503 beyond either, at
+    once). A head that does not arrive within `timeout_s` closes the connection, as
     does a client that stops reading for that long. Disconnects are quiet.
     """
 
@@ -424,7 +425,12 @@ class LiveServer(ThreadingHTTPServer):
         # Everything server_close needs exists before the socket is bound: a failed bind closes the
         # server on its way out.
         self.timeout_s = timeout_s
-        self._slots = threading.BoundedSemaphore(max_clients)
+        # Video viewers hold their connection for as long as they watch; a quarter of the slots (at
+        # least 2) is kept for the short answers (/healthz, /readyz, /state, /metrics, the page), so
+        # that health checks and scrapes answer at once even with every viewer slot taken.
+        reserved = max(2, max_clients // 4)
+        self._slots = threading.BoundedSemaphore(reserved)
+        self._stream_slots = threading.BoundedSemaphore(max(1, max_clients - reserved))
         self._selector = selectors.DefaultSelector()
         self._waiting: dict[socket.socket, tuple[object, float, bytearray]] = {}
         self._lock = threading.Lock()
@@ -475,14 +481,16 @@ class LiveServer(ThreadingHTTPServer):
             self._drop(connection)
         elif b"\r\n\r\n" in head or b"\n\n" in head:
             self._forget(connection)
-            if not self._slots.acquire(blocking=False):
-                self._refuse(connection)
+            streaming = b"/stream.mjpg" in head.split(b"\n", 1)[0]
+            slots = self._stream_slots if streaming else self._slots
+            if not slots.acquire(blocking=False):
+                self._refuse(connection, "too many viewers" if streaming else "too many clients")
                 return
             connection.setblocking(True)
             connection.settimeout(self.timeout_s)
-            threading.Thread(target=self._serve, args=(connection, address, bytes(head)), daemon=True).start()
+            threading.Thread(target=self._serve, args=(connection, address, bytes(head), slots), daemon=True).start()
 
-    def _serve(self, connection, address, head: bytes) -> None:
+    def _serve(self, connection, address, head: bytes, slots: threading.BoundedSemaphore) -> None:
         try:
             # The handler class takes (socket, bytes already read) as its request: see Handler.setup.
             self.finish_request((connection, head), address)  # type: ignore[arg-type]
@@ -492,7 +500,7 @@ class LiveServer(ThreadingHTTPServer):
             pass
         finally:
             self.shutdown_request(connection)
-            self._slots.release()
+            slots.release()
 
     def _forget(self, connection) -> None:
         with self._lock:
@@ -506,13 +514,15 @@ class LiveServer(ThreadingHTTPServer):
             connection.close()
 
     @staticmethod
-    def _refuse(connection) -> None:
+    def _refuse(connection, why: str = "too many clients") -> None:
+        body = json.dumps({"error": why}).encode()
         with contextlib.suppress(OSError):
             connection.setblocking(True)
             connection.settimeout(1.0)
             connection.sendall(
                 b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-                b'Content-Length: 29\r\n\r\n{"error": "too many clients"}'
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
             )
         with contextlib.suppress(OSError):
             connection.close()

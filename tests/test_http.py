@@ -56,13 +56,21 @@ def test_idle_clients_hold_no_threads_and_state_still_answers(server):
         client.close()
 
 
-def test_clients_beyond_the_cap_get_503_at_once(server):
+def test_viewers_beyond_their_cap_get_503_and_never_starve_health(server):
+    """8 clients: 6 viewer slots, 2 kept for the short answers. A 7th viewer gets 503 at once; with
+    every viewer slot taken /healthz, /readyz, /state and /metrics still answer within a second."""
     server, live = server
     port = server.server_address[1]
-    viewers = [request(port, "GET", "/stream.mjpg")[2] for _ in range(8)]  # each holds a slot
+    viewers = [request(port, "GET", "/stream.mjpg")[2] for _ in range(6)]  # each holds a viewer slot
     started = time.perf_counter()
-    response, body, _ = request(port, "GET", "/state")
-    assert response.status == 503 and b"too many clients" in body and time.perf_counter() - started < 1.0
+    response, body, _ = request(port, "GET", "/stream.mjpg")
+    refused = response.read()
+    assert response.status == 503 and b"too many viewers" in refused and time.perf_counter() - started < 1.0
+    for path in ("/healthz", "/readyz", "/state", "/"):
+        started = time.perf_counter()
+        response, body, _ = request(port, "GET", path)
+        assert response.status in (200, 503) and b"too many" not in body, path  # /readyz may say not fresh
+        assert time.perf_counter() - started < 1.0, path
     for viewer in viewers:
         viewer.close()
     deadline = time.monotonic() + 5
@@ -70,11 +78,13 @@ def test_clients_beyond_the_cap_get_503_at_once(server):
         # A stream notices its viewer left when writing a frame fails, which over TCP can take a write
         # or two after the close: keep frames coming, as a live camera does.
         live.publish({"state": "green"}, b"\xff\xd8next\xff\xd9")
-        if request(port, "GET", "/state")[0].status == 200:
+        response, _, viewer = request(port, "GET", "/stream.mjpg")
+        viewer.close()
+        if response.status == 200:
             break
         time.sleep(0.1)
     else:
-        pytest.fail("slots were not given back after the viewers left")
+        pytest.fail("viewer slots were not given back after the viewers left")
 
 
 def test_head_answers_and_disconnects_are_quiet(server, capfd):
