@@ -4,7 +4,7 @@ that shares no code and no lamp model with the built-in one, over real photograp
     python benchmarks/independent.py crops OUT_DIR [--per-class 200]     # red/ yellow/ green/ off/
     python benchmarks/independent.py clip OUT.avi [--seconds 20]           # + OUT.avi.truth.json
     python benchmarks/independent.py score MODEL.onnx OUT_DIR OUT.avi      # per-class recall of both
-    python benchmarks/independent.py yardstick MODEL.onnx [--out DIR]       # crops and clip made if missing, scored
+    python benchmarks/independent.py yardstick MODEL.onnx [--out DIR]       # crops and clips made if missing, scored
 
 Where the built-in renderer simulates light (an HDR emitter clipped by the sensor), this one paints
 in display colours with Pillow: a lit lamp is a radial gradient from a white core to a colour picked
@@ -94,7 +94,7 @@ def lamp_tile(color: tuple[int, int, int], diameter: int, rng: np.random.Generat
         rotated = [(x * math.cos(turn) - y * math.sin(turn), x * math.sin(turn) + y * math.cos(turn)) for x, y in points]
         ImageDraw.Draw(shape).polygon([(c + x * s, c + y * s) for x, y in rotated], fill=255)
         inside = np.asarray(shape, np.float32) / 255
-        r = np.where(inside > 0.5, r * 0.6, np.maximum(r, 1.0 + (1 - inside) * 0.0 + 0.05))
+        r = np.where(inside > 0.5, r * 0.6, np.maximum(r, 1.05))  # inside the arrow: lit; outside: glow only
     core = rng.uniform(0.15, 0.8)
     white = np.clip((1 - r) / max(1 - core, 1e-3), 0, 1) ** rng.uniform(0.5, 2.0)  # 1 at the centre
     rgb = np.array(color, np.float32) * (1 - white[..., None]) + 255 * white[..., None]
