@@ -91,6 +91,9 @@ def collect_inputs(arguments: Iterable[str]) -> list[str | FileResult]:
         items, problems = walk_images(folder, visited)
         found.update(dict.fromkeys(items))
         failures.update((problem.path, problem) for problem in problems)
+        if not items and not problems:  # said, not passed over: an empty folder is usually the wrong one
+            suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+            failures.setdefault(str(folder), FileResult(str(folder), error=f"no image files in this folder ({suffixes})"))
 
     for argument in arguments:
         path = Path(argument)

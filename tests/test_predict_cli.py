@@ -69,6 +69,15 @@ def test_globs_and_missing_paths(color_model, messy_folder):
     assert result.exit_code == 1
 
 
+def test_an_empty_folder_is_a_failed_input_that_says_so(color_model, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no pictures here")
+    result = invoke("predict", str(color_model), str(tmp_path / "empty"), "--format", "json")
+    (line,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert line["path"] == str(tmp_path / "empty") and line["error"].startswith("no image files in this folder (")
+    assert ".jpg" in line["error"] and result.exit_code == 1
+
+
 def test_user_errors_have_no_traceback(color_model, tmp_path):
     bogus = tmp_path / "bogus.onnx"
     bogus.write_text("not a model")

@@ -345,15 +345,20 @@ def test_a_full_disk_while_checkpointing_stops_with_one_line_and_the_run_resumes
     assert [row.split(",")[:2] for row in rows] == [["scratch", str(epoch)] for epoch in range(1, 5)]
 
 
-def test_the_same_seed_gives_the_same_model(tmp_path):
+def test_the_same_seed_gives_the_same_model(tmp_path, caplog):
     """Shuffle, augmentation (stateless, keyed by the batch) and the ops themselves are seeded: two
     runs of one configuration end with the same figures and the same weights; another seed differs."""
+    import logging
+
     from edgecls.trainer.run import train
     from edgecls.trainer.saving import load_keras_model
 
     data = color_squares(tmp_path / "data", per_class=12, size=32)
     base = replace(tiny_scratch_config(data, tmp_path / "a"), backbone="compactcnn", epochs=2, augment=True, seed=3)
-    runs = [train(replace(base, out=str(tmp_path / name))) for name in ("a", "b")]
+    with caplog.at_level(logging.INFO, logger="edgecls.trainer.run"):
+        runs = [train(replace(base, out=str(tmp_path / name))) for name in ("a", "b")]
+    # From scratch the two stages are one, and the log says how many epochs that makes.
+    assert "from scratch in one stage of 3 epochs (`epochs` 2 + `fine_tune_epochs` 1" in caplog.text
     other = train(replace(base, out=str(tmp_path / "c"), seed=4))
 
     def losses(run) -> list[str]:

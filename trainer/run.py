@@ -491,11 +491,12 @@ def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:
         logger.info(f"fine-tuning the last {count} backbone layer(s) at learning rate {rate}")
         return "finetune", config.fine_tune_epochs, rate, keras.optimizers.SGD(rate, momentum=0.9)
     backbone.trainable = True
-    logger.info(
-        "`weights` none: nothing to transfer, training the whole network from scratch "
-        f"(Adam, learning rate {config.learning_rate})"
-    )
     epochs = config.epochs + config.fine_tune_epochs
+    logger.info(
+        "`weights` none: nothing to transfer, training the whole network from scratch in one stage of "
+        f"{epochs} epochs (`epochs` {config.epochs} + `fine_tune_epochs` {config.fine_tune_epochs}; Adam, "
+        f"learning rate {config.learning_rate})"
+    )
     return "scratch", epochs, config.learning_rate, keras.optimizers.Adam(config.learning_rate)
 
 
