@@ -329,10 +329,16 @@ def score(model: Path, crops: Path, clip: Path | None) -> dict:
     """Per-class recall on the crops (by the model's own decision rule, and by plain top-1) and on
     the clip's frames (per-frame label and smoothed state); how `off` held to a minimum score trades
     lit lamps read as off against off read as lit."""
-    from edgecls.runtime import classify_files, collect_inputs, load_classifier
+    from edgecls.runtime import load_classifier
+
+    return score_with(load_classifier(model, "cpu"), crops, clip)
+
+
+def score_with(classifier, crops: Path, clip: Path | None) -> dict:
+    """`score` for a classifier already open."""
+    from edgecls.runtime import classify_files, collect_inputs
     from edgecls.runtime.classify import list_class_folders
 
-    classifier = load_classifier(model, "cpu")
     classes = classifier.info.classes
     truth = {str(p): name for name, files in list_class_folders(crops).items() for p in files}
     results = list(classify_files(classifier, collect_inputs([str(crops)]), batch_size=32, topk=len(classes)))
@@ -342,8 +348,8 @@ def score(model: Path, crops: Path, clip: Path | None) -> dict:
         "decision": dict(classifier.info.min_class_scores),
     }
     if "off" in classes:
-        rows = [(truth[r.path], dict(r.topk)) for r in results]
-        report["off_rule"] = {str(limit): off_rule(rows, limit) for limit in (None, *OFF_THRESHOLDS)}
+        rows = [(truth[r.path], np.array([dict(r.topk)[name] for name in classes], np.float32)) for r in results]
+        report["off_rule"] = {str(limit): off_rule(classifier.info, rows, limit) for limit in (None, *OFF_THRESHOLDS)}
     if clip:
         report.update(score_clip_file(classifier, clip))
     return report
@@ -371,16 +377,13 @@ def score_clip_file(classifier, clip: Path) -> dict:
     }
 
 
-def off_rule(rows: list[tuple[str, dict[str, float]]], limit: float | None) -> dict:
-    """Crops scored with `off` reported only at probability `limit` or more (None: plain top-1)."""
+def off_rule(info, rows: list[tuple[str, np.ndarray]], limit: float | None) -> dict:
+    """Crops scored as the runtime would with `off` reported only at probability `limit` or more
+    (None: plain top-1): the model's own decision rule (`ModelInfo.decide`) with that minimum."""
+    from dataclasses import replace
 
-    def decide(probabilities: dict[str, float]) -> str:
-        ranked = sorted(probabilities, key=probabilities.get, reverse=True)  # type: ignore[arg-type]
-        if limit is not None and ranked[0] == "off" and probabilities["off"] < limit:
-            return ranked[1]
-        return ranked[0]
-
-    pairs = [(truth, decide(probabilities)) for truth, probabilities in rows]
+    rule = replace(info, min_class_scores={} if limit is None else {"off": limit})
+    pairs = [(truth, info.classes[rule.decide(probabilities)]) for truth, probabilities in rows]
     figures = recall(pairs)
     figures["lit_read_off"] = sum(truth != "off" and label == "off" for truth, label in pairs)
     figures["off_read_lit"] = sum(truth == "off" and label != "off" for truth, label in pairs)
@@ -400,8 +403,9 @@ def yardstick(model: Path, out: Path, per_class: int, seed: int, seconds: float)
         write_clip(whole, seconds, 25.0, photographs(None), seed + 2, whole_frame=True)
     from edgecls.runtime import load_classifier
 
-    report = score(model, out / "crops", clip)
-    whole_figures = score_clip_file(load_classifier(model, "cpu"), whole)
+    classifier = load_classifier(model, "cpu")
+    report = score_with(classifier, out / "crops", clip)
+    whole_figures = score_clip_file(classifier, whole)
     report.update({f"frame_{key}": value for key, value in whole_figures.items()})
     print(f"independent yardstick ({report['crops']['n']} crops, another renderer over real photographs):")
     for key, title in (("crops", "crops, the model's decision"), ("crops_top1", "crops, plain top-1")):

@@ -19,7 +19,7 @@ import numpy as np
 from edgecls.core.errors import EdgeclsError, ParityError
 from edgecls.core.files import hold_paths, write_text_atomic
 from edgecls.exporter.parity import Gate, ParityReport, compare
-from edgecls.runtime.contract import MIN_CLASS_SCORES_KEY, build_metadata
+from edgecls.runtime.contract import MIN_CLASS_SCORES_KEY, build_metadata, is_clean_name
 from edgecls.runtime.model import load_classifier, predict_in_batches
 
 if TYPE_CHECKING:
@@ -131,12 +131,12 @@ def export(config: ExportConfig) -> ExportResult:
     """
     _check_config(config)
     run = read_run(config.source)
-    check_labels(run.classes)  # refused before any work
-    min_class_scores(config.min_class_score, run.classes)
+    check_labels(run.classes)  # both refused before any work
+    decision = min_class_scores(config.min_class_score, run.classes)
     targets = _targets(config, run)
     check_targets(targets, run, config.force)
     with tempfile.TemporaryDirectory(prefix="edgecls-export-") as scratch:
-        reports, written = _export_precisions(config, run, targets, Path(scratch))
+        reports, written = _export_precisions(config, run, targets, Path(scratch), decision)
     report_path = targets["fp32"].with_name(targets["fp32"].name.removesuffix(".onnx") + ".parity.json")
     write_text_atomic(report_path, json.dumps({p: r.to_dict() for p, r in reports.items()}, indent=2) + "\n")
     logger.info(f"parity report: {report_path}")
@@ -155,7 +155,7 @@ def export(config: ExportConfig) -> ExportResult:
 
 
 def _export_precisions(
-    config: ExportConfig, run: RunFiles, targets: dict[str, Path], scratch: Path
+    config: ExportConfig, run: RunFiles, targets: dict[str, Path], scratch: Path, decision: dict[str, float]
 ) -> tuple[dict[str, ParityReport], dict[str, Path]]:
     """Convert, check and write each precision asked for; the reports, and the files written."""
     from edgecls.trainer.saving import load_keras_model
@@ -168,8 +168,8 @@ def _export_precisions(
         protos, gflops = _convert(config, run, model)
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         provenance = {"gflops_per_image": f"{gflops:.4f}", **training_provenance(run), "check_images": str(len(paths))}
-        if config.min_class_score:
-            provenance[MIN_CLASS_SCORES_KEY] = json.dumps(min_class_scores(config.min_class_score, run.classes))
+        if decision:
+            provenance[MIN_CLASS_SCORES_KEY] = json.dumps(decision)
         written, reports = {}, {}
         for precision, target in targets.items():
             shape = (run.image_size, run.image_size)
@@ -204,7 +204,7 @@ def check_labels(classes: list[str]) -> None:
     from edgecls.core.text import printable
 
     for name in classes:
-        if not name or printable(name) != name:
+        if not is_clean_name(name):
             raise EdgeclsError(
                 f"class name {printable(name)!r} has a control character or a text-direction mark, which could "
                 "forge or disguise what edgecls shows; rename its folder in the training data and train again."

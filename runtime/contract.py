@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -59,15 +60,15 @@ class ModelInfo:
     def decide(self, probabilities: np.ndarray) -> int:
         """The index of the class to report for one probability vector: the most probable class
         whose probability meets its `min_class_scores` entry (classes without one always do)."""
-        best = int(np.argmax(probabilities))
-        if not self.min_class_scores or probabilities[best] >= self.min_class_scores.get(self.classes[best], 0.0):
-            return best
-        allowed = np.array(
-            [probabilities[i] >= self.min_class_scores.get(name, 0.0) for i, name in enumerate(self.classes)]
-        )
-        if not allowed.any():
-            return best
+        allowed = probabilities >= self._minimums
+        if allowed.all() or not allowed.any():
+            return int(np.argmax(probabilities))
         return int(np.argmax(np.where(allowed, probabilities, -np.inf)))
+
+    @cached_property
+    def _minimums(self) -> np.ndarray:
+        """`min_class_scores` as a vector in output order (0 where a class has none), made once."""
+        return np.array([self.min_class_scores.get(name, 0.0) for name in self.classes], np.float32)
 
 
 def build_metadata(
@@ -140,6 +141,12 @@ def read_contract(
 MIN_CLASS_SCORES_KEY = "min_class_scores"
 
 
+def is_clean_name(name: str) -> bool:
+    """Whether a class name may go into every output as it is: not empty, and no control character
+    or invisible mark that reorders text (a bidirectional override), which could forge or disguise it."""
+    return bool(name) and printable(name) == name
+
+
 def parse_min_class_scores(text: str, classes: list[str], source: str) -> dict[str, float]:
     """The `min_class_scores` metadata value (a JSON object: class name -> score in (0, 1]), checked
     against the classes; empty text is no minimum."""
@@ -179,7 +186,7 @@ def _check_metadata(metadata: dict[str, str], source: str) -> tuple[list[str], l
     if (
         not isinstance(classes, list)
         or not classes
-        or not all(isinstance(name, str) and name and printable(name) == name for name in classes)
+        or not all(isinstance(name, str) and is_clean_name(name) for name in classes)
         or len(set(classes)) != len(classes)
     ):
         raise ModelContractError(

@@ -315,8 +315,10 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host")
         if self.allowed_hosts is None or host is None:
             return False
-        name = host.strip().lower()
-        name = name[1:].split("]")[0] if name.startswith("[") else name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+        try:
+            name = urllib.parse.urlsplit("//" + host.strip()).hostname  # [::1]:8080 -> ::1, lower case
+        except ValueError:
+            name = None
         if name in self.allowed_hosts:
             return False
         message = f"Host {printable(host)[:100]!r} is not this server's name; start it with `--http-allow-host NAME` to allow it"

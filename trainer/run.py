@@ -103,7 +103,7 @@ def claim_run_dir(run_dir: Path) -> None:
 def _abandoned_claim(run_dir: Path) -> str | None:
     """'process N' when `run_dir`'s claim was made on this machine by a process that no longer runs
     and the folder holds nothing trained; None when the claim is live, foreign or its run trained."""
-    if (run_dir / "model.keras").exists() or (run_dir / CHECKPOINT_DIR).exists():
+    if _trained(run_dir):
         return None
     try:
         pid_text, _, host = (run_dir / CLAIM).read_text().partition("\n")
@@ -121,9 +121,14 @@ def _abandoned_claim(run_dir: Path) -> str | None:
     return None
 
 
+def _trained(run_dir: Path) -> bool:
+    """Whether a run in `run_dir` got as far as a model or an epoch's checkpoint."""
+    return (run_dir / "model.keras").exists() or (run_dir / CHECKPOINT_DIR).exists()
+
+
 def _release_if_untrained(run_dir: Path) -> None:
     """A run that stopped before training anything leaves no claim behind to block the next one."""
-    if not (run_dir / "model.keras").exists() and not (run_dir / CHECKPOINT_DIR).exists():
+    if not _trained(run_dir):
         (run_dir / CLAIM).unlink(missing_ok=True)
 
 
