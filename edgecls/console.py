@@ -30,8 +30,8 @@ def shell_text(text: str) -> str:
 
 
 def info(message: str) -> None:
-    """A notice from the shell (the CLI) to the person watching."""
-    print(printable(message, keep_newlines=True), file=sys.stderr, flush=True)
+    """A notice from the shell (the CLI) to the person watching; a library's `name` shows as its flag."""
+    print(printable(shell_text(message), keep_newlines=True), file=sys.stderr, flush=True)
 
 
 def warn(message: str) -> None:

@@ -8,8 +8,10 @@ import base64
 import contextlib
 import errno
 import hashlib
+import hmac
 import io
 import json
+import re
 import selectors
 import socket
 import threading
@@ -286,6 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     live: LiveState
     allowed_hosts: frozenset[str] | None = None  # names a request's Host may carry; None: any
+    token: str | None = None  # every path but /healthz and /readyz needs it; None: open
     protocol_version = "HTTP/1.0"  # one request per connection: a slot is never held between requests
 
     def setup(self) -> None:
@@ -325,8 +328,46 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(403, json.dumps({"error": message}).encode(), "application/json")
         return True
 
+    def _unauthorized(self) -> bool:
+        """Answer 401 to a request without the server's token (`--http-token`): as a bearer header,
+        the cookie the page's `/?token=` link sets, or `?token=` (players that cannot set a header).
+        /healthz and /readyz stay open for supervisors and load balancers."""
+        path, _, query = self.path.partition("?")
+        if self.token is None or path in OPEN_PATHS:
+            return False
+        offered = [urllib.parse.parse_qs(query).get("token", [""])[0]]
+        scheme, _, credential = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            offered.append(credential.strip())
+        offered += [
+            value for name, _, value in (part.strip().partition("=") for part in self.headers.get("Cookie", "").split(";"))
+            if name == TOKEN_COOKIE
+        ]
+        if any(hmac.compare_digest(candidate.encode(), self.token.encode()) for candidate in offered if candidate):
+            if path == "/" and query:  # the browser's first visit: keep the token in a cookie, not in the address bar
+                self.send_response(303)
+                self.send_header("Location", "/")
+                self.send_header("Set-Cookie", f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            return False
+        message = (
+            "this server needs its token (`--http-token`): send `Authorization: Bearer TOKEN`, "
+            "or open /?token=TOKEN once in a browser"
+        )
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="edgecls"')
+        body = json.dumps({"error": message}).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return True
+
     def do_GET(self):  # noqa: N802 - the http.server API
-        if self._host_refused():
+        if self._host_refused() or self._unauthorized():
             return
         path = self.path.split("?")[0]
         if path == "/state":
@@ -355,7 +396,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": "not found"}', "application/json")
 
     def do_HEAD(self):  # noqa: N802 - the headers a GET would send, no body
-        if self.path.split("?")[0] == "/stream.mjpg" and not self._host_refused():
+        if self.path.split("?")[0] == "/stream.mjpg" and not self._host_refused() and not self._unauthorized():
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
@@ -383,9 +424,29 @@ class _Handler(BaseHTTPRequestHandler):
                 jpegs.close()  # a camera's stream stops counting this viewer
 
 
-def _handler(live: LiveState, allowed_hosts: frozenset[str] | None = None) -> type[_Handler]:
-    """The handler class of one server, bound to its `live` state and the Host names it answers."""
-    return type("Handler", (_Handler,), {"live": live, "allowed_hosts": allowed_hosts})
+def _handler(live: LiveState, allowed_hosts: frozenset[str] | None = None, token: str | None = None) -> type[_Handler]:
+    """The handler class of one server, bound to its `live` state, the Host names it answers and its token."""
+    return type("Handler", (_Handler,), {"live": live, "allowed_hosts": allowed_hosts, "token": token})
+
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # answered without the token: supervisors probe them
+TOKEN_COOKIE = "edgecls_token"
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,512}")
+
+
+def check_token(token: str) -> str:
+    """A token fit to guard the server: 16 or more characters a header, a cookie and a URL carry as
+    they are.
+
+    Raises:
+        StreamError: shorter, or with other characters; the message shows how to make one.
+    """
+    if not _TOKEN.fullmatch(token):
+        raise StreamError(
+            f"`http_token` must be 16 to 512 letters, digits or ._~+/=- ({len(token)} characters given). "
+            "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
+    return token
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -546,17 +607,24 @@ class LiveServer(ThreadingHTTPServer):
 
 
 def start_server(
-    address: str, live: LiveState, max_clients: int = 32, timeout_s: float = 10.0, allow_hosts: tuple[str, ...] = ()
+    address: str,
+    live: LiveState,
+    max_clients: int = 32,
+    timeout_s: float = 10.0,
+    allow_hosts: tuple[str, ...] = (),
+    token: str | None = None,
 ) -> LiveServer:
     """Serve `live` on a daemon thread; returns the server (its real port is server.server_address[1]).
     Bound to loopback, it answers only requests whose Host is a loopback name, the bound address or
-    one of `allow_hosts` (DNS rebinding); bound to a network address, any Host."""
+    one of `allow_hosts` (DNS rebinding); bound to a network address, any Host. With `token`, every
+    path but /healthz and /readyz needs it (see _Handler._unauthorized)."""
     host, port = parse_address(address)
     allowed = None
     if is_loopback(host):
         allowed = LOOPBACK_NAMES | {host.lower()} | {name.strip().lower() for name in allow_hosts}
     try:
-        server = LiveServer((host, port), _handler(live, allowed), max_clients=max_clients, timeout_s=timeout_s)
+        handler = _handler(live, allowed, None if token is None else check_token(token))
+        server = LiveServer((host, port), handler, max_clients=max_clients, timeout_s=timeout_s)
     except OSError as error:
         why = "the address is in use by another program" if error.errno == errno.EADDRINUSE else error.strerror
         raise StreamError(

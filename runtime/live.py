@@ -24,7 +24,7 @@ from edgecls.core.errors import StreamError
 from edgecls.core.files import hold_paths
 from edgecls.runtime.cameras import CameraSpec, LightSpec
 from edgecls.runtime.classify import NOT_FINITE
-from edgecls.runtime.http import LiveState, is_loopback, start_server
+from edgecls.runtime.http import LiveState, check_token, is_loopback, start_server
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, FlashDetector, StateSmoother
 from edgecls.runtime.streams import Frame, FrameSource
@@ -56,12 +56,15 @@ class LiveConfig:
     webhook: str | None = None  # an http(s) URL: every event POSTed to it as JSON, retried, off the loop
     http: str | None = None
     http_allow_host: tuple[str, ...] = ()  # Host names a loopback server also answers (a reverse proxy's)
+    http_token: str | None = field(default=None, repr=False)  # every path but /healthz and /readyz needs it
     stall_timeout_s: float = 3.0  # a live source without a fresh frame this long is declared lost and reopened
 
     def __post_init__(self) -> None:
         hold_paths(self, "record", "jsonl", "events")
         if self.webhook is not None:
             check_webhook_url(self.webhook)
+        if self.http_token is not None:
+            check_token(self.http_token)
 
 
 @dataclass
@@ -243,7 +246,9 @@ class _Outputs:
                 if target is not None:
                     self._lines[name] = _Lines(name, target)
             if config.http:
-                self.server = start_server(config.http, self.live_state, allow_hosts=config.http_allow_host)
+                self.server = start_server(
+                    config.http, self.live_state, allow_hosts=config.http_allow_host, token=config.http_token
+                )
             if config.webhook:
                 self.webhook = Webhook(config.webhook, on_failure=self.notify)
         except StreamError:
@@ -598,12 +603,23 @@ def _serve_http(outputs: _Outputs, units: list[_Camera], notify: Callable[[str],
             outputs.live_state.add_light(work.light, unit.spec.name, str(unit.source.spec))
     host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
     host = f"[{host}]" if ":" in host else host
-    notify(f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz, /readyz, /metrics)")
-    if not is_loopback(str(outputs.server.server_address[0])):
+    guarded = outputs.config.http_token is not None
+    notify(
+        f"serving http://{host}:{port}/ (/state, /stream.mjpg, /healthz, /readyz, /metrics)"
+        + ("; every path but /healthz and /readyz needs the token (browsers: open /?token=TOKEN once)" if guarded else "")
+    )
+    if is_loopback(str(outputs.server.server_address[0])):
+        return
+    if not guarded:
         notify(
             f"WARNING: http://{host}:{port}/ is on a network address: anyone who can reach this machine sees the "
-            "cameras, their video and their state. Serve on 127.0.0.1 behind a proxy with authentication, or keep "
-            "this machine on a private network."
+            "cameras, their video and their state. Require a token with `http_token` (or EDGECLS_HTTP_TOKEN), "
+            "or serve on 127.0.0.1 behind a proxy with authentication, and keep this machine on a private network."
+        )
+    else:
+        notify(
+            f"note: http://{host}:{port}/ is plain HTTP on a network address: the token and the video cross the "
+            "network unencrypted. Keep it on a private network, or put a TLS proxy in front."
         )
 
 

@@ -9,6 +9,7 @@ timeouts; a live source that drops is reopened with exponential backoff.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import re
 import threading
@@ -63,13 +64,38 @@ def mask_credentials(url: str) -> str:
     return scheme + rest + _SECRET_PARAMETER.sub(r"\1***", tail)
 
 
-def parse_source(source: str) -> SourceSpec:
-    """Camera index ('0'), device path ('/dev/video0'), stream URL, or video file.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_environment(text: str, what: str) -> str:
+    """`text` with every ${NAME} replaced by the environment variable NAME, so that a password need not
+    be written on the command line (where `ps` shows it) or in a shared config file:
+    `rtsp://admin:${CAM_PASSWORD}@10.0.0.5/stream`.
 
     Raises:
-        StreamError: a file or device path that does not exist.
+        StreamError: a variable that is not set, naming `what` (the option) and the variable.
     """
-    text = source.strip()
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise StreamError(
+                f"`{what}` {mask_credentials(text)} uses ${{{name}}}, and the environment variable {name} is not set. "
+                f"Set it before starting (export {name}=...), e.g. in the service's environment file."
+            )
+        return os.environ[name]
+
+    return _VARIABLE.sub(value, text)
+
+
+def parse_source(source: str) -> SourceSpec:
+    """Camera index ('0'), device path ('/dev/video0'), stream URL, or video file; ${NAME} is read
+    from the environment (see `expand_environment`).
+
+    Raises:
+        StreamError: a file or device path that does not exist, or a variable that is not set.
+    """
+    text = expand_environment(source.strip(), "source")
     if text.isdigit():
         return SourceSpec("camera", int(text))
     if text.lower().startswith(NETWORK_SCHEMES):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edgecls.core.errors import StreamError
-from edgecls.runtime.streams import mask_credentials
+from edgecls.runtime.streams import expand_environment, mask_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,12 @@ class WebhookPolicy:
 
 
 def check_webhook_url(url: str) -> str:
-    """`url` if it is an http(s) URL.
+    """`url`, its ${NAME} read from the environment (see `expand_environment`), if it is an http(s) URL.
 
     Raises:
-        StreamError: anything else, naming `webhook`.
+        StreamError: anything else, or a variable that is not set, naming `webhook`.
     """
+    url = expand_environment(url, "webhook")
     if not url.lower().startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
         raise StreamError(
             f"`webhook` must be an http:// or https:// URL, e.g. http://127.0.0.1:9000/events; "
@@ -78,7 +79,7 @@ class Webhook:
         on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.url = check_webhook_url(url)
-        self._target, self._headers = _target_and_headers(url)
+        self._target, self._headers = _target_and_headers(self.url)
         self.policy = policy or WebhookPolicy()
         self.on_failure = on_failure or (lambda message: None)  # told once, at the first failed event
         self.sent = 0

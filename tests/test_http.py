@@ -138,15 +138,15 @@ def test_readyz_is_503_with_the_reason_unless_the_state_is_fresh():
         server.server_close()
 
 
-def serve_clip_with_http(model, folder, address: str):
-    """serve-camera over a five-frame clip with `--http address`: typer's result."""
+def serve_clip_with_http(model, folder, address: str, *extra: str):
+    """serve-camera over a five-frame clip with `--http address` (and `extra` options): typer's result."""
     from test_streams import write_clip
     from typer.testing import CliRunner
 
     from edgecls.cli import app
 
     clip = write_clip(folder / "red.avi", ["red"] * 5)
-    return CliRunner().invoke(app, ["serve-camera", str(model), "--source", str(clip), "--http", address])
+    return CliRunner().invoke(app, ["serve-camera", str(model), "--source", str(clip), "--http", address, *extra])
 
 
 def test_a_port_in_use_is_one_line_naming_the_address_and_the_fix(color_model, tmp_path):
@@ -201,3 +201,61 @@ def test_a_network_address_is_served_with_a_loud_warning(color_model, tmp_path):
         result = serve_clip_with_http(color_model, tmp_path, address)
         assert result.exit_code == 0, result.output
         assert ("anyone who can reach this machine sees the cameras" in result.output) is warned, result.output
+
+
+def test_a_token_guards_every_path_but_health(tmp_path):
+    """With a token, /state, the page, the stream and /metrics answer 401 without it; a bearer header,
+    the cookie that /?token= sets, or ?token= on the stream let a client in; supervisors still probe
+    /healthz and /readyz."""
+    token = "k" * 20 + "-Secret_9"
+    live = LiveState()
+    live.publish({"state": "red", "score": 0.9, "fps": 25.0, "provider": "cpu", "frame": 1}, b"\xff\xd8jpeg\xff\xd9")
+    server = start_server("127.0.0.1:0", live, token=token)
+    port = server.server_address[1]
+
+    def get(path: str, **headers: str):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", path, headers=headers)
+        answer = connection.getresponse()
+        body = answer.read(7) if path.startswith("/stream") and answer.status == 200 else answer.read()
+        connection.close()
+        return answer, body
+
+    try:
+        for path in ("/state", "/", "/stream.mjpg", "/metrics", "/state?token=wrong-token-of-20-chars"):
+            answer, body = get(path)
+            assert answer.status == 401, path
+            assert answer.getheader("WWW-Authenticate") == 'Bearer realm="edgecls"'
+            assert b"Authorization: Bearer TOKEN" in body and token.encode() not in body
+        assert get("/state", Authorization="Bearer " + token[:-1] + "x")[0].status == 401
+        assert get("/healthz")[0].status == 200
+        assert get("/readyz")[0].status in (200, 503)  # answered on its merits, not refused
+        answer, body = get("/state", Authorization="Bearer " + token)
+        assert answer.status == 200 and json.loads(body)["state"] == "red"
+        answer, _ = get("/?token=" + token)  # a browser's first visit: the token goes into a cookie
+        assert answer.status == 303 and answer.getheader("Location") == "/"
+        cookie = answer.getheader("Set-Cookie")
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        answer, body = get("/", Cookie="theme=dark; " + cookie.split(";")[0])
+        assert answer.status == 200 and b"<title>edgecls live</title>" in body
+        answer, body = get("/stream.mjpg?token=" + token)
+        assert answer.status == 200 and b"--frame" in body
+    finally:
+        live.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_weak_token_is_refused_with_how_to_make_one(color_model, tmp_path):
+    result = serve_clip_with_http(color_model, tmp_path, "127.0.0.1:0", "--http-token", "short")
+    assert result.exit_code == 2, result.output
+    assert "--http-token must be 16 to 512" in result.output and "secrets.token_urlsafe" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_network_address_with_a_token_from_the_environment_is_not_open_to_all(color_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGECLS_HTTP_TOKEN", "t" * 24)
+    result = serve_clip_with_http(color_model, tmp_path, "0.0.0.0:0")
+    assert result.exit_code == 0, result.output
+    assert "needs the token" in result.output and "plain HTTP on a network address" in result.output
+    assert "anyone who can reach this machine" not in result.output and "t" * 24 not in result.output

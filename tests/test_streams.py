@@ -481,3 +481,32 @@ def test_a_flashing_light_is_reported_as_flashing_on_the_file_s_own_clock(tmp_pa
         ("flashing_yellow", "red"),
     ]
     assert all(set(change) == {"light", "from", "to", "time", "score", "reason"} for change in changes)
+
+
+def test_a_password_comes_from_the_environment_and_is_never_shown(monkeypatch, tmp_path):
+    from edgecls.runtime.streams import expand_environment
+
+    monkeypatch.setenv("CAM_PASSWORD", "p@ss/w0rd")
+    spec = parse_source("rtsp://admin:${CAM_PASSWORD}@cam.local/live")
+    assert spec.target == "rtsp://admin:p@ss/w0rd@cam.local/live"
+    assert str(spec) == "rtsp://admin:***@cam.local/live"
+    assert expand_environment("http://cam/x.mjpg?token=${CAM_PASSWORD}&size=2", "source").endswith("token=p@ss/w0rd&size=2")
+    monkeypatch.delenv("CAM_PASSWORD")
+    with pytest.raises(StreamError) as error:
+        parse_source("rtsp://admin:${CAM_PASSWORD}@cam.local/live")
+    assert "environment variable CAM_PASSWORD is not set" in str(error.value) and "export CAM_PASSWORD=" in str(error.value)
+
+
+def test_a_config_file_with_passwords_that_others_can_read_is_warned_about(color_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    clip = write_clip(tmp_path / "red.avi", ["red"] * 3)
+    config = tmp_path / "cameras.toml"
+    config.write_text(f'[[camera]]\nname = "a"\nsource = "{clip}"\n[[camera]]\nname = "b"\nsource = "rtsp://admin:s3cret@127.0.0.1:9/x"\n')
+    for mode, warned in ((0o644, True), (0o600, False)):
+        config.chmod(mode)
+        result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--config", str(config), "--open-timeout", "0.3", "--fail-fast"])
+        assert ("other users of this machine can read it: chmod 600" in result.output) is warned, result.output
+        assert "s3cret" not in result.output

@@ -126,6 +126,18 @@ def test_credentials_in_the_url_become_basic_authentication_and_are_never_shown(
     assert "alice:***@" in hook.summary() and "cret" not in hook.summary()
 
 
+def test_webhook_credentials_come_from_the_environment(receiver, monkeypatch):
+    import base64
+
+    target = receiver(failures=0)
+    monkeypatch.setenv("HOOK_PASSWORD", "s@cret")
+    hook = Webhook(target.url.replace("http://", "http://alice:${HOOK_PASSWORD}@"), FAST)
+    hook.post({"to": "red"})
+    hook.close()
+    assert target.authorizations == ["Basic " + base64.b64encode(b"alice:s@cret").decode()]
+    assert "cret" not in hook.summary()
+
+
 def test_a_receiver_that_is_not_there_does_not_hold_up_the_stop():
     hook = Webhook("http://127.0.0.1:9/nothing-listens-here", WebhookPolicy(first_backoff_s=5.0, timeout_s=1.0))
     hook.post({"to": "red"})

@@ -35,7 +35,8 @@ def serve_camera(
         list[str] | None,
         typer.Option(
             help="Camera index (0), device (/dev/video0), video file, or rtsp:// / http:// URL; repeat it for "
-            "several cameras (one light each, the whole frame). Default: 0."
+            "several cameras (one light each, the whole frame). ${NAME} is read from the environment "
+            "(rtsp://admin:${CAM_PASSWORD}@host/...), so no password need be on the command line. Default: 0."
         ),
     ] = None,
     config: Annotated[
@@ -59,7 +60,10 @@ def serve_camera(
     ] = None,
     webhook: Annotated[
         str | None,
-        typer.Option(help="POST every change of state as JSON to this http(s) URL (retried with backoff)."),
+        typer.Option(
+            help="POST every change of state as JSON to this http(s) URL (retried with backoff); ${NAME} is read "
+            "from the environment."
+        ),
     ] = None,
     smooth: Annotated[
         int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")
@@ -75,6 +79,15 @@ def serve_camera(
     http_allow_host: Annotated[
         list[str] | None,
         typer.Option(help="A Host name the loopback server also answers (a reverse proxy's); repeatable."),
+    ] = None,
+    http_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EDGECLS_HTTP_TOKEN",
+            show_envvar=True,
+            help="Every HTTP path but /healthz and /readyz needs this token (Bearer header, or /?token= once in a "
+            "browser). Prefer the environment variable: a flag's value shows in `ps`.",
+        ),
     ] = None,
     realtime: Annotated[
         bool, typer.Option("--realtime", help="Play a file at its frame rate, dropping frames like a live source.")
@@ -101,6 +114,7 @@ def serve_camera(
         if source or roi:
             raise StreamError("`config` lists the cameras: give it without `source` and `roi`.")
         cameras = read_cameras(config)
+        _warn_if_others_read_secrets(config, [camera.source for camera in cameras])
     else:
         cameras = cameras_from_sources(source or ["0"], live_config.roi, live_config.light)
     specs = [parse_source(camera.source) for camera in cameras]  # every path checked before anything opens
@@ -120,6 +134,19 @@ def serve_camera(
         raise
     summary = run_cameras(classifier, started, live_config, on_status=info)
     _report(summary, record, summary_json)
+
+
+def _warn_if_others_read_secrets(config: Path, sources: list[str]) -> None:
+    """A config file with a password in it should be readable by its owner only."""
+    import shlex
+
+    from edgecls.runtime.streams import mask_credentials
+
+    if any(mask_credentials(source) != source for source in sources) and config.stat().st_mode & 0o077:
+        info(
+            f"warning: {config} holds credentials and other users of this machine can read it: "
+            f"chmod 600 {shlex.quote(str(config))}, or write them as ${{NAME}} and set NAME in the environment."
+        )
 
 
 def _report(summary: LiveSummary, record: Path | None, summary_json: Path | None) -> None:
