@@ -537,7 +537,8 @@ def _camera(
     works = [
         _FrameWork(
             classifier, config, summary or LiveSummary(provider=classifier.provider), say, source, light,
-            camera_name=spec.name if summary is None else "",  # several lights: each named in messages
+            camera_name=spec.name,
+            named=summary is None,  # several lights: each named in messages
         )
         for light in spec.lights
     ]
@@ -777,10 +778,12 @@ class _FrameWork:
         notify: Callable[[str], None],
         source: FrameSource,
         light: LightSpec,
-        camera_name: str = "",
+        camera_name: str = "cam0",
+        named: bool = False,
     ) -> None:
         self.classifier = classifier
         self.camera_name = camera_name
+        self.named = named  # messages name the camera and the light (else: the `roi` option)
         self._roi_checked_for: tuple[int, int] | None = None  # the frame size the ROI was checked against
         self.config = config
         self.light, self.roi = light.name, light.roi
@@ -848,7 +851,7 @@ class _FrameWork:
         a camera changes its frame size mid-stream."""
         size = (frame.image.shape[1], frame.image.shape[0])
         if self.roi is not None and size != self._roi_checked_for:
-            where = f"camera {self.camera_name}, light {self.light}" if self.camera_name else "`roi`"
+            where = f"camera {self.camera_name}, light {self.light}" if self.named else "`roi`"
             try:
                 warning = check_roi(self.roi, size, where)
             except StreamError as error:
@@ -882,7 +885,7 @@ class _FrameWork:
         self.summary.processed += 1
         self.summary.latencies_ms.append(latency_ms)
         if self.metrics is not None:
-            self.metrics.observe_latency(self.source_name, latency_ms / 1000)
+            self.metrics.observe_latency(self.camera_name, self.source_name, latency_ms / 1000)
         self._recent.append(done)
         while done - self._recent[0] > RATE_WINDOW_S:
             self._recent.popleft()

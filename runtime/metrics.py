@@ -30,14 +30,14 @@ class LiveMetrics:
         self._latency = Histogram(
             "edgecls_latency_seconds",
             "Capture (or hand-over, for a file) to classified state, per light and frame.",
-            ["source"],
+            ["camera", "source"],
             buckets=(0.002, 0.005, 0.01, 0.02, 0.033, 0.05, 0.1, 0.2, 0.5, 1.0),
             registry=self.registry,
         )
         self.registry.register(_Figures(cameras, webhook))
 
-    def observe_latency(self, source: str, seconds: float) -> None:
-        self._latency.labels(source).observe(seconds)
+    def observe_latency(self, camera: str, source: str, seconds: float) -> None:
+        self._latency.labels(camera, source).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -64,16 +64,24 @@ class _Figures(Collector):
                 "Times the source froze (a read waited out its timeout).",
                 lambda camera: camera.source.stats.frozen,
             ),
+            (
+                "edgecls_frames_skipped",
+                "Frames that could not be read and were stepped over: a broken part of a stream, a corrupt stretch of a file.",
+                lambda camera: camera.source.stats.skipped,
+            ),
         )
+        # Each camera is its own series (two cameras may read one source); the source says which it is.
         for metric, help_text, value in per_source:
-            family = CounterMetricFamily(metric, help_text, labels=["source"])
+            family = CounterMetricFamily(metric, help_text, labels=["camera", "source"])
             for camera in self.cameras:
-                family.add_metric([str(camera.source.spec)], value(camera))
+                family.add_metric([camera.spec.name, str(camera.source.spec)], value(camera))
             yield family
-        connected = GaugeMetricFamily("edgecls_source_connected", "1 while the source delivers frames.", labels=["source"])
+        connected = GaugeMetricFamily(
+            "edgecls_source_connected", "1 while the source delivers frames.", labels=["camera", "source"]
+        )
         for camera in self.cameras:
             up = camera.source.connected or not camera.source.live
-            connected.add_metric([str(camera.source.spec)], 1.0 if up else 0.0)
+            connected.add_metric([camera.spec.name, str(camera.source.spec)], 1.0 if up else 0.0)
         yield connected
         state = GaugeMetricFamily("edgecls_light_state", "1 for the light's reported state.", labels=["light", "state"])
         events = CounterMetricFamily("edgecls_state_changes", "Changes of the reported state.", labels=["light"])

@@ -114,7 +114,16 @@ def parse_source(source: str) -> SourceSpec:
 
 
 def open_capture(spec: SourceSpec, open_timeout_s: float, read_timeout_s: float):
-    """cv2.VideoCapture for `spec`, with FFmpeg's open/read timeouts where the backend honours them."""
+    """cv2.VideoCapture for `spec`, with FFmpeg's open/read timeouts where the backend honours them;
+    an http(s) MJPEG stream is read by `MjpegCapture` (it steps over a broken part instead of
+    reconnecting), and any other answer over HTTP by FFmpeg."""
+    if spec.kind == "network" and str(spec.target).lower().startswith(("http://", "https://")):
+        from edgecls.runtime.mjpeg import MjpegCapture
+
+        mjpeg = MjpegCapture(str(spec.target), open_timeout_s, read_timeout_s)
+        if mjpeg.is_mjpeg or not mjpeg.answered:
+            return mjpeg  # an MJPEG stream, or no server there (not open: retried with backoff)
+        mjpeg.release()
     timeouts = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(open_timeout_s * 1000),
@@ -153,7 +162,7 @@ class SourceStats:
     frames_read: int = 0
     dropped: int = 0
     reconnects: int = 0
-    skipped: int = 0  # frames of a file that could not be read (a corrupt stretch), stepped over
+    skipped: int = 0  # frames that could not be read, stepped over: a file's corrupt stretch, a stream's broken part
     frozen: int = 0  # reads that blocked past the read timeout: the camera froze; that frame was not used
     connected_s: float = 0.0  # time connected (from each connection's first frame to its end), so far
 
@@ -299,10 +308,14 @@ class FrameSource:
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.spec.kind == "file" else 0
         started = time.perf_counter()
         count = 0
+        broken = 0  # of the capture's own count of broken parts (MJPEG), what is in the stats already
         try:
             while not self._stop.is_set() and generation == self._generation:
                 began = time.perf_counter()
                 ok, image = capture.read()
+                if getattr(capture, "skipped", 0) > broken:
+                    self.stats.skipped += capture.skipped - broken
+                    broken = capture.skipped
                 if self.live and count and time.perf_counter() - began >= FROZEN_SHARE * self.read_timeout_s:
                     # A frozen camera: the read waited out its timeout, and what it returns (if
                     # anything) is an old frame. It is not handed out; the source is reopened.

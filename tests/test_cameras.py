@@ -282,3 +282,33 @@ def test_an_roi_outside_the_frame_is_refused_and_one_past_its_edge_is_clipped(co
     result = runner.invoke(app, ["serve-camera", str(color_model), "--config", str(config)])
     assert result.exit_code != 0 and "Traceback" not in result.output, result.output
     assert "camera north, light turn: ROI 400,0,50,50 (x, y, width, height) is not inside the frame" in result.output
+
+
+def test_two_cameras_on_one_source_are_two_series_on_metrics(color_model):
+    """Two cameras may read one stream (two views of one junction): each is its own series, labelled
+    by camera, so Prometheus never sees one series twice."""
+    from types import SimpleNamespace
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from edgecls.runtime.metrics import LiveMetrics
+    from edgecls.runtime.streams import SourceStats
+
+    classifier = load_classifier(color_model, "cpu")
+    source = SimpleNamespace(spec="http://cam.local/video", stats=SourceStats(frames_read=7, skipped=2), connected=True, live=True)
+    cameras = [
+        SimpleNamespace(
+            spec=SimpleNamespace(name=name),
+            source=source,
+            works=[SimpleNamespace(summary=SimpleNamespace(processed=5), state="red", light=f"{name}-main", changes=1, classifier=classifier)],
+        )
+        for name in ("north", "south")
+    ]
+    metrics = LiveMetrics(cameras)  # type: ignore[arg-type]
+    metrics.observe_latency("north", "http://cam.local/video", 0.01)
+    samples = [(sample.name, tuple(sorted(sample.labels.items()))) for family in text_string_to_metric_families(metrics.render().decode()) for sample in family.samples]
+    assert len(samples) == len(set(samples))
+    read = {dict(labels)["camera"]: name for name, labels in samples if name == "edgecls_frames_read_total"}
+    assert set(read) == {"north", "south"}
+    skipped = [labels for name, labels in samples if name == "edgecls_frames_skipped_total"]
+    assert len(skipped) == 2

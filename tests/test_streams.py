@@ -252,7 +252,7 @@ def test_http_endpoints_during_a_run(color_model, clip):
         families = {family.name: family for family in text_string_to_metric_families(scraped.read().decode())}
         processed = families["edgecls_frames_processed"].samples[0]
         assert processed.name == "edgecls_frames_processed_total" and processed.value > 0
-        assert processed.labels == {"source": str(path)}
+        assert processed.labels == {"camera": "cam0", "source": str(path)}
         lit = [s.labels["state"] for s in families["edgecls_light_state"].samples if s.value == 1.0]
         assert len(lit) == 1 and lit[0] in {"red", "green", "blue", "unknown"}
         latency = {s.name: s.value for s in families["edgecls_latency_seconds"].samples if not s.labels.get("le")}

@@ -164,7 +164,7 @@ def _report(summary: LiveSummary, record: Path | None, summary_json: Path | None
 
         write_text_atomic(summary_json, json.dumps(summary.to_dict(), indent=2) + "\n")
     if summary.skipped:
-        info(f"stepped over {summary.skipped} unreadable frame(s) in a corrupt stretch of the file")
+        info(f"stepped over {summary.skipped} unreadable frame(s): broken parts of a stream, or a corrupt stretch of a file")
     if record and record.exists() and not any(error.startswith("--record") for error in summary.errors):
         info(f"recording: {record}")
     for error in summary.errors:
