@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgecls.core.errors import EdgeclsError, ParityError
-from edgecls.core.files import hold_paths, write_text_atomic
+from edgecls.core.files import atomic_path, hold_paths, write_text_atomic
 from edgecls.exporter.parity import Gate, ParityReport, compare
 from edgecls.runtime.contract import MIN_CLASS_SCORES_KEY, build_metadata, is_clean_name
 from edgecls.runtime.model import load_classifier, predict_in_batches
@@ -48,7 +48,7 @@ class ExportConfig:
     # CLASS=SCORE: a class the runtime reports only at this probability or more (traffic lights' off)
     min_class_score: tuple[str, ...] = ()
     seed: int = 0
-    force: bool = False  # replace existing ONNX files
+    force: bool = False  # replace existing ONNX files; export a model that does not beat chance
 
     def __post_init__(self) -> None:
         hold_paths(self, "source", "out", "calib_data", "check_data")
@@ -165,6 +165,7 @@ def _export_precisions(
         model = load_keras_model(run.model_path)
         logger.info(f"loaded {run.model_path}; checking against {len(paths)} images")
         checks = CheckSet(paths, labels, images, predict_in_batches(model.predict_on_batch, images, 32), run.classes)
+        check_beats_chance(checks, config.force)
         protos, gflops = _convert(config, run, model)
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         provenance = {"gflops_per_image": f"{gflops:.4f}", **training_provenance(run), "check_images": str(len(paths))}
@@ -185,6 +186,39 @@ def _export_precisions(
         return reports, written
     finally:
         images.close()
+
+
+def check_beats_chance(checks: CheckSet, force: bool) -> None:
+    """The Keras model must beat always answering the most common class, by a clear margin: at least
+    5 points, or a fifth of the way from that share to 100%. A model that does not has not learnt,
+    and exporting it would ship a guess. Classes without a check image are named: the gate cannot
+    see them.
+
+    Raises:
+        EdgeclsError: the model does not beat chance, unless `force`.
+    """
+    counts = np.bincount(checks.labels, minlength=len(checks.classes))
+    missing = [name for name, count in zip(checks.classes, counts, strict=True) if count == 0]
+    if missing:
+        logger.warning(
+            f"class(es) {', '.join(missing)} have no check image: the gate cannot check them. Add images of them "
+            "to the data (the validation split takes a share of each class), or pass `check_data`."
+        )
+    accuracy = float((checks.keras_probabilities.argmax(axis=1) == checks.labels).mean())
+    majority = float(counts.max() / counts.sum())
+    needed = majority + max(0.05, 0.2 * (1 - majority))
+    if accuracy >= needed:
+        return
+    message = (
+        f"the model is right on {accuracy:.1%} of the {counts.sum()} check images, and always answering "
+        f"{checks.classes[int(counts.argmax())]} would be right on {majority:.1%}: it has not learnt (a model worth "
+        f"shipping reaches {needed:.1%} or more here)."
+    )
+    if not force:
+        raise EdgeclsError(
+            message + " Train longer, with more images or another backbone; `force` exports it anyway."
+        )
+    logger.warning(message + " Exported anyway (`force`).")
 
 
 def _check_config(config: ExportConfig) -> None:
@@ -238,6 +272,13 @@ def _gate(config: ExportConfig, precision: str) -> Gate:
     return Gate(agreement, max_recall_drop=config.max_recall_drop)
 
 
+def split_items(split: dict, role: str) -> list[tuple[str, int]]:
+    """The (path, label) pairs of split.json's `role` ("train" or "val"), each path as it is on disk:
+    relative to its data folder (`roots`), or as written by a run from before roots were recorded."""
+    root = split.get("roots", {}).get(role, "")
+    return [(os.path.join(root, path), int(label)) for path, label in split[role]]
+
+
 def training_provenance(run: RunFiles) -> dict[str, str]:
     """Where the model came from, for its metadata: how many training files and a hash of their list
     (paths and labels, as split.json has them), and a hash of the training configuration."""
@@ -279,7 +320,7 @@ def _check_images(config: ExportConfig, run: RunFiles, scratch: Path) -> tuple[l
     if config.check_data:
         items = _folder_items(config.check_data, run.classes, "`check_data`")
     else:
-        items = [(path, label) for path, label in run.split["val"]]
+        items = split_items(run.split, "val")
     paths, labels, images = _labelled_images(items, run.image_size, "check", scratch)
     if not paths:
         raise EdgeclsError(
@@ -408,13 +449,8 @@ def _write_if_passed(proto, report: ParityReport, target: Path) -> bool:
         return False
     metadata = {entry.key: entry.value for entry in proto.metadata_props}
     helper.set_model_props(proto, {**metadata, "parity": json.dumps(parity_figures(report), sort_keys=True)})
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
+    with atomic_path(target) as temporary:  # a name of its own: two exports to one file never mix
         onnx.save(proto, temporary)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
     logger.info(f"wrote {target}")
     return True
 
@@ -457,7 +493,7 @@ def _calibration_images(config: ExportConfig, run: RunFiles, scratch: Path) -> I
     if config.calib_data:
         items = _folder_items(config.calib_data, run.classes, "`calib_data`")
     else:
-        items = [(path, label) for path, label in run.split["train"]]
+        items = split_items(run.split, "train")
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(len(items))[: config.calib_images]
     _, _, images = _labelled_images([items[index] for index in sorted(order)], run.image_size, "calibration", scratch)

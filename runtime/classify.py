@@ -175,8 +175,11 @@ def walk_images(
     return sorted(items), problems
 
 
-def list_class_folders(root: Path, role: str = "`data`") -> dict[str, list[Path]]:
-    """Class name -> image files (sorted), for a folder with one subfolder per class.
+def list_class_folders(
+    root: Path, role: str = "`data`", left_out: list[tuple[str, str]] | None = None
+) -> dict[str, list[Path]]:
+    """Class name -> image files (sorted), for a folder with one subfolder per class. Other files
+    (HEIC, no suffix, text) are not images edgecls reads: each is added to `left_out` with why.
 
     Raises:
         DataError: the folder is missing, has no class subfolders, or a class folder has no images.
@@ -196,7 +199,10 @@ def list_class_folders(root: Path, role: str = "`data`") -> dict[str, list[Path]
         )
     files: dict[str, list[Path]] = {}
     for name in classes:
-        items, problems = walk_images(root / name)
+        everything, problems = walk_images(root / name, all_files=True)
+        items = [item for item in everything if Path(item).suffix.lower() in IMAGE_SUFFIXES]
+        if left_out is not None:
+            left_out += [(item, _not_an_image(item)) for item in everything if Path(item).suffix.lower() not in IMAGE_SUFFIXES]
         if problems:
             listed = "; ".join(f"{problem.path}: {problem.error}" for problem in problems[:3])
             raise DataError(f"{role} {root}: {listed}. Fix or remove these folders, then run again.")
@@ -208,6 +214,12 @@ def list_class_folders(root: Path, role: str = "`data`") -> dict[str, list[Path]
             "Add images, or remove the folder if the class is not wanted."
         )
     return files
+
+
+def _not_an_image(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    kind = f"a {suffix} file" if suffix else "a file without a suffix"
+    return f"{kind}, not an image edgecls reads ({', '.join(sorted(IMAGE_SUFFIXES))}); convert it, or name it by its format"
 
 
 def labelled_files(

@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from edgecls.core.errors import ModelContractError
-from edgecls.core.text import printable
+from edgecls.core.text import printable, shown
 from edgecls.runtime.images import RESIZE_RULE
 
 CONTRACT_VERSION = "1"
@@ -52,6 +52,9 @@ class ModelInfo:
     # A class that must be earned: reported only when its probability reaches this (traffic lights'
     # `off`, which a lit lamp must never be called); below it, the most probable other class is.
     min_class_scores: dict[str, float] = field(default_factory=dict)
+    # What the graph's output holds: "probabilities" (softmax: the contract), or "logits", declared in
+    # the metadata's `output` by a model made elsewhere; the runtime applies softmax to logits.
+    output: str = "probabilities"
 
     @property
     def num_classes(self) -> int:
@@ -122,6 +125,12 @@ def read_contract(
     """
     classes, size = _check_metadata(metadata, source)
     _check_graph(classes, size, input_name, input_type, input_shape, output_name, output_shape, source)
+    output = metadata.get(OUTPUT_KEY) or "probabilities"
+    if output not in OUTPUTS:
+        raise ModelContractError(
+            f"{source}: metadata '{OUTPUT_KEY}' is '{shown(output)}'; expected one of {', '.join(OUTPUTS)} "
+            "(what the graph's output holds)."
+        )
     accuracy = metadata.get("val_accuracy") or None
     min_scores = parse_min_class_scores(metadata.get(MIN_CLASS_SCORES_KEY, ""), classes, source)
     return ModelInfo(
@@ -135,10 +144,14 @@ def read_contract(
         edgecls_version=metadata.get("edgecls_version", ""),
         created=metadata.get("created", ""),
         min_class_scores=min_scores,
+        output=output,
     )
 
 
 MIN_CLASS_SCORES_KEY = "min_class_scores"
+OUTPUT_KEY = "output"
+OUTPUTS = ("probabilities", "logits")
+PROBABILITY_TOLERANCE = 0.05  # FP16 and INT8 outputs sum to 1 only roughly
 
 
 def is_clean_name(name: str) -> bool:
@@ -163,7 +176,7 @@ def parse_min_class_scores(text: str, classes: list[str], source: str) -> dict[s
     ):
         raise ModelContractError(
             f"{source}: metadata '{MIN_CLASS_SCORES_KEY}' must be a JSON object of the model's class names to "
-            f"scores between 0 and 1; found {printable(text[:200])}. {FIX_HINT}"
+            f"scores between 0 and 1; found {shown(text)}. {FIX_HINT}"
         )
     return {name: float(v) for name, v in value.items()}
 
@@ -173,13 +186,13 @@ def _check_metadata(metadata: dict[str, str], source: str) -> tuple[list[str], l
     colour order, resize rule and precision. Returns the classes and the input size."""
     missing = [key for key in REQUIRED_KEYS if key not in metadata]
     if missing:
-        found = ", ".join(sorted(metadata)) or "none"
+        found = shown(", ".join(sorted(metadata)) or "none", 300)
         raise ModelContractError(
             f"{source}: metadata is missing {', '.join(missing)} (keys found: {found}). {FIX_HINT}"
         )
     if metadata["edgecls.contract"] != CONTRACT_VERSION:
         raise ModelContractError(
-            f"{source}: metadata 'edgecls.contract' is {metadata['edgecls.contract']!r}; this edgecls "
+            f"{source}: metadata 'edgecls.contract' is '{shown(metadata['edgecls.contract'])}'; this edgecls "
             f"reads contract {CONTRACT_VERSION!r}. Re-export the model with this version of edgecls."
         )
     classes = _parse_json(metadata, "classes", source)
@@ -188,10 +201,11 @@ def _check_metadata(metadata: dict[str, str], source: str) -> tuple[list[str], l
         or not classes
         or not all(isinstance(name, str) and is_clean_name(name) for name in classes)
         or len(set(classes)) != len(classes)
+        or len(classes) < 2
     ):
         raise ModelContractError(
-            f"{source}: metadata 'classes' must be a JSON list of distinct, non-empty, printable names; "
-            f"found {printable(metadata['classes'][:200])}. {FIX_HINT}"
+            f"{source}: metadata 'classes' must be a JSON list of two or more distinct, non-empty, printable names; "
+            f"found {shown(metadata['classes'])}. {FIX_HINT}"
         )
     size = _parse_json(metadata, "input_size", source)
     if not (
@@ -201,16 +215,16 @@ def _check_metadata(metadata: dict[str, str], source: str) -> tuple[list[str], l
     ):
         raise ModelContractError(
             f"{source}: metadata 'input_size' must be [height, width], each 1-{MAX_INPUT_SIDE} pixels; "
-            f"found {printable(metadata['input_size'][:200])}."
+            f"found {shown(metadata['input_size'])}."
         )
     for key, expected in (("color_order", "RGB"), ("resize", RESIZE_RULE)):
         if metadata[key] != expected:
             raise ModelContractError(
-                f"{source}: metadata '{key}' is {metadata[key]!r}; this runtime supports only {expected!r}."
+                f"{source}: metadata '{key}' is '{shown(metadata[key])}'; this runtime supports only {expected!r}."
             )
     if metadata["precision"] not in PRECISIONS:
         raise ModelContractError(
-            f"{source}: metadata 'precision' is {metadata['precision']!r}; expected one of {', '.join(PRECISIONS)}."
+            f"{source}: metadata 'precision' is '{shown(metadata['precision'])}'; expected one of {', '.join(PRECISIONS)}."
         )
     return classes, size
 
@@ -239,6 +253,11 @@ def _check_graph(
                 f"{source}: metadata 'input_size' says {name} {size[axis - 1]} but input '{input_name}' "
                 f"has {name} {input_shape[axis]}."
             )
+    if len(output_shape) != 2:
+        raise ModelContractError(
+            f"{source}: output '{output_name}' has shape {shown(output_shape)}; the contract needs [batch, classes]: "
+            "one score per class for each image."
+        )
     width = output_shape[-1] if output_shape else None
     if isinstance(width, int) and width != len(classes):
         raise ModelContractError(
@@ -247,10 +266,32 @@ def _check_graph(
         )
 
 
+def check_probabilities(probabilities: np.ndarray, source: str, output_name: str) -> None:
+    """Rows of a model's output that claim to be probabilities must be: each value in [0, 1], each
+    row summing to 1 (within PROBABILITY_TOLERANCE); rows with NaN or infinities are left to the
+    caller, which counts them.
+
+    Raises:
+        ModelContractError: logits or other scores, naming the fix.
+    """
+    rows = probabilities[np.isfinite(probabilities).all(axis=1)]
+    if not len(rows):
+        return
+    sums = rows.sum(axis=1)
+    if rows.min() >= -0.01 and rows.max() <= 1.01 and np.abs(sums - 1).max() <= PROBABILITY_TOLERANCE:
+        return
+    raise ModelContractError(
+        f"{source}: output '{output_name}' is not a probability vector (values {rows.min():.3g} to {rows.max():.3g}, "
+        f"rows summing to {sums.min():.3g}-{sums.max():.3g}); the contract's output is softmax probabilities. "
+        f"A model whose last layer gives logits says so in its metadata: \"{OUTPUT_KEY}\": \"logits\" "
+        "(edgecls then applies softmax); or re-export it with `edgecls export`."
+    )
+
+
 def _parse_json(metadata: dict[str, str], key: str, source: str):
     try:
         return json.loads(metadata[key])
     except json.JSONDecodeError:
         raise ModelContractError(
-            f"{source}: metadata '{key}' is not valid JSON: {metadata[key][:200]!r}. {FIX_HINT}"
+            f"{source}: metadata '{key}' is not valid JSON: {shown(metadata[key])}. {FIX_HINT}"
         ) from None

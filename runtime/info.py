@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from edgecls.core.text import printable
+from edgecls.core.text import printable, shown
 from edgecls.runtime.contract import REQUIRED_KEYS
 
 # Written by `edgecls export` beside the contract; a file from an older export may have none.
@@ -42,7 +42,7 @@ def describe(path: str | os.PathLike[str]) -> dict:
         "input": {"name": info.input_name, "type": "uint8", "layout": "NHWC", "size": list(info.input_size)},
         "color_order": info.color_order,
         "resize": info.resize,
-        "output": {"name": info.output_name, "type": "float32", "meaning": "probabilities"},
+        "output": {"name": info.output_name, "type": "float32", "meaning": info.output},
         "backbone": info.backbone,
         "precision": info.precision,
         "val_accuracy": info.val_accuracy,
@@ -67,37 +67,32 @@ def _value(key: str, text: str):
     return text
 
 
-def _shown(value) -> str:
-    """A metadata value as the terminal may show it: control characters escaped, long values cut."""
-    text = printable(str(value))
-    return text if len(text) <= 200 else text[:200] + "..."
-
-
 def format_text(card: dict) -> str:
     """`describe`'s answer for a person: the contract, then the provenance."""
     contract, provenance = card["contract"], card["provenance"]
     size = "x".join(str(side) for side in contract["input"]["size"])
     accuracy = contract["val_accuracy"]
     lines = [
-        f"{_shown(card['file'])} ({card['bytes'] / 1e6:.2f} MB)",
+        f"{shown(card['file'])} ({card['bytes'] / 1e6:.2f} MB)",
         f"  contract        edgecls {contract['contract']}",
         f"  classes         {', '.join(contract['classes'])} ({len(contract['classes'])})",
-        f"  input           {_shown(contract['input']['name'])}: uint8 [batch, {size.replace('x', ', ')}, 3], "
+        f"  input           {shown(contract['input']['name'])}: uint8 [batch, {size.replace('x', ', ')}, 3], "
         f"{contract['color_order']}, resized by '{contract['resize']}'",
-        f"  output          {_shown(contract['output']['name'])}: float32 [batch, {len(contract['classes'])}], probabilities",
-        f"  backbone        {_shown(contract['backbone'])}",
+        f"  output          {shown(contract['output']['name'])}: float32 [batch, {len(contract['classes'])}], "
+        + ("logits (edgecls applies softmax)" if contract["output"]["meaning"] == "logits" else "probabilities"),
+        f"  backbone        {shown(contract['backbone'])}",
         f"  precision       {contract['precision']}",
         *(
-            [f"  decision        {', '.join(f'{_shown(k)} only at p >= {v:g}' for k, v in contract['min_class_scores'].items())}"]
+            [f"  decision        {', '.join(f'{shown(k)} only at p >= {v:g}' for k, v in contract['min_class_scores'].items())}"]
             if contract["min_class_scores"]
             else []
         ),
         f"  val accuracy    {'-' if accuracy is None else f'{accuracy:.2%}'} (the Keras model's, at training)",
-        f"  exported        {_shown(contract['created'] or '-')} by edgecls {_shown(contract['edgecls_version'] or '?')}",
+        f"  exported        {shown(contract['created'] or '-')} by edgecls {shown(contract['edgecls_version'] or '?')}",
     ]
     if not provenance:
         return "\n".join([*lines, "provenance: not recorded (exported by an edgecls that did not record it)"])
-    shown = {key: _shown(value) for key, value in provenance.items()}
+    shown = {key: shown(value) for key, value in provenance.items()}
     lines.append("provenance")
     if "training_files" in shown:
         lines.append(f"  training files  {shown['training_files']} (list sha256 {shown.get('training_files_sha256', '-')})")
@@ -117,7 +112,7 @@ def _parity_lines(parity) -> list[str]:
     try:
         return _parity_figures(parity)
     except (AttributeError, KeyError, TypeError, ValueError):
-        return [f"  gate passed     (unreadable record: {_shown(json.dumps(parity) if not isinstance(parity, str) else parity)})"]
+        return [f"  gate passed     (unreadable record: {shown(json.dumps(parity) if not isinstance(parity, str) else parity)})"]
 
 
 def _parity_figures(parity: dict) -> list[str]:

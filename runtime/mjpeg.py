@@ -66,6 +66,7 @@ class MjpegCapture:
             headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         path = parts.path or "/"
         self._connection.request("GET", path + (f"?{parts.query}" if parts.query else ""), headers=headers)
+        sock = self._connection.sock  # the answer reads from it, even after an HTTP/1.0 answer closes the connection
         response = self._connection.getresponse()
         self._response = response
         self.answered = True
@@ -75,8 +76,8 @@ class MjpegCapture:
             return  # not an MJPEG stream (or not allowed): FFmpeg's turn
         self._boundary = b"--" + boundary.encode("latin-1")
         self.is_mjpeg = True
-        if self._connection.sock is not None:
-            self._connection.sock.settimeout(read_timeout_s)
+        if sock is not None:
+            sock.settimeout(read_timeout_s)
 
     # -- what cv2.VideoCapture answers --------------------------------------------------------------------
     def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name

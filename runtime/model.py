@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgecls.core.errors import ModelContractError
-from edgecls.runtime.contract import ModelInfo, read_contract
+from edgecls.runtime.contract import ModelInfo, check_probabilities, read_contract
 from edgecls.runtime.images import DEFAULT_MAX_PIXELS, load_and_resize, resize_image
 from edgecls.runtime.providers import Provider, create_session
 
@@ -38,8 +38,14 @@ class Classifier:
                 f"expected uint8 images of shape [N, {self.info.input_size[0]}, {self.info.input_size[1]}, 3], "
                 f"got {images.dtype} {list(images.shape)}"
             )
-        (probabilities,) = self.session.run([self.info.output_name], {self.info.input_name: images})
-        return probabilities.astype(np.float32, copy=False)
+        (scores,) = self.session.run([self.info.output_name], {self.info.input_name: images})
+        scores = scores.astype(np.float32, copy=False)
+        if self.info.output == "logits":
+            with np.errstate(over="ignore", invalid="ignore"):  # NaN rows stay NaN, to be counted by the caller
+                shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+                return shifted / shifted.sum(axis=1, keepdims=True)
+        check_probabilities(scores, str(self.path), self.info.output_name)
+        return scores
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Resize an RGB uint8 image of any size to the model's input size (the contract's rule)."""

@@ -217,6 +217,8 @@ class FrameSource:
         self._ended = False
         self._thread: threading.Thread | None = None
         self._connection_started: float | None = None
+        self._last_frame: Frame | None = None  # the newest frame handed out
+        self._replay: bytes | None = None  # a frozen source's last picture: not handed out again
         self.connected = False
         self.fps = 0.0  # the source's own frame rate, as it reports it (0: unknown)
         self.wake: threading.Event | None = None  # set whenever a frame (or the end) arrives: one loop, many sources
@@ -309,6 +311,7 @@ class FrameSource:
         started = time.perf_counter()
         count = 0
         broken = 0  # of the capture's own count of broken parts (MJPEG), what is in the stats already
+        replay_checked = False  # this connection's first picture was compared with a frozen source's last
         try:
             while not self._stop.is_set() and generation == self._generation:
                 began = time.perf_counter()
@@ -320,6 +323,8 @@ class FrameSource:
                     # A frozen camera: the read waited out its timeout, and what it returns (if
                     # anything) is an old frame. It is not handed out; the source is reopened.
                     self.stats.frozen += 1
+                    if self._last_frame is not None:  # a camera may replay it on the next connection: not new
+                        self._replay = self._last_frame.fingerprint()
                     return False
                 if not ok or image is None:
                     if self.spec.kind == "file" and self._step_over_corruption(capture, total):
@@ -329,10 +334,18 @@ class FrameSource:
                         self._connected.set()
                         return True
                     return self.spec.kind == "file"
+                frame = Frame(image, self.stats.frames_read, time.perf_counter())
+                if self._replay is not None and not replay_checked:
+                    replay_checked = True
+                    if frame.fingerprint() == self._replay:
+                        # A connection's first picture is the frozen camera's last one (an MJPEG server
+                        # hands out its current frame): not new. More of the same is the loop's frozen frame.
+                        continue
+                    self._replay = None
                 if count == 0:
                     started = self._connection_started = time.perf_counter()  # connected from the first frame
                 count += 1
-                self._deliver(Frame(image, self.stats.frames_read, time.perf_counter()))
+                self._deliver(frame)
                 if period:  # --realtime on a file: play it at its own frame rate
                     delay = started + count * period - time.perf_counter()
                     if delay > 0:
@@ -346,6 +359,7 @@ class FrameSource:
     def _deliver(self, frame: Frame) -> None:
         """A fresh frame: the newest (live) or the next in order (file)."""
         self.connected = True
+        self._last_frame = frame
         self.stats.frames_read += 1
         if not self._connected.is_set():
             self._connected.set()

@@ -21,11 +21,13 @@ def color_classifier(
     metadata: dict[str, str] | None = None,
     output_width: int | None = None,
     static_size: bool = True,
+    softmax: bool = True,
 ) -> Path:
     """A model that labels an image by its dominant channel: mean over H, W -> scale -> softmax.
 
     `classes` beyond three reuse channels; `output_width` makes the graph disagree with the
-    metadata; `metadata` replaces the contract's metadata entirely when given.
+    metadata; `metadata` replaces the contract's metadata entirely when given; without `softmax` the
+    output is the logits (scores that are not probabilities).
     """
     width = output_width or len(classes)
     weights = np.zeros((3, width), dtype=np.float32)
@@ -37,9 +39,10 @@ def color_classifier(
     nodes = [
         helper.make_node("Cast", ["image"], ["pixels"], to=TensorProto.FLOAT),
         helper.make_node("ReduceMean", ["pixels"], ["means"], axes=[1, 2], keepdims=0),
-        helper.make_node("MatMul", ["means", "weights"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        helper.make_node("MatMul", ["means", "weights"], ["logits" if softmax else "probabilities"]),
     ]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1))
     initializers = [
         numpy_helper.from_array(weights, "weights"),
     ]

@@ -48,6 +48,7 @@ def test_class_names_that_do_not_match_output_width_are_refused(tmp_path):
         ("precision", "fp8", "'precision' is 'fp8'"),
         ("color_order", "BGR", "'color_order' is 'BGR'"),
         ("edgecls.contract", "99", "contract '1'"),
+        ("output", "scores", "'output' is 'scores'; expected one of probabilities, logits"),
     ],
 )
 def test_each_bad_metadata_value_is_named(tmp_path, key, value, message):
@@ -98,3 +99,41 @@ def test_a_keras_file_is_refused_naming_the_onnx_file(tmp_path):
     color_classifier(tmp_path / "run" / "model.onnx")
     with pytest.raises(ModelContractError, match=r"model.onnx is there"):
         load_classifier(keras_file, "cpu")
+
+
+def test_a_model_of_one_class_is_refused(tmp_path):
+    metadata = build_metadata(["only"], (32, 32), "test", "fp32", None, "now")
+    with pytest.raises(ModelContractError, match="two or more distinct"):
+        load_classifier(color_classifier(tmp_path / "one.onnx", classes=("only",), metadata=metadata), "cpu")
+
+
+def test_logits_are_refused_unless_declared_and_then_made_probabilities(tmp_path, color_model):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+
+    images = np.zeros((3, 32, 32, 3), np.uint8)
+    for index in range(3):
+        images[index, ..., index] = 255
+    undeclared = load_classifier(color_classifier(tmp_path / "logits.onnx", softmax=False), "cpu")
+    with pytest.raises(ModelContractError, match='not a probability vector.*"output": "logits"'):
+        undeclared.predict(images)
+    picture = tmp_path / "green.png"
+    import cv2
+
+    cv2.imwrite(str(picture), np.full((32, 32, 3), (0, 255, 0), np.uint8))
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "logits.onnx"), str(picture)])
+    assert result.exit_code == 2 and "not a probability vector" in result.output and "Traceback" not in result.output
+    metadata = build_metadata(["red", "green", "blue"], (32, 32), "test", "fp32", None, "now", {"output": "logits"})
+    declared = load_classifier(color_classifier(tmp_path / "declared.onnx", softmax=False, metadata=metadata), "cpu")
+    expected = load_classifier(color_model, "cpu").predict(images)
+    assert np.allclose(declared.predict(images), expected, atol=1e-6)
+
+
+def test_a_huge_metadata_value_is_not_echoed(tmp_path):
+    metadata = build_metadata(["a", "b", "c"], (32, 32), "test", "fp32", None, "now")
+    metadata["precision"] = "x" * 5_000_000
+    path = color_classifier(tmp_path / "huge.onnx", metadata=metadata)
+    with pytest.raises(ModelContractError) as error:
+        load_classifier(path, "cpu")
+    assert len(str(error.value)) < 600 and "xxx..." in str(error.value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -25,10 +27,22 @@ def trained_run(tmp_path_factory):
     from edgecls.trainer.run import train
 
     root = tmp_path_factory.mktemp("export")
-    data = color_squares(root / "data", per_class=30, size=40)
-    config = tiny_scratch_config(data, root / "run")
-    train(config)
-    return root / "run", data
+    previous = os.getcwd()
+    os.chdir(root)  # trained with paths relative to this folder; every test exports from another one
+    try:
+        data = color_squares(Path("data"), per_class=30, size=40)
+        train(tiny_scratch_config(data, Path("run")))
+    finally:
+        os.chdir(previous)
+    return root / "run", root / "data"
+
+
+def test_a_run_trained_with_relative_paths_reads_its_files_from_anywhere(trained_run):
+    run, data = trained_run
+    split = json.loads((run / "split.json").read_text())
+    assert split["roots"] == {"train": str(data), "val": str(data)}
+    assert all(not Path(path).is_absolute() and (data / path).is_file() for path, _ in split["train"] + split["val"])
+    assert json.loads((run / "config.json").read_text())["data"] == str(data)  # resume from anywhere too
 
 
 def test_export_all_precisions_through_the_runtime(trained_run, tmp_path):
@@ -75,8 +89,9 @@ def test_predict_on_the_export_matches_keras(trained_run, tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
     assert result.exit_code == 0, result.output
-    val = json.loads((run / "split.json").read_text())["val"]
-    paths = [path for path, _ in val]
+    from edgecls.exporter.export import split_items
+
+    paths = [path for path, _ in split_items(json.loads((run / "split.json").read_text()), "val")]
     model = keras.saving.load_model(run / "model.keras")
     keras_labels = model.predict(np.stack([load_and_resize(p, (32, 32)) for p in paths]), verbose=0).argmax(1)
     predicted = runner.invoke(app, ["predict", str(tmp_path / "m.onnx"), *paths, "--format", "json"])
@@ -178,3 +193,39 @@ def test_keras_files_with_code_or_in_legacy_formats_are_one_line(tmp_path, color
         result = runner.invoke(app, ["bench", str(color_model), "--keras", str(tmp_path / name), "--seconds", "0.2"])
         assert result.exit_code != 0 and message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_a_model_no_better_than_chance_is_refused_unless_forced(tmp_path):
+    """The band model on check images whose labels are shifted by one class: right on none of them,
+    where always answering the most common class is right on half. Refused, one line; `--force`
+    exports it with the same figures as a warning."""
+    from crafted_runs import band_run
+
+    run = band_run(tmp_path)
+    split = json.loads((run / "split.json").read_text())
+    split["val"] = [[path, (label + 1) % 3] for path, label in split["val"]]
+    (run / "split.json").write_text(json.dumps(split))
+    runner = CliRunner()
+    refused = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx")])
+    assert refused.exit_code == 2, refused.output
+    assert "it has not learnt" in refused.output and "--force exports it anyway" in refused.output
+    assert "Traceback" not in refused.output and not (tmp_path / "m.onnx").exists()
+    forced = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "m.onnx"), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "Exported anyway (--force)" in forced.output and (tmp_path / "m.onnx").is_file()
+
+
+def test_two_exports_into_one_file_at_once_leave_one_whole_file(tmp_path):
+    import subprocess
+    import sys
+
+    from crafted_runs import band_run
+
+    run = band_run(tmp_path)
+    target = tmp_path / "out" / "m.onnx"
+    command = [sys.executable, "-m", "edgecls.cli", "export", str(run), "--out", str(target), "--force"]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    onnx.checker.check_model(onnx.load(target))
+    assert sorted(path.name for path in target.parent.iterdir()) == ["m.onnx", "m.parity.json"]  # no temporaries left

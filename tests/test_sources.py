@@ -71,6 +71,39 @@ def test_a_frozen_camera_is_lost_within_the_read_timeout_and_its_old_frame_never
     assert captures[1].opened_at - captures[0].opened_at < 0.05 * 5 + 0.6 + FIRST_BACKOFF_S + 0.3
 
 
+def test_a_frozen_camera_s_last_picture_replayed_on_reconnect_is_not_new():
+    """An MJPEG server hands a new connection its current frame: after a freeze that is the old
+    picture, and it is not handed out as fresh. The next, different pictures are."""
+
+    class Pictures(ScriptedCapture):
+        def __init__(self, values: list[int], then_block_s: float) -> None:
+            super().__init__(good=len(values))
+            self.values, self.then_block_s = values, then_block_s
+
+        def read(self):
+            self.count += 1
+            if self.count > len(self.values):
+                time.sleep(self.then_block_s)  # frozen: the read waits out the timeout
+                return False, None
+            time.sleep(0.05)
+            return True, np.full((8, 8, 3), self.values[self.count - 1], np.uint8)
+
+    captures = []
+
+    def factory(*args):
+        first = not captures
+        captures.append(Pictures([10, 11, 12, 13, 14], 0.6) if first else Pictures([14, 20, 21, 22, 23, 24], 5.0))
+        return captures[-1]
+
+    source = FrameSource(CAMERA, read_timeout_s=0.6, capture_factory=factory).start()
+    try:
+        values = drain(source, 2.5)
+    finally:
+        source.stop()
+    assert source.stats.frozen == 1 and len(captures) == 2
+    assert values.count(14) == 1 and values[-5:] == [20, 21, 22, 23, 24], values
+
+
 def test_the_backoff_starts_short_again_after_a_good_connection():
     captures = []
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
@@ -67,6 +68,26 @@ def test_duplicates_across_split_are_reported(tmp_path):
         shutil.copy(root / "red" / "000.png", root / "red" / f"dup{index}.png")
     dataset = load_dataset(str(root), None, 0.5, 0, (32, 32), 10**8)
     assert any("byte-identical" in message for message in dataset.warnings)
+
+
+def test_the_prescan_names_files_it_cannot_read_label_conflicts_and_unchecked_classes(tmp_path):
+    """A HEIC photo and a file without a suffix are listed as skipped with why (they were left out in
+    silence); the same picture in two classes is a label conflict; a class of one image has none held
+    out, which is said, since the export gate cannot check it."""
+    root = color_squares(tmp_path / "data", per_class=6)
+    (root / "red" / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (root / "green" / "README").write_text("photos from the north camera")
+    shutil.copy(root / "red" / "002.png", root / "green" / "red-or-green.png")
+    (root / "purple").mkdir()
+    cv2.imwrite(str(root / "purple" / "only.png"), np.full((40, 40, 3), (200, 0, 200), np.uint8))
+    dataset = load_dataset(str(root), None, 0.3, 0, (32, 32), 10**8)
+    reasons = dict(dataset.skipped)
+    assert set(reasons) == {str(root / "red" / "IMG_0001.HEIC"), str(root / "green" / "README")}
+    assert "a .heic file, not an image edgecls reads" in reasons[str(root / "red" / "IMG_0001.HEIC")]
+    assert "a file without a suffix" in reasons[str(root / "green" / "README")]
+    warnings = " | ".join(dataset.warnings)
+    assert "1 label conflict(s)" in warnings and "red-or-green.png (green)" in warnings
+    assert "no validation image of purple" in warnings
 
 
 def test_validation_folder_must_have_the_same_classes(tmp_path):

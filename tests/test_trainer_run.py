@@ -38,7 +38,7 @@ def test_scratch_training_learns_and_writes_every_output(tmp_path):
     result = train(config)
     run = tmp_path / "run"
     split = json.loads((run / "split.json").read_bytes().decode("utf-8"))  # strict: valid UTF-8
-    assert os.fsdecode(odd) in [path for path, _ in split["train"] + split["val"]]
+    assert os.path.relpath(os.fsdecode(odd), data) in [path for path, _ in split["train"] + split["val"]]
     for name in (
         "model.keras",
         "config.json",

@@ -52,7 +52,9 @@ class TrainConfig:
         hold_paths(self, "data", "val_data", "out", "cache_dir")
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)  # paths as strings
+        """The configuration as JSON, its folders as absolute paths: a run resumes from any working directory."""
+        values = {name: value.absolute() if isinstance(value, Path) else value for name, value in asdict(self).items()}
+        return json.dumps(values, indent=2, sort_keys=True, default=str)
 
     @classmethod
     def from_json_file(cls, path: Path) -> TrainConfig:

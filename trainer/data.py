@@ -124,7 +124,8 @@ def load_dataset(
     """
     if not 0.0 < val_split < 1.0 and val_data is None:
         raise DataError(f"`val_split` must be between 0 and 1 (exclusive); received {val_split}.")
-    train_files = list_class_folders(Path(data))
+    left_out: list[tuple[str, str]] = []
+    train_files = list_class_folders(Path(data), left_out=left_out)
     classes = list(train_files)
     if len(classes) < 2:
         raise DataError(
@@ -137,9 +138,9 @@ def load_dataset(
         return Path(decoded_dir) / f"{name}-{size[0]}x{size[1]}.rgb" if decoded_dir is not None else None
 
     everything, skipped = decode_files(items, size, max_pixels, "pre-scan", decoded("data"))
-    warnings = []
+    warnings = _label_conflicts(everything, classes)
     if val_data is not None:
-        val_files = list_class_folders(Path(val_data), role="`val_data`")
+        val_files = list_class_folders(Path(val_data), role="`val_data`", left_out=left_out)
         if list(val_files) != classes:
             raise DataError(
                 f"`val_data` {val_data}: classes {list(val_files)} differ from `data`'s {classes}. "
@@ -148,6 +149,7 @@ def load_dataset(
         val_items = [(path, index) for index, name in enumerate(classes) for path in val_files[name]]
         val, val_skipped = decode_files(val_items, size, max_pixels, "pre-scan (validation)", decoded("val_data"))
         skipped += val_skipped
+        warnings += _label_conflicts(val, classes)
         train = everything
     else:
         train_index, val_index = stratified_split(everything.labels.tolist(), val_split, seed)
@@ -165,6 +167,13 @@ def load_dataset(
         warnings.append(f"few training images in: {', '.join(few)}; expect a weak model for those classes")
     if len(val) == 0:
         raise DataError("no validation images: add images, raise `val_split`, or pass `val_data`.")
+    held = Counter(val.labels.tolist())
+    unseen = [name for index, name in enumerate(classes) if held[index] == 0]
+    if unseen:
+        warnings.append(
+            f"no validation image of {', '.join(unseen)} (a class needs two images or more to have one held out): "
+            "its accuracy is not measured, and export cannot check it. Add images of it, or pass `val_data`."
+        )
     shared = set(train.hashes) & set(val.hashes)
     if shared:
         examples = [path for path, digest in zip(val.paths, val.hashes, strict=True) if digest in shared][:5]
@@ -172,7 +181,23 @@ def load_dataset(
             f"{len(shared)} byte-identical file(s) are in both training and validation, which inflates "
             f"validation accuracy; e.g. {', '.join(examples)}"
         )
-    return Dataset(classes, train, val, skipped, warnings)
+    return Dataset(classes, train, val, skipped + left_out, warnings)
+
+
+def _label_conflicts(split: Split, classes: list[str]) -> list[str]:
+    """A warning for files of the same content in two classes: one of them is mislabelled."""
+    first: dict[str, tuple[str, int]] = {}
+    conflicts = []
+    for path, label, digest in zip(split.paths, split.labels.tolist(), split.hashes, strict=True):
+        seen = first.setdefault(digest, (path, label))
+        if seen[1] != label:
+            conflicts.append(f"{seen[0]} ({classes[seen[1]]}) = {path} ({classes[label]})")
+    if not conflicts:
+        return []
+    return [
+        f"{len(conflicts)} label conflict(s): the same picture in two classes, e.g. {'; '.join(conflicts[:3])}. "
+        "Keep each picture in the one class it shows."
+    ]
 
 
 def _take(split: Split, indices: list[int]) -> Split:
@@ -187,7 +212,7 @@ def _take(split: Split, indices: list[int]) -> Split:
 def report_scan(dataset: Dataset) -> None:
     """Print what the pre-scan skipped and warned about, once."""
     if dataset.skipped:
-        logger.warning(f"skipped {len(dataset.skipped)} unreadable file(s) (left unchanged):")
+        logger.warning(f"skipped {len(dataset.skipped)} file(s) that are not readable images (left unchanged):")
         for path, reason in dataset.skipped:
             logger.info(f"  {path}: {reason}")
     for message in dataset.warnings:

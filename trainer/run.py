@@ -294,7 +294,7 @@ def _load_data(config: TrainConfig, size: int, run_dir: Path) -> Dataset:
         f"{len(dataset.classes)} classes, {len(dataset.train)} training and {len(dataset.val)} validation images "
         f"at {size}x{size}"
     )
-    _write_dataset_files(run_dir, dataset)
+    _write_dataset_files(run_dir, dataset, config)
     return dataset
 
 
@@ -561,16 +561,31 @@ def _save_model(model, path: Path) -> None:
         model.save(temporary)
 
 
-def _write_dataset_files(run_dir: Path, dataset) -> None:
+def _write_dataset_files(run_dir: Path, dataset, config: TrainConfig) -> None:
+    """classes.txt, and split.json: which file went where, each path relative to its data folder
+    (recorded as an absolute path), so the run reads the same from any working directory."""
     write_text_atomic(run_dir / "classes.txt", "".join(f"{name}\n" for name in dataset.classes))
+    roots = {"train": os.path.abspath(config.data), "val": os.path.abspath(config.val_data or config.data)}
+
+    def entries(split, role: str) -> list[list]:
+        return [[_relative(path, roots[role]), int(label)] for path, label in zip(split.paths, split.labels, strict=True)]
+
     split = {
         "classes": dataset.classes,
-        "train": [[path, int(label)] for path, label in zip(dataset.train.paths, dataset.train.labels, strict=True)],
-        "val": [[path, int(label)] for path, label in zip(dataset.val.paths, dataset.val.labels, strict=True)],
+        "roots": roots,
+        "train": entries(dataset.train, "train"),
+        "val": entries(dataset.val, "val"),
         "skipped": [[path, reason] for path, reason in dataset.skipped],
     }
     # ASCII escapes, so a file name that is not UTF-8 on disk survives the round trip exactly.
     write_text_atomic(run_dir / "split.json", json.dumps(split, indent=1) + "\n")
+
+
+def _relative(path: str, root: str) -> str:
+    """`path` relative to `root` when it is inside it; else absolute."""
+    absolute = os.path.abspath(path)
+    inside = os.path.commonpath([absolute, root]) == root
+    return os.path.relpath(absolute, root) if inside else absolute
 
 
 def _write_outputs(run_dir: Path, rows: list[dict], metrics: dict, classes: list[str]) -> None:

@@ -63,7 +63,10 @@ def export(
             "probable class (e.g. off=0.9: a lit lamp is never called off on a hunch). Repeatable."
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace ONNX files of an earlier export.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace ONNX files of an earlier export; export a model that does not beat chance."),
+    ] = False,
 ) -> None:
     """Export to ONNX with preprocessing and metadata inside; every precision must pass the parity gate."""
     require_extra("tf2onnx")

@@ -33,3 +33,10 @@ def printable(text: str, keep_newlines: bool = False) -> str:
         return _NAMED.get(match.group(), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
     return _CONTROL.sub(escape, utf8_text(text))
+
+
+def shown(value: object, limit: int = 200) -> str:
+    """A value from a file (a model's metadata, a config) as a message may quote it: printable, and
+    cut at `limit` characters, so a 50 MB value is never echoed."""
+    text = printable(str(value)[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "..."
