@@ -21,13 +21,15 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help text as written: [[camera]] and [x, y, w, h] are not markup
 )
 
 
-def user_errors(command: Callable) -> Callable:
+def user_errors(command: Callable, *runs: Callable) -> Callable:
     """Turn an EdgeclsError into one line on stderr and its exit code, naming the command's flags where
-    the library names its parameters; Ctrl-C into exit 130."""
-    flags = _options(command)
+    the library names its parameters (and those of the commands it `runs`, as the demo runs train and
+    export); Ctrl-C into exit 130."""
+    flags = {name: flag for other in runs for name, flag in _options(other).items()} | _options(command)
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -95,7 +97,7 @@ def _register() -> None:
         if command.callback is not None:
             command.callback = user_errors(command.callback)
     app.add_typer(data.app, name="data")
-    app.command(name="demo")(user_errors(demo.demo))
+    app.command(name="demo")(user_errors(demo.demo, train.train, export.export))
 
 
 def _bound_decoder() -> None:

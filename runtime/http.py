@@ -141,10 +141,13 @@ class LiveState:
         with self._lock:
             self._state = {**self._state, **fields}
 
-    def add_light(self, name: str, camera: str, source: str) -> None:
-        """A light the run reads (before its first frame: `unknown`, not ready)."""
+    def add_light(self, name: str, camera: str, source: str, connected: bool = True) -> None:
+        """A light the run reads (before its first frame: `unknown`, not ready; `connected` False while
+        its source has not answered yet)."""
         now = time.monotonic()
         with self._lock:
+            if not self._lights:
+                self._state["connected"] = connected
             self._lights[name] = {
                 "light": name,
                 "camera": camera,
@@ -153,8 +156,8 @@ class LiveState:
                 "state_score": 0.0,
                 "fps": 0.0,
                 "frame": -1,
-                "connected": True,
-                "reason": "starting",
+                "connected": connected,
+                "reason": "starting" if connected else "waiting for the source",
                 "_updated": now,
                 "_changed": now,
             }
@@ -190,13 +193,14 @@ class LiveState:
                 }
                 for entry in self._lights.values()
             ]
+            common = {"stale_after_s": self.stale_after_s, "changes": list(self._changes), "lights": lights}
+            if len(lights) > 1:  # each light has its own state: the top level says only what they share
+                return {key: self._state[key] for key in ("provider", "source", "model")} | common
             return {
                 **self._state,
                 "age_s": round(now - self._updated, 3),
                 "in_state_s": round(now - self._changed_at, 3),
-                "stale_after_s": self.stale_after_s,
-                "changes": list(self._changes),
-                "lights": lights,
+                **common,
             }
 
     def readiness(self) -> tuple[bool, str]:
@@ -211,17 +215,13 @@ class LiveState:
                 if (problem := self._light_problem(light))
             ]
             return not problems, "; ".join(problems) or "fresh"
-        if not state["connected"]:
-            return False, "source lost"
-        if state["frame"] < 0:
-            return False, "no frame classified yet"
-        if state["age_s"] > self.stale_after_s:
-            return False, f"no fresh frame for {state['age_s']:.1f}s"
-        return True, "fresh"
+        problem = self._light_problem(state)
+        return not problem, problem or "fresh"
 
     def _light_problem(self, light: dict) -> str:
+        """Why a light's state (or the single light's top level) is not fresh; empty when it is."""
         if not light["connected"]:
-            return "source lost"
+            return "source lost" if light["frame"] >= 0 else "source not connected yet (waiting for it)"
         if light["frame"] < 0:
             return "no frame classified yet"
         if light["age_s"] > self.stale_after_s:

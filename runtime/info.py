@@ -92,16 +92,16 @@ def format_text(card: dict) -> str:
     ]
     if not provenance:
         return "\n".join([*lines, "provenance: not recorded (exported by an edgecls that did not record it)"])
-    shown = {key: shown(value) for key, value in provenance.items()}
+    values = {key: shown(value) for key, value in provenance.items()}
     lines.append("provenance")
-    if "training_files" in shown:
-        lines.append(f"  training files  {shown['training_files']} (list sha256 {shown.get('training_files_sha256', '-')})")
-    if "training_config_sha256" in shown:
-        lines.append(f"  train config    sha256 {shown['training_config_sha256']}")
-    if "calibration_images" in shown:
-        lines.append(f"  calibration     {shown['calibration_images']} images (pixels sha256 {shown.get('calibration_sha256', '-')})")
-    if "int8_recipe" in shown:
-        lines.append(f"  INT8 recipe     {shown['int8_recipe']}")
+    if "training_files" in values:
+        lines.append(f"  training files  {values['training_files']} (list sha256 {values.get('training_files_sha256', '-')})")
+    if "training_config_sha256" in values:
+        lines.append(f"  train config    sha256 {values['training_config_sha256']}")
+    if "calibration_images" in values:
+        lines.append(f"  calibration     {values['calibration_images']} images (pixels sha256 {values.get('calibration_sha256', '-')})")
+    if "int8_recipe" in values:
+        lines.append(f"  INT8 recipe     {values['int8_recipe']}")
     if "parity" in provenance:
         lines += _parity_lines(provenance["parity"])
     return "\n".join(lines)

@@ -601,7 +601,7 @@ def _serve_http(outputs: _Outputs, units: list[_Camera], notify: Callable[[str],
     for unit in units:
         for work in unit.works:
             work.metrics = metrics
-            outputs.live_state.add_light(work.light, unit.spec.name, str(unit.source.spec))
+            outputs.live_state.add_light(work.light, unit.spec.name, str(unit.source.spec), unit.source.connected)
     host, port = str(outputs.server.server_address[0]), int(outputs.server.server_address[1])
     host = f"[{host}]" if ":" in host else host
     guarded = outputs.config.http_token is not None
@@ -747,7 +747,8 @@ class _Watch:
         """No frame this time round."""
         source = self.source
         if self.connected and source.live and not source.connected:
-            self.notify(f"source lost after frame {source.stats.frames_read}; reconnecting")
+            last = source.stats.frames_read - 1  # frames are numbered from 0 everywhere, as in --jsonl
+            self.notify(f"source lost after frame {last}; reconnecting" if last >= 0 else "source lost; reconnecting")
             self.connected = False
             self.on_lost()
         # Connected yet silent: a read that never returns (a hung camera). A read that times out is the

@@ -15,6 +15,7 @@ caller opens it with FFmpeg instead.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import ssl
 import urllib.parse
@@ -55,10 +56,12 @@ class MjpegCapture:
 
     def _open(self, url: str, open_timeout_s: float, read_timeout_s: float) -> None:
         parts = urllib.parse.urlsplit(url)
-        secure = parts.scheme.lower() == "https"
-        connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
-        options = {"context": ssl.create_default_context()} if secure else {}
-        self._connection = connection_class(parts.hostname or "", parts.port, timeout=open_timeout_s, **options)
+        if parts.scheme.lower() == "https":
+            self._connection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=open_timeout_s, context=ssl.create_default_context()
+            )
+        else:
+            self._connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=open_timeout_s)
         headers = {"Accept": "multipart/x-mixed-replace, image/jpeg;q=0.5"}
         if parts.username is not None:
             user = urllib.parse.unquote(parts.username)
@@ -107,10 +110,8 @@ class MjpegCapture:
     def release(self) -> None:
         for closing in (self._response, self._connection):
             if closing is not None:
-                try:
+                with contextlib.suppress(OSError):
                     closing.close()
-                except OSError:
-                    pass
         self._response = None
 
     # -- parts -------------------------------------------------------------------------------------

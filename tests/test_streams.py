@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -510,3 +511,42 @@ def test_a_config_file_with_passwords_that_others_can_read_is_warned_about(color
         result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--config", str(config), "--open-timeout", "0.3", "--fail-fast"])
         assert ("other users of this machine can read it: chmod 600" in result.output) is warned, result.output
         assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_stopped_while_waiting_for_its_source_it_still_writes_its_summary(color_model, tmp_path, stop):
+    """Ctrl-C or SIGTERM while the source has not answered yet: the summary line and --summary-json are
+    written (they were lost). Once serving, /readyz says the source is not connected yet, not that no
+    frame was classified."""
+    from live_page import free_port
+
+    summary = tmp_path / "summary.json"
+    http = f"127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--summary-json", str(summary)]
+    command += ["--source", f"http://127.0.0.1:{free_port()}/video", "--open-timeout", "0.5", "--stall-timeout", "1"]
+    if stop == signal.SIGINT:  # early: while the source is being opened
+        command += ["--open-timeout", "20"]
+    else:
+        command += ["--http", http]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if stop == signal.SIGTERM:
+            deadline = time.perf_counter() + 30
+            answer = None
+            while answer is None and time.perf_counter() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://{http}/readyz", timeout=2)
+                except urllib.error.HTTPError as error:
+                    answer = json.loads(error.read())
+                except OSError:
+                    time.sleep(0.2)
+            assert answer == {"ready": False, "why": "source not connected yet (waiting for it)"}
+        else:
+            time.sleep(3)
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == (130 if stop == signal.SIGINT else 0), stderr
+    assert "stopped by" in stderr and "Traceback" not in stderr
+    assert json.loads(summary.read_text())["stopped_by"] == ("Ctrl-C" if stop == signal.SIGINT else "signal")

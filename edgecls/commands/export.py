@@ -59,6 +59,7 @@ def export(
     min_class_score: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="CLASS=SCORE",
             help="CLASS=SCORE: report CLASS only when its probability is at least SCORE, else the next most "
             "probable class (e.g. off=0.9: a lit lamp is never called off on a hunch). Repeatable."
         ),

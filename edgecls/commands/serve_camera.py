@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +37,7 @@ def serve_camera(
     source: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="SOURCE",
             help="Camera index (0), device (/dev/video0), video file, or rtsp:// / http:// URL; repeat it for "
             "several cameras (one light each, the whole frame). ${NAME} is read from the environment "
             "(rtsp://admin:${CAM_PASSWORD}@host/...), so no password need be on the command line. Default: 0."
@@ -61,6 +65,7 @@ def serve_camera(
     webhook: Annotated[
         str | None,
         typer.Option(
+            metavar="URL",
             help="POST every change of state as JSON to this http(s) URL (retried with backoff); ${NAME} is read "
             "from the environment."
         ),
@@ -71,19 +76,20 @@ def serve_camera(
     min_score: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Below this smoothed score the state is 'unknown'.")
     ] = LiveConfig.min_score,
-    roi: Annotated[str | None, typer.Option(help="Classify only this region: X,Y,W,H in pixels.")] = None,
+    roi: Annotated[str | None, typer.Option(metavar="X,Y,W,H", help="Classify only this region: X,Y,W,H in pixels.")] = None,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many processed frames.")] = None,
     http: Annotated[
-        str | None, typer.Option(help="Serve /state, /stream.mjpg and a live page on HOST:PORT (e.g. 127.0.0.1:8080).")
+        str | None, typer.Option(metavar="HOST:PORT", help="Serve /state, /stream.mjpg and a live page on HOST:PORT (e.g. 127.0.0.1:8080).")
     ] = None,
     http_allow_host: Annotated[
         list[str] | None,
-        typer.Option(help="A Host name the loopback server also answers (a reverse proxy's); repeatable."),
+        typer.Option(metavar="NAME", help="A Host name the loopback server also answers (a reverse proxy's); repeatable."),
     ] = None,
     http_token: Annotated[
         str | None,
         typer.Option(
             envvar="EDGECLS_HTTP_TOKEN",
+            metavar="TOKEN",
             show_envvar=True,
             help="Every HTTP path but /healthz and /readyz needs this token (Bearer header, or /?token= once in a "
             "browser). Prefer the environment variable: a flag's value shows in `ps`.",
@@ -124,16 +130,38 @@ def serve_camera(
         info(describe(cameras))
     started: list = []
     try:
-        for camera, spec in zip(cameras, specs, strict=True):
-            frames = FrameSource(spec, realtime, open_timeout, read_timeout_s=stall_timeout_s, wait_for_source=not fail_fast)
-            started.append((camera, frames.start()))
-            info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
+        with _stop_signals_interrupt() as stopped_by:
+            for camera, spec in zip(cameras, specs, strict=True):
+                frames = FrameSource(spec, realtime, open_timeout, read_timeout_s=stall_timeout_s, wait_for_source=not fail_fast)
+                started.append((camera, frames.start()))
+                info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
+    except KeyboardInterrupt:  # stopped while the sources were opening: still a summary (and its file)
+        for _, frames in started:
+            frames.stop(wait_s=0.5)
+        _report(LiveSummary(provider=classifier.provider, stopped_by=stopped_by[0]), record, summary_json)
+        return
     except BaseException:
         for _, frames in started:
             frames.stop()
         raise
     summary = run_cameras(classifier, started, live_config, on_status=info)
     _report(summary, record, summary_json)
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[list[str]]:
+    """While the sources open: SIGTERM interrupts as Ctrl-C does; yields [what stopped it]."""
+    stopped_by = ["Ctrl-C"]
+
+    def interrupt(*_: object) -> None:
+        stopped_by[0] = "signal"
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield stopped_by
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _warn_if_others_read_secrets(config: Path, sources: list[str]) -> None:
