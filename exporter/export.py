@@ -188,11 +188,14 @@ def _export_precisions(
         images.close()
 
 
+MIN_IMAGES_TO_JUDGE = 30  # fewer check images than this cannot tell a model from a guess: warned, not refused
+
+
 def check_beats_chance(checks: CheckSet, force: bool) -> None:
     """The Keras model must beat always answering the most common class, by a clear margin: at least
     5 points, or a fifth of the way from that share to 100%. A model that does not has not learnt,
-    and exporting it would ship a guess. Classes without a check image are named: the gate cannot
-    see them.
+    and exporting it would ship a guess (with under MIN_IMAGES_TO_JUDGE check images, a warning only).
+    Classes without a check image are named: the gate cannot see them.
 
     Raises:
         EdgeclsError: the model does not beat chance, unless `force`.
@@ -214,11 +217,14 @@ def check_beats_chance(checks: CheckSet, force: bool) -> None:
         f"{checks.classes[int(counts.argmax())]} would be right on {majority:.1%}: it has not learnt (a model worth "
         f"shipping reaches {needed:.1%} or more here)."
     )
-    if not force:
+    if len(checks.labels) < MIN_IMAGES_TO_JUDGE:
+        logger.warning(message + f" With under {MIN_IMAGES_TO_JUDGE} check images that is not proof: exported.")
+    elif not force:
         raise EdgeclsError(
             message + " Train longer, with more images or another backbone; `force` exports it anyway."
         )
-    logger.warning(message + " Exported anyway (`force`).")
+    else:
+        logger.warning(message + " Exported anyway (`force`).")
 
 
 def _check_config(config: ExportConfig) -> None:
