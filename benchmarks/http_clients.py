@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from edgecls.runtime.live import LiveConfig, run_live
-from edgecls.runtime.streams import FrameSource, parse_source
+from edgecls.runtime.sources import parse_source
+from edgecls.runtime.streams import FrameSource
 
 from common import model_arguments, open_model
 

@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
-    from edgecls.runtime.bench import environment
+    from edgecls.bench import environment
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import cv2
 
-from edgecls.runtime.http import LiveState, start_server
+from edgecls.runtime.live.http import LiveState, start_server
 
 
 def free_port() -> int:

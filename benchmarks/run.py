@@ -109,7 +109,8 @@ def camera_throughput(model: Path, work: Path, frames: int) -> dict:
     from edgecls.datasets.traffic_lights import write_clip
     from edgecls.runtime.live import LiveConfig, run_live
     from edgecls.runtime.model import load_classifier
-    from edgecls.runtime.streams import FrameSource, parse_source
+    from edgecls.runtime.sources import parse_source
+    from edgecls.runtime.streams import FrameSource
 
     clip = work / "clip.avi"
     write_clip(clip, seconds=20, seed=3)
@@ -209,7 +210,8 @@ def main() -> None:
     from edgecls.console import import_tensorflow_quietly, info
 
     import_tensorflow_quietly()
-    from edgecls.runtime.bench import BenchSettings, bench_document, environment, format_table, plot_bench, run_bench
+    from edgecls.bench import bench_document, environment, format_table, plot_bench, run_bench
+    from edgecls.runtime.bench import BenchSettings
 
     started = time.perf_counter()
     settings = BenchSettings(batches=(1, 8), warmup=10, seconds=args.seconds)

@@ -105,7 +105,7 @@ def main() -> None:
     smallest, largest = records[0]["peak_rss_mib"], records[-1]["peak_rss_mib"]
     print(f"peak RSS {smallest} MiB -> {largest} MiB ({(largest / smallest - 1) * 100:+.1f}%)")
     if args.json:
-        from edgecls.runtime.bench import environment
+        from edgecls.bench import environment
 
         args.json.write_text(json.dumps({"environment": environment(), "runs": records}, indent=2) + "\n")
 

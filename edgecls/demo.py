@@ -101,7 +101,8 @@ def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Pat
     states) inside its ROI, and score the per-frame labels and the smoothed states against it."""
     from edgecls.datasets.traffic_lights import truth_path
     from edgecls.runtime.live import LiveConfig, run_live
-    from edgecls.runtime.streams import FrameSource, parse_source
+    from edgecls.runtime.sources import parse_source
+    from edgecls.runtime.streams import FrameSource
 
     truth = json.loads(truth_path(Path(clip)).read_text())
     states = truth["states"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecls.core.errors import StreamError
-from edgecls.runtime.streams import mask_credentials
+from edgecls.runtime.sources import mask_credentials
 
 if sys.version_info >= (3, 11):
     import tomllib

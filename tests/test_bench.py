@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from edgecls.bench import format_table
 from edgecls.cli import app
 from edgecls.core.errors import ProviderError
-from edgecls.runtime.bench import BenchSettings, bench_onnx, format_table, latency_stats, time_calls
+from edgecls.runtime.bench import BenchSettings, bench_onnx, latency_stats, time_calls
 from edgecls.runtime.providers import cuda_unavailable_reason
 
 

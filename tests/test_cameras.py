@@ -19,8 +19,10 @@ from edgecls.cli import app
 from edgecls.core.errors import StreamError
 from edgecls.runtime import load_classifier
 from edgecls.runtime.cameras import CameraSpec, LightSpec, cameras_from_sources, read_cameras
-from edgecls.runtime.live import STATE_COLORS_BGR, LiveConfig, run_cameras
-from edgecls.runtime.streams import FrameSource, parse_source
+from edgecls.runtime.live import LiveConfig, run_cameras
+from edgecls.runtime.live.draw import STATE_COLORS_BGR
+from edgecls.runtime.sources import parse_source
+from edgecls.runtime.streams import FrameSource
 
 
 def split_clip(path: Path, left: list[str], right: list[str], size=(320, 240)) -> Path:
@@ -284,29 +286,21 @@ def test_an_roi_outside_the_frame_is_refused_and_one_past_its_edge_is_clipped(co
     assert "camera north, light turn: ROI 400,0,50,50 (x, y, width, height) is not inside the frame" in result.output
 
 
-def test_two_cameras_on_one_source_are_two_series_on_metrics(color_model):
+def test_two_cameras_on_one_source_are_two_series_on_metrics():
     """Two cameras may read one stream (two views of one junction): each is its own series, labelled
     by camera, so Prometheus never sees one series twice."""
-    from types import SimpleNamespace
-
     from prometheus_client.parser import text_string_to_metric_families
 
-    from edgecls.runtime.metrics import LiveMetrics
-    from edgecls.runtime.streams import SourceStats
+    from edgecls.runtime.live import CameraStatus, LightStatus, Status
+    from edgecls.runtime.live.metrics import LiveMetrics
 
-    classifier = load_classifier(color_model, "cpu")
-    source = SimpleNamespace(spec="http://cam.local/video", stats=SourceStats(frames_read=7, skipped=2), connected=True, live=True)
-    cameras = [
-        SimpleNamespace(
-            spec=SimpleNamespace(name=name),
-            source=source,
-            works=[SimpleNamespace(summary=SimpleNamespace(processed=5), state="red", light=f"{name}-main", changes=1, classifier=classifier)],
-        )
-        for name in ("north", "south")
-    ]
-    metrics = LiveMetrics(cameras)  # type: ignore[arg-type]
-    metrics.observe_latency("north", "http://cam.local/video", 0.01)
-    samples = [(sample.name, tuple(sorted(sample.labels.items()))) for family in text_string_to_metric_families(metrics.render().decode()) for sample in family.samples]
+    source = "http://cam.local/video"
+    cameras = tuple(CameraStatus(name, source, True, True, 7, 5, 2, 0, 0, 2) for name in ("north", "south"))
+    lights = tuple(LightStatus(f"{name}-main", name, "red", 0.9, 25.0, True, 1) for name in ("north", "south"))
+    metrics = LiveMetrics(lambda: Status("cpu", "m.onnx", ("red", "green"), cameras, lights))
+    metrics.observe_latency("north", source, 0.01)
+    families = text_string_to_metric_families(metrics.render().decode())
+    samples = [(sample.name, tuple(sorted(sample.labels.items()))) for family in families for sample in family.samples]
     assert len(samples) == len(set(samples))
     read = {dict(labels)["camera"]: name for name, labels in samples if name == "edgecls_frames_read_total"}
     assert set(read) == {"north", "south"}

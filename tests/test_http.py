@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from edgecls.runtime.http import LiveState, start_server
+from edgecls.runtime.live.http import LiveState, start_server
 
 
 @pytest.fixture

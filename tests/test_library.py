@@ -20,7 +20,8 @@ from onnx_models import color_classifier
 from edgecls.exporter.export import ExportConfig, export
 from edgecls.runtime import classify_files, collect_inputs, load_classifier
 from edgecls.runtime.live import LiveConfig, run_live
-from edgecls.runtime.streams import FrameSource, parse_source
+from edgecls.runtime.streams import FrameSource
+from edgecls.runtime.sources import parse_source
 from edgecls.trainer.run import train
 
 work = Path(sys.argv[1])

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from edgecls.runtime.mjpeg import MjpegCapture
-from edgecls.runtime.streams import FrameSource, parse_source
+from edgecls.runtime.sources import parse_source
+from edgecls.runtime.streams import FrameSource
 
 
 def jpeg(value: int) -> bytes:

@@ -64,6 +64,7 @@ def test_wheel_holds_every_module_of_the_source_tree(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {name for name in names if name.endswith(".py")} == source_modules()
     assert "edgecls/commands/predict.py" in names  # the subpackage a hand-written list once missed
+    assert "edgecls/runtime/live/page.html" in names  # the live page is a file beside its server
     metadata = next(name for name in names if name.endswith(".dist-info/METADATA"))
     assert f"Version: {pyproject_version()}\n" in zipfile.ZipFile(wheel).read(metadata).decode()
 

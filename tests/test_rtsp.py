@@ -15,7 +15,8 @@ from test_streams import wait_until
 
 from edgecls.runtime import load_classifier
 from edgecls.runtime.live import LiveConfig, run_live
-from edgecls.runtime.streams import FIRST_BACKOFF_S, FrameSource, parse_source
+from edgecls.runtime.sources import parse_source
+from edgecls.runtime.streams import FIRST_BACKOFF_S, FrameSource
 
 from live_page import free_port
 

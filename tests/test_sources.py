@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from edgecls.core.errors import StreamError
-from edgecls.runtime.streams import FIRST_BACKOFF_S, FrameSource, SourceSpec
+from edgecls.runtime.sources import SourceSpec
+from edgecls.runtime.streams import FIRST_BACKOFF_S, FrameSource
 
 CAMERA = SourceSpec("camera", 0)
 

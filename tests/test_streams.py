@@ -19,10 +19,11 @@ import pytest
 
 from edgecls.core.errors import StreamError
 from edgecls.runtime import load_classifier
-from edgecls.runtime.http import LiveState, start_server
 from edgecls.runtime.live import LiveConfig, run_live
+from edgecls.runtime.live.http import LiveState, start_server
 from edgecls.runtime.smoothing import StateSmoother
-from edgecls.runtime.streams import FrameSource, SourceSpec, parse_source
+from edgecls.runtime.sources import SourceSpec, parse_source
+from edgecls.runtime.streams import FrameSource
 
 BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}
 
@@ -416,7 +417,7 @@ def test_credentials_in_a_stream_url_are_never_printed(color_model):
     from typer.testing import CliRunner
 
     from edgecls.cli import app
-    from edgecls.runtime.streams import mask_credentials
+    from edgecls.runtime.sources import mask_credentials
 
     url = "rtsp://admin:s3cret@127.0.0.1:9/live"
     assert mask_credentials(url) == "rtsp://admin:***@127.0.0.1:9/live"
@@ -485,7 +486,7 @@ def test_a_flashing_light_is_reported_as_flashing_on_the_file_s_own_clock(tmp_pa
 
 
 def test_a_password_comes_from_the_environment_and_is_never_shown(monkeypatch, tmp_path):
-    from edgecls.runtime.streams import expand_environment
+    from edgecls.runtime.sources import expand_environment
 
     monkeypatch.setenv("CAM_PASSWORD", "p@ss/w0rd")
     spec = parse_source("rtsp://admin:${CAM_PASSWORD}@cam.local/live")

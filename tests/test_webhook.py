@@ -16,8 +16,9 @@ from edgecls.cli import app
 from edgecls.core.errors import StreamError
 from edgecls.runtime import load_classifier
 from edgecls.runtime.live import LiveConfig, run_live
-from edgecls.runtime.streams import FrameSource, parse_source
-from edgecls.runtime.webhook import Webhook, WebhookPolicy
+from edgecls.runtime.live.webhook import Webhook, WebhookPolicy
+from edgecls.runtime.sources import parse_source
+from edgecls.runtime.streams import FrameSource
 
 FAST = WebhookPolicy(attempts=4, first_backoff_s=0.05, max_backoff_s=0.2, timeout_s=2.0)
 

@@ -48,7 +48,8 @@ def bench(
     plot: Annotated[Path | None, typer.Option(help="Write a PNG plot of latency and throughput here.")] = None,
 ) -> None:
     """Measure cold start, p50/p90/p99 latency and throughput per model, provider and batch size."""
-    from edgecls.runtime.bench import BenchSettings, bench_document, environment, format_table, plot_bench, run_bench
+    from edgecls.bench import bench_document, environment, format_table, plot_bench, run_bench
+    from edgecls.runtime.bench import BenchSettings
     from edgecls.runtime.providers import create_session
 
     settings = BenchSettings(

@@ -113,7 +113,8 @@ def serve_camera(
     from edgecls.runtime.cameras import cameras_from_sources, describe, read_cameras
     from edgecls.runtime.live import run_cameras
     from edgecls.runtime.model import load_classifier
-    from edgecls.runtime.streams import FrameSource, parse_source
+    from edgecls.runtime.sources import parse_source
+    from edgecls.runtime.streams import FrameSource
 
     live_config = config_from(LiveConfig, locals(), roi=parse_roi(roi), http_allow_host=tuple(http_allow_host or ()))
     if config is not None:
@@ -168,7 +169,7 @@ def _warn_if_others_read_secrets(config: Path, sources: list[str]) -> None:
     """A config file with a password in it should be readable by its owner only."""
     import shlex
 
-    from edgecls.runtime.streams import mask_credentials
+    from edgecls.runtime.sources import mask_credentials
 
     if any(mask_credentials(source) != source for source in sources) and config.stat().st_mode & 0o077:
         info(

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edgecls.core.errors import StreamError
-from edgecls.runtime.streams import expand_environment, mask_credentials
+from edgecls.runtime.sources import expand_environment, mask_credentials
 
 logger = logging.getLogger(__name__)
 

@@ -17,70 +17,17 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from edgecls.core.errors import StreamError
 from edgecls.core.text import printable
+from edgecls.runtime.live.state import LiveState
 
-if TYPE_CHECKING:
-    from edgecls.runtime.metrics import LiveMetrics
+__all__ = ["LiveServer", "LiveState", "check_token", "is_loopback", "start_server"]
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>edgecls live</title>
-<style>body{font-family:sans-serif;background:#111;color:#eee;margin:1em;max-width:60em}
-#state{font-size:3em;font-weight:bold;margin:.2em 0}#status{font-weight:bold;padding:.2em .5em;display:inline-block}
-.live{background:#264}.stale{background:#a60}.down{background:#a22}#detail,#changes{color:#bbb;font-size:.9em}
-img{width:100%;border:1px solid #444;transition:opacity .3s}ul{padding-left:1.2em}
-table{border-collapse:collapse;width:100%}td{padding:.35em .4em;border-bottom:1px solid #333}
-td.word{font-size:1.6em;font-weight:bold}td.badge{font-size:.8em;font-weight:bold}a{color:#8cf}</style></head>
-<body><div id="status">connecting…</div><div id="state">…</div><div id="detail"></div>
-<table id="lights"></table><img id="video" src="/stream.mjpg" alt="live stream"><div id="changes"></div>
-<script>
-const colors={red:"#f44",yellow:"#fd3",green:"#4e4",off:"#999"};
-const $=id=>document.getElementById(id);
-function show(kind,text,state,color){$("status").className=kind;$("status").textContent=text;
-$("state").textContent=state;$("state").style.color=color;$("video").style.opacity=kind==="live"?1:.3}
-function since(seconds){return seconds<90?`${seconds.toFixed(0)} s`:`${(seconds/60).toFixed(0)} min`}
-let lostAt=null,viewing=null;
-const esc=t=>String(t).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"})[c]);
-function lights(s){const now=[],rows=s.lights.map(l=>{const stale=l.age_s>s.stale_after_s;
-const kind=!l.connected?"down":stale?"stale":l.state==="unknown"?"unsure":"live";
-if(kind!=="live")now.push(l.light);const word=l.state.replace("_"," ");
-const detail={live:`for ${since(l.in_state_s)} · ${l.state_score.toFixed(2)}`,unsure:esc(l.reason||"no state yet"),
-stale:`no frame for ${l.age_s.toFixed(1)} s`,down:esc(l.reason)}[kind];
-return `<tr><td>${esc(l.light)}<br><small><a href="#" data-camera="${esc(l.camera)}">${esc(l.camera)}</a></small></td>`+
-`<td class="badge ${kind==="unsure"?"stale":kind}">`+
-`${{live:"LIVE",unsure:"UNKNOWN",stale:"STALE",down:"DISCONNECTED"}[kind]}</td>`+
-`<td class="word" style="color:${kind==="live"?colors[l.state.replace("flashing_","")]||"#eee":"#777"}">${esc(word)}</td><td>${detail}</td></tr>`});
-$("lights").innerHTML=rows.join("");$("state").textContent="";
-if(viewing===null||!s.lights.some(l=>l.camera===viewing))viewing=s.lights[0].camera;
-const src="/stream.mjpg?camera="+encodeURIComponent(viewing);if($("video").getAttribute("src")!==src)$("video").src=src;
-$("video").style.opacity=s.lights.some(l=>l.camera===viewing&&(!l.connected||l.age_s>s.stale_after_s))?.3:1;
-$("status").className=now.length?"down":"live";
-$("status").textContent=now.length?`NOT CURRENT: ${now.join(", ")}`:`LIVE · ${s.lights.length} lights`;
-$("detail").textContent=`${s.provider} · model ${s.model} · video: ${viewing} (tap a camera's name to watch it)`}
-$("lights").onclick=e=>{const a=e.target.closest("[data-camera]");if(a){e.preventDefault();viewing=a.dataset.camera}};
-async function poll(){try{const r=await fetch("/state",{cache:"no-store"});const s=await r.json();lostAt=null;
-if(s.lights&&s.lights.length>1){lights(s)}else{
-const stale=s.age_s>s.stale_after_s,name=s.state.replace("_"," ");
-if(!s.connected)show("down",`DISCONNECTED: ${s.reason}; last state shown is not current`,name,"#777");
-else if(stale)show("stale",`STALE: no fresh frame for ${s.age_s.toFixed(1)} s`,name,"#777");
-else show("live",`LIVE · ${name} for ${since(s.in_state_s)}`,name,colors[s.state.replace("flashing_","")]||"#eee");
-$("detail").textContent=(!s.connected||stale?"":`state score ${s.state_score.toFixed(2)} · ${s.fps.toFixed(1)} fps · `)+`${s.provider} · `+
-`source ${s.source} · model ${s.model}`+(s.reason&&s.connected?` · ${s.reason}`:"")}
-$("changes").innerHTML="<b>last changes</b><ul>"+s.changes.map(c=>`<li>${esc(c.time.slice(11,19))} UTC: `+
-`${c.light?esc(c.light)+": ":""}${esc(c.from)} → ${esc(c.to)}${c.reason?" ("+esc(c.reason)+")":""}</li>`).join("")+"</ul>";
-}catch(e){show("down","SERVER UNREACHABLE: the last state shown is not current",$("state").textContent,"#777");
-document.querySelectorAll("#lights td").forEach(td=>td.style.color="#777");
-document.querySelectorAll("#lights td.badge").forEach(td=>{td.className="badge";td.textContent="NO ANSWER"});
-lostAt=lostAt||new Date();$("detail").textContent=`no answer from the server since ${lostAt.toLocaleTimeString()}`}
-setTimeout(poll,500)}poll();
-</script></body></html>
-"""
+PAGE = (Path(__file__).parent / "page.html").read_text(encoding="utf-8")  # the live page, its script inline
 
 
 def _content_security_policy(page: str) -> str:
@@ -96,191 +43,6 @@ def _content_security_policy(page: str) -> str:
 
 
 CONTENT_SECURITY_POLICY = _content_security_policy(PAGE)
-
-
-class LiveState:
-    """What the processing loop publishes and the HTTP handlers read (thread-safe)."""
-
-    def __init__(self, stale_after_s: float = 3.0) -> None:
-        self.stale_after_s = stale_after_s  # /readyz: a state older than this is not fresh
-        self._lock = threading.Condition()
-        self._state: dict = {
-            "state": "unknown",
-            "score": 0.0,
-            "fps": 0.0,
-            "provider": "",
-            "frame": -1,
-            "reason": "starting",
-            "connected": True,
-            "state_score": 0.0,
-            "source": "",
-            "model": "",
-        }
-        self._changes: deque[dict] = deque(maxlen=10)  # the newest first
-        self._lights: dict[str, dict] = {}  # per light: what /state lists and /readyz checks
-        self._camera_jpegs: dict[str, tuple[int, bytes]] = {}  # several cameras: each one's newest annotated frame
-        self._watchers: dict[str, int] = {}  # several cameras: open streams per camera (frames are drawn only then)
-        self._changed_at = time.monotonic()
-        self._updated = time.monotonic()
-        self._jpeg: bytes | None = None
-        self._sequence = 0
-        self.closed = False
-        self.metrics: LiveMetrics | None = None  # set by the live loop: what /metrics serves
-
-    def publish(self, state: dict, jpeg: bytes | None) -> None:
-        with self._lock:
-            self._state = {**self._state, **state}
-            self._updated = time.monotonic()
-            if jpeg is not None:
-                self._jpeg = jpeg
-                self._sequence += 1
-            self._lock.notify_all()
-
-    def mark(self, **fields: object) -> None:
-        """Change fields of the state (a change of state, a lost source) without a new frame."""
-        with self._lock:
-            self._state = {**self._state, **fields}
-
-    def add_light(self, name: str, camera: str, source: str, connected: bool = True) -> None:
-        """A light the run reads (before its first frame: `unknown`, not ready; `connected` False while
-        its source has not answered yet)."""
-        now = time.monotonic()
-        with self._lock:
-            if not self._lights:
-                self._state["connected"] = connected
-            self._lights[name] = {
-                "light": name,
-                "camera": camera,
-                "source": source,
-                "state": "unknown",
-                "state_score": 0.0,
-                "fps": 0.0,
-                "frame": -1,
-                "connected": connected,
-                "reason": "starting" if connected else "waiting for the source",
-                "_updated": now,
-                "_changed": now,
-            }
-
-    def update_light(self, name: str, **fields: object) -> None:
-        """A light's newest classified frame: its smoothed state, score, rate and its source's connection."""
-        with self._lock:
-            entry = self._lights.get(name)
-            if entry is not None:
-                entry.update(fields, _updated=time.monotonic())
-
-    def change(self, event: dict) -> None:
-        """A change of the reported state (an event): the state, its reason, the list of changes."""
-        with self._lock:
-            connected = event["reason"] != "source lost"
-            entry = self._lights.get(event["light"])
-            if entry is not None:
-                entry.update(state=event["to"], reason=event["reason"], connected=connected, _changed=time.monotonic())
-            if len(self._lights) <= 1:  # the page's single-light view
-                self._state = {**self._state, "state": event["to"], "reason": event["reason"], "connected": connected}
-                self._changed_at = time.monotonic()
-            change = {key: event[key] for key in ("time", "from", "to", "reason")}
-            self._changes.appendleft({"light": event["light"], **change} if len(self._lights) > 1 else change)
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            now = time.monotonic()
-            lights = [
-                {
-                    **{key: value for key, value in entry.items() if not key.startswith("_")},
-                    "age_s": round(now - entry["_updated"], 3),
-                    "in_state_s": round(now - entry["_changed"], 3),
-                }
-                for entry in self._lights.values()
-            ]
-            common = {"stale_after_s": self.stale_after_s, "changes": list(self._changes), "lights": lights}
-            if len(lights) > 1:  # each light has its own state: the top level says only what they share
-                return {key: self._state[key] for key in ("provider", "source", "model")} | common
-            return {
-                **self._state,
-                "age_s": round(now - self._updated, 3),
-                "in_state_s": round(now - self._changed_at, 3),
-                **common,
-            }
-
-    def readiness(self) -> tuple[bool, str]:
-        """Whether the state is fresh (a frame classified within `stale_after_s`, the source there), and why not."""
-        state = self.snapshot()
-        if self.closed:
-            return False, "stopped"
-        if len(state["lights"]) > 1:
-            problems = [
-                f"{light['light']} ({light['camera']}): {problem}"
-                for light in state["lights"]
-                if (problem := self._light_problem(light))
-            ]
-            return not problems, "; ".join(problems) or "fresh"
-        problem = self._light_problem(state)
-        return not problem, problem or "fresh"
-
-    def _light_problem(self, light: dict) -> str:
-        """Why a light's state (or the single light's top level) is not fresh; empty when it is."""
-        if not light["connected"]:
-            return "source lost" if light["frame"] >= 0 else "source not connected yet (waiting for it)"
-        if light["frame"] < 0:
-            return "no frame classified yet"
-        if light["age_s"] > self.stale_after_s:
-            return f"no fresh frame for {light['age_s']:.1f}s"
-        return ""
-
-    def watching(self, camera: str) -> bool:
-        """Whether anyone streams `camera` now (`/stream.mjpg?camera=NAME`): drawing and encoding its
-        frames is work for a viewer only."""
-        with self._lock:
-            return self._watchers.get(camera, 0) > 0
-
-    def publish_camera(self, camera: str, jpeg: bytes) -> None:
-        with self._lock:
-            sequence = self._camera_jpegs.get(camera, (0, b""))[0] + 1
-            self._camera_jpegs[camera] = (sequence, jpeg)
-            self._lock.notify_all()
-
-    def cameras(self) -> list[str]:
-        """The cameras of the lights, in the order they were added."""
-        with self._lock:
-            return list(dict.fromkeys(entry["camera"] for entry in self._lights.values()))
-
-    def camera_jpegs(self, camera: str) -> Iterator[bytes]:
-        """Each new annotated frame of `camera` while the caller reads them (counted as a viewer)."""
-        with self._lock:
-            self._watchers[camera] = self._watchers.get(camera, 0) + 1
-        try:
-            seen = 0
-            while not self.closed:
-                with self._lock:
-                    if self._camera_jpegs.get(camera, (0, b""))[0] == seen and not self.closed:
-                        self._lock.wait(5.0)
-                    sequence, jpeg = self._camera_jpegs.get(camera, (0, b""))
-                if sequence != seen and jpeg:
-                    seen = sequence
-                    yield jpeg
-        finally:
-            with self._lock:
-                self._watchers[camera] -= 1
-
-    def jpegs(self) -> Iterator[bytes]:
-        """Each new annotated frame of the one light's view."""
-        sequence = -1
-        while not self.closed:
-            sequence, jpeg = self.next_jpeg(sequence)
-            if jpeg is not None:
-                yield jpeg
-
-    def next_jpeg(self, after: int, timeout_s: float = 5.0) -> tuple[int, bytes | None]:
-        with self._lock:
-            if self._sequence == after and not self.closed:
-                self._lock.wait(timeout_s)
-            return self._sequence, self._jpeg
-
-    def close(self) -> None:
-        with self._lock:
-            self.closed = True
-            self._lock.notify_all()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -375,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             self._send(200, b'{"ok": true}', "application/json")
         elif path == "/metrics" and self.live.metrics is not None:
-            from edgecls.runtime.metrics import CONTENT_TYPE
+            from edgecls.runtime.live.metrics import CONTENT_TYPE
 
             self._send(200, self.live.metrics.render(), CONTENT_TYPE)
         elif path == "/readyz":
@@ -503,6 +265,8 @@ class LiveServer(ThreadingHTTPServer):
         self._watcher = threading.Thread(target=self._watch, name="edgecls-http-watch", daemon=True)
         super().__init__(address, handler)
         self._watcher.start()
+        self.host, self.port = str(self.server_address[0]), int(self.server_address[1])  # the real port, also for port 0
+        self.url = f"http://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}/"
 
     def process_request(self, request, client_address) -> None:  # on the accept thread
         with self._lock:

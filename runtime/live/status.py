@@ -1,0 +1,40 @@
+"""The public snapshot of a live run: what /metrics, the summary and the tests read, one frozen
+value per call, built from the sources' and lights' own figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    camera: str
+    source: str  # as it may be shown: credentials masked
+    live: bool  # a camera or stream (a file read frame by frame is not)
+    connected: bool  # delivering frames now (a file: always)
+    frames_read: int
+    processed: int  # frames classified
+    dropped: int  # frames a newer one replaced before they were classified
+    reconnects: int
+    frozen: int  # reads that waited out their timeout
+    skipped: int  # frames that could not be read: a stream's broken part, a file's corrupt stretch
+
+
+@dataclass(frozen=True)
+class LightStatus:
+    light: str
+    camera: str
+    state: str  # as reported: a class, flashing_<colour> or unknown
+    state_score: float
+    fps: float
+    connected: bool
+    state_changes: int
+
+
+@dataclass(frozen=True)
+class Status:
+    provider: str
+    model: str  # the model file's name
+    classes: tuple[str, ...]
+    cameras: tuple[CameraStatus, ...]
+    lights: tuple[LightStatus, ...]
