@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgecls.core.errors import EdgeclsError, ParityError
-from edgecls.core.files import hold_paths
+from edgecls.core.files import hold_paths, write_text_atomic
 from edgecls.exporter.export import ExportConfig
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     with _stage(result, "bench", "6/6 a short benchmark"):
         _bench(written, result)
     document = {"figures": result.figures, "paths": result.paths, "seconds": result.seconds}
-    (out / "demo.json").write_text(json.dumps(document, indent=2) + "\n")
+    write_text_atomic(out / "demo.json", json.dumps(document, indent=2) + "\n")
     result.paths["summary"] = str(out / "demo.json")
     return result
 
@@ -188,7 +188,7 @@ def _fresh_folder(out: Path) -> Path:
             raise EdgeclsError(f"`out` {out} exists and is not an earlier demo's folder; choose another `out`.")
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    marker.write_text("made by edgecls demo; replaced by the next demo\n")
+    write_text_atomic(marker, "made by edgecls demo; replaced by the next demo\n")
     return out
 
 

@@ -181,3 +181,12 @@ def test_the_progress_protocol_is_silent_until_a_reporter_is_handed_in():
     finally:
         progress.set_reporter(previous)
     assert seen == [("work", 2), 1, 1, "closed"]
+
+
+def test_a_config_override_that_names_no_field_is_an_error():
+    from edgecls.commands import config_from
+    from edgecls.runtime.live import LiveConfig
+
+    assert config_from(LiveConfig, {"smooth": 3, "model": "m.onnx"}, roi=(1, 2, 3, 4)).roi == (1, 2, 3, 4)
+    with pytest.raises(TypeError, match="LiveConfig has no field rio"):
+        config_from(LiveConfig, {}, rio=(1, 2, 3, 4))

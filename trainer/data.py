@@ -155,12 +155,24 @@ def load_dataset(
         train_index, val_index = stratified_split(everything.labels.tolist(), val_split, seed)
         train, val = (_take(everything, train_index), _take(everything, val_index))
 
+    warnings += _check_split(train, val, classes, len(skipped))
+    return Dataset(classes, train, val, skipped + left_out, warnings)
+
+
+def _check_split(train: Split, val: Split, classes: list[str], skipped: int) -> list[str]:
+    """What the split lacks: a class without a readable training image or no validation image at all
+    (errors), and small classes, classes without a validation image and files in both (warnings).
+
+    Raises:
+        DataError: a class has no readable training image, or there is no validation image.
+    """
+    warnings: list[str] = []
     counts = Counter(train.labels.tolist())
     unreadable = [name for index, name in enumerate(classes) if counts[index] == 0]
     if unreadable:
         raise DataError(
             f"class(es) {', '.join(unreadable)} have no readable training image "
-            f"({len(skipped)} file(s) skipped, listed above). Add readable images."
+            f"({skipped} file(s) skipped, listed above). Add readable images."
         )
     few = [f"{name} ({counts[index]})" for index, name in enumerate(classes) if counts[index] < FEW_IMAGES_WARNING]
     if few:
@@ -181,7 +193,7 @@ def load_dataset(
             f"{len(shared)} byte-identical file(s) are in both training and validation, which inflates "
             f"validation accuracy; e.g. {', '.join(examples)}"
         )
-    return Dataset(classes, train, val, skipped + left_out, warnings)
+    return warnings
 
 
 def _label_conflicts(split: Split, classes: list[str]) -> list[str]:

@@ -233,7 +233,7 @@ def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distrib
     for name, run_stage in stages:
         if name in state.finished:
             if name == "bottleneck" and len(stages) > 1:
-                models[2].load_weights(model_path)  # the model as the finished head left it
+                models.model.load_weights(model_path)  # the model as the finished head left it
             continue
         run_stage(run)
         if result.interrupted or result.nan:
@@ -261,7 +261,7 @@ class _Stages:
 
     config: TrainConfig
     dataset: Dataset
-    models: tuple  # backbone, head, the whole model, the feature extractor
+    models: _Models
     weights: dict[int, float] | None  # class weights
     model_path: Path
     checkpoints: Checkpoints
@@ -298,8 +298,16 @@ def _load_data(config: TrainConfig, size: int, run_dir: Path) -> Dataset:
     return dataset
 
 
-def _build_models(config: TrainConfig, size: int, num_classes: int):
-    """The backbone, the head, the whole model (uint8 image -> probabilities) and the feature extractor."""
+@dataclass(frozen=True)
+class _Models:
+    backbone: Any
+    head: Any
+    model: Any  # the whole model: uint8 image -> probabilities
+    extractor: Any  # uint8 image -> the backbone's features
+
+
+def _build_models(config: TrainConfig, size: int, num_classes: int) -> _Models:
+    """The backbone, the head, the whole model and the feature extractor."""
     import keras
 
     from edgecls.trainer.backbones import build_backbone
@@ -316,7 +324,7 @@ def _build_models(config: TrainConfig, size: int, num_classes: int):
     backbone = build_backbone(config.backbone, config.weights, size)
     head = build_head(backbone.output_shape[-1], num_classes, config.head_units, config.dropout, config.seed)
     model, extractor = assemble_model(config.backbone, backbone, head, size, config.weights != "none")
-    return backbone, head, model, extractor
+    return _Models(backbone, head, model, extractor)
 
 
 def _final_metrics(metrics: dict, interrupted: bool) -> None:
@@ -367,7 +375,7 @@ def _bottleneck_stage(run: _Stages) -> None:
 
     config, dataset, weights, result = run.config, run.dataset, run.weights, run.result
     started = time.perf_counter()
-    backbone, head, model, extractor = run.models
+    backbone, head, model, extractor = run.models.backbone, run.models.head, run.models.model, run.models.extractor
     backbone.trainable = False
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
     if run.distribution.worker_dir is not None:  # only the chief writes the shared cache
@@ -438,7 +446,7 @@ def _image_stage(run: _Stages) -> None:
 
     config, dataset, result = run.config, run.dataset, run.result
     started = time.perf_counter()
-    model = run.models[2]
+    model = run.models.model
     stage, epochs, rate, optimizer = _image_stage_optimizer(run)
     log = fit_stage(
         model,
@@ -489,7 +497,7 @@ def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:
 
     from edgecls.trainer.finetune import unfreeze_last_layers
 
-    config, backbone = run.config, run.models[0]
+    config, backbone = run.config, run.models.backbone
     if config.weights != "none":
         count = unfreeze_last_layers(backbone, config.fine_tune_layers)
         rate = config.fine_tune_learning_rate

@@ -32,27 +32,84 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
     return x, y, width, height
 
 
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="SOURCE",
+        help="Camera index (0), device (/dev/video0), video file, or rtsp:// / http:// URL; repeat it for "
+        "several cameras (one light each, the whole frame). ${NAME} is read from the environment "
+        "(rtsp://admin:${CAM_PASSWORD}@host/...), so no password need be on the command line. Default: 0.",
+    ),
+]
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help="A TOML file of cameras, each with its source and named lights (regions): "
+        '[[camera]] name = "north", source = "rtsp://...", [[camera.light]] name = "main", roi = [x, y, w, h].',
+    ),
+]
+
+WebhookOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="URL",
+        help="POST every change of state as JSON to this http(s) URL (retried with backoff); ${NAME} is read "
+        "from the environment.",
+    ),
+]
+
+HttpTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="EDGECLS_HTTP_TOKEN",
+        metavar="TOKEN",
+        show_envvar=True,
+        help="Every HTTP path but /healthz and /readyz needs this token (Bearer header, or /?token= once in a "
+        "browser). Prefer the environment variable: a flag's value shows in `ps`.",
+    ),
+]
+
+HttpOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="HOST:PORT", help="Serve /state, /stream.mjpg and a live page on HOST:PORT (e.g. 127.0.0.1:8080)."
+    ),
+]
+
+AllowHostOption = Annotated[
+    list[str] | None,
+    typer.Option(metavar="NAME", help="A Host name the loopback server also answers (a reverse proxy's); repeatable."),
+]
+
+FailFastOption = Annotated[
+    bool, typer.Option("--fail-fast", help="Exit if a live source is down at start, instead of waiting for it.")
+]
+
+RealtimeOption = Annotated[
+    bool, typer.Option("--realtime", help="Play a file at its frame rate, dropping frames like a live source.")
+]
+
+
+StallTimeoutOption = Annotated[
+    float,
+    typer.Option("--stall-timeout", min=0.5, help="Seconds without a fresh frame before a live source is lost."),
+]
+
+SmoothOption = Annotated[int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")]
+
+MinScoreOption = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Below this smoothed score the state is 'unknown'.")
+]
+
+
 def serve_camera(
     model: Annotated[Path, typer.Argument(help="The .onnx file written by `edgecls export`.", dir_okay=False)],
-    source: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="SOURCE",
-            help="Camera index (0), device (/dev/video0), video file, or rtsp:// / http:// URL; repeat it for "
-            "several cameras (one light each, the whole frame). ${NAME} is read from the environment "
-            "(rtsp://admin:${CAM_PASSWORD}@host/...), so no password need be on the command line. Default: 0."
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            exists=True,
-            dir_okay=False,
-            help="A TOML file of cameras, each with its source and named lights (regions): "
-            '[[camera]] name = "north", source = "rtsp://...", [[camera.light]] name = "main", roi = [x, y, w, h].',
-        ),
-    ] = None,
+    source: SourceOption = None,
+    config: ConfigOption = None,
     provider: Annotated[Provider, typer.Option(help="auto (CUDA, else CPU), cpu or cuda.")] = Provider.auto,
     show: Annotated[bool, typer.Option("--show", help="Show a window with the overlay (q quits).")] = False,
     record: Annotated[Path | None, typer.Option(help="Write the annotated video here (.avi or .mp4).")] = None,
@@ -62,91 +119,78 @@ def serve_camera(
     events: Annotated[
         Path | None, typer.Option(help="Every change of state as one JSON object to PATH, or - for stdout.")
     ] = None,
-    webhook: Annotated[
-        str | None,
-        typer.Option(
-            metavar="URL",
-            help="POST every change of state as JSON to this http(s) URL (retried with backoff); ${NAME} is read "
-            "from the environment."
-        ),
+    webhook: WebhookOption = None,
+    smooth: SmoothOption = LiveConfig.smooth,
+    min_score: MinScoreOption = LiveConfig.min_score,
+    roi: Annotated[
+        str | None, typer.Option(metavar="X,Y,W,H", help="Classify only this region: X,Y,W,H in pixels.")
     ] = None,
-    smooth: Annotated[
-        int, typer.Option(min=1, help="Average over the last N frames, with hysteresis.")
-    ] = LiveConfig.smooth,
-    min_score: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Below this smoothed score the state is 'unknown'.")
-    ] = LiveConfig.min_score,
-    roi: Annotated[str | None, typer.Option(metavar="X,Y,W,H", help="Classify only this region: X,Y,W,H in pixels.")] = None,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many processed frames.")] = None,
-    http: Annotated[
-        str | None, typer.Option(metavar="HOST:PORT", help="Serve /state, /stream.mjpg and a live page on HOST:PORT (e.g. 127.0.0.1:8080).")
-    ] = None,
-    http_allow_host: Annotated[
-        list[str] | None,
-        typer.Option(metavar="NAME", help="A Host name the loopback server also answers (a reverse proxy's); repeatable."),
-    ] = None,
-    http_token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="EDGECLS_HTTP_TOKEN",
-            metavar="TOKEN",
-            show_envvar=True,
-            help="Every HTTP path but /healthz and /readyz needs this token (Bearer header, or /?token= once in a "
-            "browser). Prefer the environment variable: a flag's value shows in `ps`.",
-        ),
-    ] = None,
-    realtime: Annotated[
-        bool, typer.Option("--realtime", help="Play a file at its frame rate, dropping frames like a live source.")
-    ] = False,
+    http: HttpOption = None,
+    http_allow_host: AllowHostOption = None,
+    http_token: HttpTokenOption = None,
+    realtime: RealtimeOption = False,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads for inference (0: onnxruntime decides).")] = 0,
     open_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the source to open.")] = 5.0,
-    stall_timeout_s: Annotated[
-        float, typer.Option("--stall-timeout", min=0.5, help="Seconds without a fresh frame before a live source is lost.")
-    ] = LiveConfig.stall_timeout_s,
-    fail_fast: Annotated[
-        bool, typer.Option("--fail-fast", help="Exit if a live source is down at start, instead of waiting for it.")
-    ] = False,
+    stall_timeout_s: StallTimeoutOption = LiveConfig.stall_timeout_s,
+    fail_fast: FailFastOption = False,
     summary_json: Annotated[Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")] = None,
 ) -> None:
     """Classify live sources frame by frame, every light of every camera in one loop; Ctrl-C or
     SIGTERM stop it cleanly with a summary."""
-    from edgecls.runtime.cameras import cameras_from_sources, describe, read_cameras
+    from edgecls.runtime.cameras import describe
     from edgecls.runtime.live import run_cameras
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.sources import parse_source
     from edgecls.runtime.streams import FrameSource
 
     live_config = config_from(LiveConfig, locals(), roi=parse_roi(roi), http_allow_host=tuple(http_allow_host or ()))
-    if config is not None:
-        if source or roi:
-            raise StreamError("`config` lists the cameras: give it without `source` and `roi`.")
-        cameras = read_cameras(config)
-        _warn_if_others_read_secrets(config, [camera.source for camera in cameras])
-    else:
-        cameras = cameras_from_sources(source or ["0"], live_config.roi, live_config.light)
+    cameras = _cameras(config, source, roi, live_config)
     specs = [parse_source(camera.source) for camera in cameras]  # every path checked before anything opens
     classifier = load_classifier(model, provider, threads=threads or None)
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
     if len(cameras) > 1 or len(cameras[0].lights) > 1:
         info(describe(cameras))
-    started: list = []
     try:
         with _stop_signals_interrupt() as stopped_by:
-            for camera, spec in zip(cameras, specs, strict=True):
-                frames = FrameSource(spec, realtime, open_timeout, read_timeout_s=stall_timeout_s, wait_for_source=not fail_fast)
-                started.append((camera, frames.start()))
-                info(f"reading {spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
+            sources = [
+                FrameSource(spec, realtime, open_timeout, stall_timeout_s, wait_for_source=not fail_fast)
+                for spec in specs
+            ]
+            started = list(zip(cameras, _start_all(sources), strict=True))
     except KeyboardInterrupt:  # stopped while the sources were opening: still a summary (and its file)
-        for _, frames in started:
-            frames.stop(wait_s=0.5)
         _report(LiveSummary(provider=classifier.provider, stopped_by=stopped_by[0]), record, summary_json)
         return
-    except BaseException:
-        for _, frames in started:
-            frames.stop()
-        raise
     summary = run_cameras(classifier, started, live_config, on_status=info)
     _report(summary, record, summary_json)
+
+
+def _start_all(sources: list) -> list:
+    """Open each source in turn (see FrameSource.start), saying how it is read; if one fails or the
+    user stops the run meanwhile, those opened are stopped again."""
+    started: list = []
+    try:
+        for frames in sources:
+            started.append(frames.start())
+            info(f"reading {frames.spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
+    except BaseException:
+        for frames in started:
+            frames.stop(wait_s=0.5)
+        raise
+    return started
+
+
+def _cameras(config: Path | None, source: list[str] | None, roi: str | None, live_config: LiveConfig) -> list:
+    """The cameras and lights: from the `config` file, or one per `source`."""
+    from edgecls.runtime.cameras import cameras_from_sources, read_cameras
+
+    if config is None:
+        return cameras_from_sources(source or ["0"], live_config.roi, live_config.light)
+    if source or roi:
+        raise StreamError("`config` lists the cameras: give it without `source` and `roi`.")
+    cameras = read_cameras(config)
+    _warn_if_others_read_secrets(config, [camera.source for camera in cameras])
+    return cameras
 
 
 @contextlib.contextmanager
@@ -193,7 +237,9 @@ def _report(summary: LiveSummary, record: Path | None, summary_json: Path | None
 
         write_text_atomic(summary_json, json.dumps(summary.to_dict(), indent=2) + "\n")
     if summary.skipped:
-        info(f"stepped over {summary.skipped} unreadable frame(s): broken parts of a stream, or a corrupt stretch of a file")
+        info(
+            f"stepped over {summary.skipped} unreadable frame(s): broken parts of a stream, or a corrupt stretch of a file"
+        )
     if record and record.exists() and not any(error.startswith("--record") for error in summary.errors):
         info(f"recording: {record}")
     for error in summary.errors:

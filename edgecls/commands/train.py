@@ -32,9 +32,7 @@ DEFAULT_HEAD_UNITS = ",".join(str(width) for width in DEFAULTS.head_units)
 
 
 LR_SCHEDULE_HELP = "plateau: cut the learning rate when validation loss stalls; cosine: decay it over the epochs."
-FLIP_HELP = (
-    "Mirror left-right while augmenting; --no-flip where left and right differ (text, arrows, horizontal traffic lights)."
-)
+FLIP_HELP = "Mirror left-right while augmenting; --no-flip where left and right differ (text, arrows, horizontal traffic lights)."
 HEAD_LR_HELP = "Head (and from-scratch) learning rate, Adam."
 IMAGE_CACHE_HELP = (
     "Keep the pre-scan's decoded images at model size in a file in the run directory while training "
@@ -55,10 +53,19 @@ CLASS_WEIGHT_HELP = (
 )
 
 
+DataOption = Annotated[
+    Path | None, typer.Option(help="Folder with one subfolder of images per class.", file_okay=False)
+]
+
+AugmentOption = Annotated[
+    bool, typer.Option(help="Flips, shifts, rotation, zoom, softening, brightness while fine-tuning.")
+]
+
+HeadUnitsOption = Annotated[str, typer.Option(help="Widths of the head's dense layers, comma-separated.")]
+
+
 def train(
-    data: Annotated[
-        Path | None, typer.Option(help="Folder with one subfolder of images per class.", file_okay=False)
-    ] = None,
+    data: DataOption = None,
     val_data: Annotated[Path | None, typer.Option(help="Separate validation folder (same classes).")] = None,
     val_split: Annotated[float, typer.Option(help="Share of each class held out for validation.")] = DEFAULTS.val_split,
     seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and augmentation.")] = DEFAULTS.seed,
@@ -82,13 +89,9 @@ def train(
         int, typer.Option(min=1, help="Early stopping: epochs without a better validation loss.")
     ] = DEFAULTS.patience,
     lr_schedule: Annotated[Schedule, typer.Option(help=LR_SCHEDULE_HELP)] = DEFAULT_SCHEDULE,
-    augment: Annotated[
-        bool, typer.Option(help="Flips, shifts, rotation, zoom, softening, brightness while fine-tuning.")
-    ] = DEFAULTS.augment,
+    augment: AugmentOption = DEFAULTS.augment,
     flip: Annotated[bool, typer.Option(help=FLIP_HELP)] = DEFAULTS.flip,
-    head_units: Annotated[
-        str, typer.Option(help="Widths of the head's dense layers, comma-separated.")
-    ] = DEFAULT_HEAD_UNITS,
+    head_units: HeadUnitsOption = DEFAULT_HEAD_UNITS,
     dropout: Annotated[float, typer.Option(help="Dropout after each dense layer of the head.")] = DEFAULTS.dropout,
     class_weight: Annotated[ClassWeight, typer.Option(help=CLASS_WEIGHT_HELP)] = DEFAULT_CLASS_WEIGHT,
     out: Annotated[Path | None, typer.Option(help="Run directory (default: runs/<backbone>-NNN).")] = None,
@@ -108,7 +111,9 @@ def train(
 
     if resume is not None:
         if data is not None:
-            raise EdgeclsError("--resume continues a run with its own settings (its config.json): pass it without --data.")
+            raise EdgeclsError(
+                "--resume continues a run with its own settings (its config.json): pass it without --data."
+            )
         result = resume_training(resume)
     elif data is None:
         raise EdgeclsError("--data is needed: the folder with one subfolder of images per class (or --resume RUN_DIR).")
