@@ -24,7 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from live_page import Camera, encoded_frames
+from edgecls.datasets.clips import ClipTruth, truth_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the loopback camera the tests use
+from helpers.loopback import Camera, encoded_frames  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:
@@ -92,8 +95,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     frames = encoded_frames(args.clip, limit=300, quality=85)
-    truth = Path(str(args.clip) + ".truth.json")
-    roi = json.loads(truth.read_text())["roi"] if truth.exists() else [0, 0, 160, 160]
+    roi = list(ClipTruth.read(args.clip).roi) if truth_path(args.clip).exists() else [0, 0, 160, 160]
     rows = []
     print("cameras lights | fps min  mean | latency p50  p99 ms | dropped | RSS MiB at 5 s -> end")
     for count in (int(part) for part in args.cameras.split(",")):

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgecls.datasets.clips import recall_by_class
 from edgecls.datasets.traffic_lights import FRAMINGS, STATES, render_traffic_light
-from edgecls.demo import recall_by_class
 from edgecls.runtime import classify_files, collect_inputs
 
 from common import model_arguments, open_model

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
+from edgecls.datasets.clips import ClipTruth
+
 STATES = ("red", "yellow", "green", "off")
 ORDER = ("red", "yellow", "green")
 # Display colours of lit signals, from deep to pale; the core is white whatever the colour. Photographs
@@ -317,8 +319,8 @@ def write_clip(
         writer.write(cv2.cvtColor(np.asarray(frame), cv2.COLOR_RGB2BGR))
         states.append(state)
     writer.release()
-    truth = {"fps": fps, "roi": [0, 0, width, height] if whole_frame else list(roi), "states": states, "flashing": flashing}
-    Path(str(out) + ".truth.json").write_text(json.dumps(truth) + "\n")
+    roi = (0, 0, width, height) if whole_frame else tuple(roi)
+    ClipTruth(fps, roi, states, [(start, end) for start, end in flashing]).write(out)
     print(f"wrote {num_frames} frames to {out}")
 
 
@@ -361,20 +363,8 @@ def score_clip_file(classifier, clip: Path) -> dict:
     from edgecls.demo import score_clip
 
     with tempfile.TemporaryDirectory() as folder:
-        frames_out = Path(folder) / "frames.jsonl"
-        score_clip(classifier, clip, frames_out)
-        truth_file = json.loads(Path(str(clip) + ".truth.json").read_text())
-        frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
-    states = truth_file["states"]
-    # Inside a flashing spell the per-frame truth is yellow or off, and the state to report is
-    # flashing_yellow: the seconds it takes to see the cycle count against the state's score.
-    reported = list(states)
-    for start, end in truth_file.get("flashing", []):
-        reported[start:end] = ["flashing_yellow"] * (end - start)
-    return {
-        "clip_frames": recall([(states[f["frame"]], f["label"]) for f in frames]),
-        "clip_state": recall([(reported[f["frame"]], f["state"]) for f in frames]),
-    }
+        scores = score_clip(classifier, clip, Path(folder) / "frames.jsonl")
+    return {"clip_frames": scores["clip_frame_recall"], "clip_state": scores["clip_state_recall"]}
 
 
 def off_rule(info, rows: list[tuple[str, np.ndarray]], limit: float | None) -> dict:
@@ -426,7 +416,7 @@ def yardstick(model: Path, out: Path, per_class: int, seed: int, seconds: float)
 
 
 def recall(pairs: list[tuple[str, str]]) -> dict:
-    from edgecls.demo import recall_by_class
+    from edgecls.datasets.clips import recall_by_class
 
     return {
         "accuracy": round(sum(t == p for t, p in pairs) / len(pairs), 4),

@@ -13,114 +13,17 @@ Needs Debian's `chromium` and `pip install websocket-client` (the `bench` extra)
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
-import cv2
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the loopback camera and browser the tests use
 
-from edgecls.runtime.live.http import LiveState, start_server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def encoded_frames(clip: Path, limit: int | None = None, quality: int = 95) -> list[bytes]:
-    """The frames of `clip` (the first `limit`), each encoded as JPEG once."""
-    capture = cv2.VideoCapture(str(clip))
-    frames = []
-    while limit is None or len(frames) < limit:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes())
-    return frames
-
-
-class Camera:
-    """An MJPEG-over-HTTP camera on 127.0.0.1 looping pre-encoded `frames` at `fps`; `feeding`
-    cleared = frozen (the connection stays open, nothing is sent)."""
-
-    def __init__(self, frames: list[bytes], fps: float = 25.0, max_clients: int = 32) -> None:
-        self.frames, self.period = frames, 1.0 / fps
-        self.live = LiveState()
-        self.server = start_server("127.0.0.1:0", self.live, max_clients=max_clients)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
-        self.feeding = threading.Event()
-        self.feeding.set()
-        threading.Thread(target=self._feed, daemon=True).start()
-
-    def _feed(self) -> None:
-        index, next_at = 0, time.perf_counter()
-        while not self.live.closed:
-            if self.feeding.is_set():
-                self.live.publish({}, self.frames[index % len(self.frames)])
-                index += 1
-            next_at += self.period
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-
-    def close(self) -> None:
-        self.live.close()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Browser:
-    """Headless Chromium with one page, driven through the DevTools protocol."""
-
-    def __init__(self, width: int = 420, height: int = 900) -> None:
-        import websocket  # websocket-client
-
-        port = free_port()
-        self.process = subprocess.Popen(
-            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}",
-             f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.time() + 20
-        while True:
-            try:
-                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=2))
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.3)
-        page = next(target for target in targets if target["type"] == "page")
-        self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], suppress_origin=True)
-        self.next_id = 0
-
-    def call(self, method: str, **params) -> dict:
-        self.next_id += 1
-        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv())
-            if message.get("id") == self.next_id:
-                return message.get("result", {})
-
-    def text(self, element_id: str) -> str:
-        """The text of one element of the page, as the viewer sees it now."""
-        expression = f"document.getElementById({json.dumps(element_id)}).textContent"
-        return self.call("Runtime.evaluate", expression=expression)["result"].get("value", "")
-
-    def screenshot(self, path: Path) -> None:
-        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
-        print(f"wrote {path}")
-
-    def close(self) -> None:
-        self.socket.close()
-        self.process.terminate()
+from helpers.browser import Browser  # noqa: E402
+from helpers.loopback import Camera, encoded_frames, free_port  # noqa: E402
 
 
 def main() -> None:

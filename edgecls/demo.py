@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgecls.core.errors import EdgeclsError, ParityError
 from edgecls.core.files import hold_paths, write_text_atomic
+from edgecls.datasets.clips import recall_by_class
 from edgecls.exporter.export import ExportConfig
 
 if TYPE_CHECKING:
@@ -83,74 +84,26 @@ def imagenet_available(backbone: str, image_size: int) -> tuple[bool, str]:
     return True, ""
 
 
-def recall_by_class(pairs: list[tuple[str, str]]) -> dict[str, float]:
-    """Per-class recall from (truth, predicted) pairs: of the items of each class, the share predicted so."""
-    classes = sorted({truth for truth, _ in pairs})
-    return {
-        name: round(
-            sum(truth == predicted for truth, predicted in pairs if truth == name)
-            / sum(truth == name for truth, _ in pairs),
-            4,
-        )
-        for name in classes
-    }
-
-
-def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Path | None = None) -> dict[str, float]:
-    """Run serve-camera's loop on a clip that has a ground truth (`<clip>.truth.json`: fps, roi,
-    states) inside its ROI, and score the per-frame labels and the smoothed states against it."""
-    from edgecls.datasets.traffic_lights import truth_path
+def score_clip(classifier: Classifier, clip: Path, frames_out: Path, record: Path | None = None) -> dict:
+    """Run serve-camera's loop on a clip that has a ground truth (see `edgecls.datasets.clips`) inside
+    its ROI, and score the per-frame labels and the smoothed states against it."""
+    from edgecls.datasets.clips import ClipTruth, score_frames
     from edgecls.runtime.live import LiveConfig, run_live
     from edgecls.runtime.sources import parse_source
     from edgecls.runtime.streams import FrameSource
 
-    truth = json.loads(truth_path(Path(clip)).read_text())
-    states = truth["states"]
+    truth = ClipTruth.read(clip)
     source = FrameSource(parse_source(str(clip))).start()
-    config = LiveConfig(smooth=3, roi=tuple(truth["roi"]), jsonl=frames_out, record=record)
+    config = LiveConfig(smooth=3, roi=truth.roi, jsonl=frames_out, record=record)
     summary = run_live(classifier, source, config, on_status=logger.info)
     frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
-    spans = [tuple(span) for span in truth.get("flashing", [])]
-    flashing = {index for start, end in spans for index in range(start, end)}
-    label_right = sum(frame["label"] == states[frame["frame"]] for frame in frames)
-    state_right = sum(
-        frame["state"] == states[frame["frame"]] or (frame["frame"] in flashing and frame["state"] == "flashing_yellow")
-        for frame in frames
-    )
-    recall = recall_by_class([(states[frame["frame"]], frame["label"]) for frame in frames])
+    scores = score_frames(truth, frames)
     logger.info(
-        f"{summary.line()}\nper-frame accuracy {label_right / len(frames):.2%}, smoothed state "
-        f"{state_right / len(frames):.2%} against the clip's ground truth ({len(frames)} frames); per-frame recall "
-        + ", ".join(f"{name} {value:.1%}" for name, value in recall.items())
+        f"{summary.line()}\nper-frame accuracy {scores['clip_frame_accuracy']:.2%}, smoothed state "
+        f"{scores['clip_smoothed_accuracy']:.2%} against the clip's ground truth ({len(frames)} frames); per-frame "
+        "recall " + ", ".join(f"{name} {value:.1%}" for name, value in scores["clip_frame_recall"].items())
     )
-    scores = {
-        "clip_frame_accuracy": round(label_right / len(frames), 4),
-        "clip_smoothed_accuracy": round(state_right / len(frames), 4),
-        "clip_frame_recall": recall,
-        "clip_fps": round(summary.fps, 1),
-    }
-    if spans:
-        scores.update(flashing_delays(frames, spans, truth["fps"]))
-    return scores
-
-
-def flashing_delays(frames: list[dict], spans: list[tuple[int, int]], fps: float) -> dict[str, float | None]:
-    """Seconds from each flashing spell's start to the first `flashing_yellow` reported, and from its
-    end to the first steady state reported (the worst spell; None if never)."""
-    reported = sorted((frame["frame"], frame["state"]) for frame in frames)
-    detected: list[float] = []
-    cleared: list[float] = []
-    for start, end in spans:
-        first = next((i for i, state in reported if i >= start and state == "flashing_yellow"), None)
-        back = next((i for i, state in reported if i >= end and not state.startswith("flashing")), None)
-        if first is not None and first < end:
-            detected.append((first - start) / fps)
-        if back is not None:
-            cleared.append((back - end) / fps)
-    return {
-        "clip_flashing_detected_s": round(max(detected), 2) if len(detected) == len(spans) else None,
-        "clip_flashing_cleared_s": round(max(cleared), 2) if len(cleared) == len(spans) else None,
-    }
+    return {**scores, "clip_fps": round(summary.fps, 1)}
 
 
 def run_demo(config: DemoConfig) -> DemoResult:

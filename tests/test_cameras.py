@@ -12,7 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_streams import BGR, MjpegServer, wait_until
+from helpers.clips import BGR
+from helpers.loopback import MjpegServer
+from helpers.waiting import wait_until
 from typer.testing import CliRunner
 
 from edgecls.cli import app
@@ -259,7 +261,7 @@ def test_each_camera_has_a_video_with_its_lights_boxed(color_model, tmp_path):
 
 
 def test_an_roi_outside_the_frame_is_refused_and_one_past_its_edge_is_clipped(color_model, tmp_path):
-    from test_streams import write_clip
+    from helpers.clips import write_clip
 
     clip = write_clip(tmp_path / "red.avi", ["red"] * 5, size=(320, 240))
     runner = CliRunner()

@@ -140,7 +140,7 @@ def test_readyz_is_503_with_the_reason_unless_the_state_is_fresh():
 
 def serve_clip_with_http(model, folder, address: str, *extra: str):
     """serve-camera over a five-frame clip with `--http address` (and `extra` options): typer's result."""
-    from test_streams import write_clip
+    from helpers.clips import write_clip
     from typer.testing import CliRunner
 
     from edgecls.cli import app

@@ -11,22 +11,20 @@ import time
 import cv2
 import numpy as np
 import pytest
+from helpers.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
 
 
 def wait_for(read, expected: str, timeout: float = 15.0) -> str:
-    deadline, text = time.perf_counter() + timeout, ""
-    while time.perf_counter() < deadline:
-        text = read()
-        if text.startswith(expected):
-            return text
-        time.sleep(0.2)
-    return text
+    """The text `read()` gives once it starts with `expected` (or the last one, after `timeout`)."""
+    wait_until(lambda: read().startswith(expected), timeout)
+    return read()
 
 
 def test_the_page_shows_live_disconnected_and_server_unreachable(color_model, tmp_path):
-    from live_page import Browser, Camera, encoded_frames, free_port
+    from helpers.browser import Browser
+    from helpers.loopback import Camera, encoded_frames, free_port
 
     clip = tmp_path / "red.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
@@ -65,9 +63,11 @@ def test_a_hostile_label_is_shown_as_text_and_never_runs(tmp_path):
     appears, no script of it runs, and the page's policy allows only the page's own script."""
     import urllib.request
 
+    from helpers.browser import Browser
+    from helpers.loopback import Camera, encoded_frames, free_port
+
     from edgecls.runtime.contract import build_metadata
 
-    from live_page import Browser, Camera, encoded_frames, free_port
     from onnx_models import color_classifier
 
     hostile = "<img src=x onerror=\"document.title='pwned'\">"

@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_streams import wait_until
+from helpers.loopback import free_port
+from helpers.waiting import wait_until
 
 from edgecls.runtime import load_classifier
 from edgecls.runtime.live import LiveConfig, run_live
 from edgecls.runtime.sources import parse_source
 from edgecls.runtime.streams import FIRST_BACKOFF_S, FrameSource
-
-from live_page import free_port
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 CAMERA = Path(__file__).with_name("rtsp_camera.py")

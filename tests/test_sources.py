@@ -1,234 +1,78 @@
-"""Live sources that behave like a service's: frozen cameras, reconnect backoff, a camera that is
-down at start, and rates over the time a source was connected. Fake captures, seconds each."""
+"""What a `source` names and how it is shown (runtime/sources.py): files, devices, URLs, credentials
+masked everywhere, secrets read from the environment."""
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
+from helpers.clips import write_clip
 
 from edgecls.core.errors import StreamError
-from edgecls.runtime.sources import SourceSpec
-from edgecls.runtime.streams import FIRST_BACKOFF_S, FrameSource
-
-CAMERA = SourceSpec("camera", 0)
+from edgecls.runtime.sources import parse_source
+from edgecls.runtime.streams import FrameSource
 
 
-class ScriptedCapture:
-    """`good` fresh frames (pixel value 1), then `then`: "fail" (reads fail) or "freeze" (a read blocks
-    `block_s`, as FFmpeg's read timeout does, and returns an old frame: pixel value 99)."""
-
-    def __init__(self, good: int, then: str = "fail", block_s: float = 0.0, opens: bool = True) -> None:
-        self.good, self.then, self.block_s, self.opens = good, then, block_s, opens
-        self.count = 0
-        self.opened_at = time.perf_counter()
-
-    def isOpened(self):  # noqa: N802 - OpenCV's name
-        return self.opens
-
-    def get(self, prop):
-        return 25.0
-
-    def read(self):
-        self.count += 1
-        if self.count <= self.good:
-            time.sleep(0.01)
-            return True, np.full((8, 8, 3), 1, np.uint8)
-        if self.then == "freeze":
-            time.sleep(self.block_s)
-            return True, np.full((8, 8, 3), 99, np.uint8)
-        return False, None
-
-    def release(self):
-        pass
+@pytest.fixture
+def clip(tmp_path):
+    states = ["red"] * 20 + ["green"] * 20 + ["blue"] * 20
+    return write_clip(tmp_path / "clip.avi", states), states
 
 
-def drain(source: FrameSource, seconds: float) -> list[int]:
-    """Pixel values of every frame handed out within `seconds`."""
-    values, deadline = [], time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        frame = source.get(timeout_s=0.05)
-        if frame is not None:
-            values.append(int(frame.image[0, 0, 0]))
-    return values
-
-
-def test_a_frozen_camera_is_lost_within_the_read_timeout_and_its_old_frame_never_handed_out():
-    captures = []
-
-    def factory(*args):
-        captures.append(ScriptedCapture(good=5, then="freeze", block_s=0.6) if not captures else ScriptedCapture(500))
-        return captures[-1]
-
-    source = FrameSource(CAMERA, read_timeout_s=0.6, capture_factory=factory).start()
-    try:
-        values = drain(source, 2.0)
-    finally:
-        source.stop()
-    assert 99 not in values and values.count(1) > 5  # fresh frames before and after, never the old one
-    assert source.stats.frozen == 1 and source.stats.reconnects == 1 and len(captures) == 2
-    # declared lost when the read timed out, then reopened after the first backoff step
-    assert captures[1].opened_at - captures[0].opened_at < 0.05 * 5 + 0.6 + FIRST_BACKOFF_S + 0.3
-
-
-def test_a_frozen_camera_s_last_picture_replayed_on_reconnect_is_not_new():
-    """An MJPEG server hands a new connection its current frame: after a freeze that is the old
-    picture, and it is not handed out as fresh. The next, different pictures are."""
-
-    class Pictures(ScriptedCapture):
-        def __init__(self, values: list[int], then_block_s: float) -> None:
-            super().__init__(good=len(values))
-            self.values, self.then_block_s = values, then_block_s
-
-        def read(self):
-            self.count += 1
-            if self.count > len(self.values):
-                time.sleep(self.then_block_s)  # frozen: the read waits out the timeout
-                return False, None
-            time.sleep(0.05)
-            return True, np.full((8, 8, 3), self.values[self.count - 1], np.uint8)
-
-    captures = []
-
-    def factory(*args):
-        first = not captures
-        captures.append(Pictures([10, 11, 12, 13, 14], 0.6) if first else Pictures([14, 20, 21, 22, 23, 24], 5.0))
-        return captures[-1]
-
-    source = FrameSource(CAMERA, read_timeout_s=0.6, capture_factory=factory).start()
-    try:
-        values = drain(source, 2.5)
-    finally:
-        source.stop()
-    assert source.stats.frozen == 1 and len(captures) == 2
-    assert values.count(14) == 1 and values[-5:] == [20, 21, 22, 23, 24], values
-
-
-def test_the_backoff_starts_short_again_after_a_good_connection():
-    captures = []
-
-    def factory(*args):
-        captures.append(ScriptedCapture(good=3))  # every connection delivers frames, then drops
-        return captures[-1]
-
-    source = FrameSource(CAMERA, read_timeout_s=1.0, capture_factory=factory, max_backoff_s=8).start()
-    try:
-        drain(source, 3.0)
-    finally:
-        source.stop()
-    gaps = [later.opened_at - earlier.opened_at for earlier, later in zip(captures, captures[1:], strict=False)]
-    assert len(gaps) >= 3
-    assert max(gaps) < FIRST_BACKOFF_S + 0.3, gaps  # never 1, 2, 4 s: each outage starts at the first step
-
-
-def test_a_camera_down_at_start_is_waited_for_unless_failing_fast():
-    attempts = []
-
-    def factory(*args):
-        attempts.append(time.perf_counter())
-        return ScriptedCapture(500, opens=len(attempts) > 3)  # up from the fourth attempt
-
-    with pytest.raises(StreamError, match="could not be opened"):
-        FrameSource(CAMERA, open_timeout_s=0.2, read_timeout_s=0.2, capture_factory=factory).start()
-    attempts.clear()
-    source = FrameSource(CAMERA, open_timeout_s=0.2, read_timeout_s=0.2, capture_factory=factory, wait_for_source=True)
+def test_missing_sources_fail_fast_with_a_clear_message(tmp_path):
+    with pytest.raises(StreamError, match="no such file"):
+        parse_source(str(tmp_path / "missing.mp4"))
     started = time.perf_counter()
-    source.start()
-    try:
-        assert time.perf_counter() - started < 1.0 and not source.connected  # the service starts regardless
-        values = drain(source, 5.0)
-    finally:
-        source.stop()
-    assert values and source.connected is True and len(attempts) == 4
+    with pytest.raises(StreamError, match="could not be opened"):
+        FrameSource(parse_source("http://127.0.0.1:9/stream.mjpg"), open_timeout_s=2, read_timeout_s=2).start()
+    assert time.perf_counter() - started < 5
 
 
-def test_rates_count_only_the_time_connected(color_model):
-    from edgecls.runtime.live import LiveConfig, run_live
-    from edgecls.runtime.model import load_classifier
+def test_credentials_in_a_stream_url_are_never_printed(color_model):
+    from typer.testing import CliRunner
 
-    captures = []
+    from edgecls.cli import app
+    from edgecls.runtime.sources import mask_credentials
 
-    def factory(*args):
-        captures.append(ScriptedCapture(good=40, opens=len(captures) not in (1, 2)))  # away for two attempts
-        return captures[-1]
-
-    classifier = load_classifier(color_model, "cpu")
-    source = FrameSource(CAMERA, read_timeout_s=1.0, capture_factory=factory).start()
-    summary = run_live(classifier, source, LiveConfig(max_frames=70))
-    assert summary.processed == 70 and summary.reconnects == 1 and len(captures) == 4
-    assert summary.connected_seconds < summary.seconds - 1.0  # 3.5 s of backoff (0.5, 1, 2): not connected
-    assert summary.fps == pytest.approx(70 / summary.connected_seconds, rel=0.05)
-
-
-def timeline(*spans: tuple[str, float], fps: float = 25.0) -> list[tuple[float, str]]:
-    """(time, state) per frame for consecutive (state, seconds) spans."""
-    frames, now = [], 0.0
-    for state, seconds in spans:
-        for _ in range(int(round(seconds * fps))):
-            frames.append((now, state))
-            now += 1 / fps
-    return frames
+    url = "rtsp://admin:s3cret@127.0.0.1:9/live"
+    assert mask_credentials(url) == "rtsp://admin:***@127.0.0.1:9/live"
+    assert str(parse_source(url)) == "rtsp://admin:***@127.0.0.1:9/live"
+    assert mask_credentials("http://host/path@x") == "http://host/path@x"  # no credentials: unchanged
+    # a password with @ and / in it, a token alone, and secrets in the query
+    assert mask_credentials("rtsp://admin:p@ss/w0rd@cam.local/live") == "rtsp://admin:***@cam.local/live"
+    assert mask_credentials("http://T0KEN@cam.local/feed") == "http://***@cam.local/feed"
+    query = "http://cam/x.mjpg?user=admin&password=s3&pwd=s3&token=s3&api_key=s3&Secret=s3&auth=s3&pass=s3&size=2"
+    assert mask_credentials(query) == (
+        "http://cam/x.mjpg?user=admin&password=***&pwd=***&token=***&api_key=***&Secret=***&auth=***&pass=***&size=2"
+    )
+    result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", url, "--open-timeout", "0.5", "--fail-fast"])
+    assert result.exit_code == 2 and "s3cret" not in result.output and "admin:***@" in result.output
 
 
-def test_flashing_yellow_is_reported_within_three_seconds_and_ends_as_fast():
-    from edgecls.runtime.smoothing import FlashDetector
+def test_a_password_comes_from_the_environment_and_is_never_shown(monkeypatch, tmp_path):
+    from edgecls.runtime.sources import expand_environment
 
-    flashing = [("yellow", 0.5), ("off", 0.5)] * 4
-    frames = timeline(("red", 3.0), *flashing, ("green", 4.0))
-    detector = FlashDetector(("green", "off", "red", "yellow"))
-    reported = [(now, detector.update(now, state)) for now, state in frames]
-    flash_start = next(now for now, state in frames if state == "yellow")
-    flash_end = next(now for now, state in frames if state == "green")
-    first = next(now for now, state in reported if state == "flashing_yellow")
-    assert flash_start <= first <= flash_start + 3.0
-    steady = next(now for now, state in reported if now > flash_end and state == "green")
-    assert steady - flash_end <= 3.0
-    assert all(state == "flashing_yellow" for now, state in reported if first <= now < flash_end)
-    assert {state for now, state in reported if now < flash_start} == {"red"}  # a steady light never flashes
+    monkeypatch.setenv("CAM_PASSWORD", "p@ss/w0rd")
+    spec = parse_source("rtsp://admin:${CAM_PASSWORD}@cam.local/live")
+    assert spec.target == "rtsp://admin:p@ss/w0rd@cam.local/live"
+    assert str(spec) == "rtsp://admin:***@cam.local/live"
+    assert expand_environment("http://cam/x.mjpg?token=${CAM_PASSWORD}&size=2", "source").endswith("token=p@ss/w0rd&size=2")
+    monkeypatch.delenv("CAM_PASSWORD")
+    with pytest.raises(StreamError) as error:
+        parse_source("rtsp://admin:${CAM_PASSWORD}@cam.local/live")
+    assert "environment variable CAM_PASSWORD is not set" in str(error.value) and "export CAM_PASSWORD=" in str(error.value)
 
 
-def test_an_outage_and_a_normal_cycle_are_not_flashing():
-    from edgecls.runtime.smoothing import FlashDetector
+def test_a_config_file_with_passwords_that_others_can_read_is_warned_about(color_model, tmp_path):
+    from typer.testing import CliRunner
 
-    frames = timeline(("red", 3.0), ("green", 2.5), ("yellow", 1.0), ("red", 0.8), ("off", 2.0), ("red", 3.0))
-    detector = FlashDetector(("green", "off", "red", "yellow"))
-    assert not any(detector.update(now, state).startswith("flashing") for now, state in frames)
-    passthrough = FlashDetector(("red", "green", "blue"))  # no `off` class: nothing to detect
-    assert passthrough.update(0.0, "red") == "red"
+    from edgecls.cli import app
 
-
-class StuckCapture(ScriptedCapture):
-    """Green frames at 25 fps with sensor noise, except between `stuck_from` and `stuck_to` (frame
-    numbers) where the very same picture repeats: a stuck encoder."""
-
-    def __init__(self, stuck_from: int, stuck_to: int) -> None:
-        super().__init__(good=10_000)
-        self.stuck_from, self.stuck_to = stuck_from, stuck_to
-        self.rng = np.random.default_rng(0)
-        self.still = self._picture()
-
-    def _picture(self) -> np.ndarray:
-        image = np.zeros((48, 64, 3), np.uint8)
-        image[..., 1] = 200 + self.rng.integers(0, 20, (48, 64))  # green, BGR
-        return image
-
-    def read(self):
-        self.count += 1
-        time.sleep(0.04)
-        return True, self.still if self.stuck_from <= self.count < self.stuck_to else self._picture()
-
-
-def test_a_picture_that_never_changes_is_a_frozen_frame_not_a_state(color_model, tmp_path):
-    import json
-
-    from edgecls.runtime.live import LiveConfig, run_live
-    from edgecls.runtime.model import load_classifier
-
-    source = FrameSource(CAMERA, capture_factory=lambda *a: StuckCapture(25, 75)).start()
-    config = LiveConfig(smooth=1, stall_timeout_s=1.0, events=tmp_path / "events.jsonl", max_frames=110)
-    summary = run_live(load_classifier(color_model, "cpu"), source, config)
-    changes = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    steps = [(change["to"], change["reason"]) for change in changes]
-    assert steps == [("green", ""), ("unknown", "frozen frame"), ("green", "")]
-    assert summary.final_state == "green"
+    clip = write_clip(tmp_path / "red.avi", ["red"] * 3)
+    config = tmp_path / "cameras.toml"
+    config.write_text(f'[[camera]]\nname = "a"\nsource = "{clip}"\n[[camera]]\nname = "b"\nsource = "rtsp://admin:s3cret@127.0.0.1:9/x"\n')
+    for mode, warned in ((0o644, True), (0o600, False)):
+        config.chmod(mode)
+        result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--config", str(config), "--open-timeout", "0.3", "--fail-fast"])
+        assert ("other users of this machine can read it: chmod 600" in result.output) is warned, result.output
+        assert "s3cret" not in result.output

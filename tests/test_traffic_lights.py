@@ -8,13 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from edgecls.cli import app
+from edgecls.core.errors import DataError
+from edgecls.datasets.clips import truth_path
 from edgecls.datasets.traffic_lights import (
     LAMPS,
     STATES,
     cycle_states,
     render_light,
     render_traffic_light,
-    truth_path,
     write_clip,
 )
 
@@ -173,3 +174,24 @@ def test_the_signal_marks_its_flashing_yellow_spells():
             assert sum(a != b for a, b in zip(spell, spell[1:], strict=False)) >= 4  # lit and dark at least twice
             found += 1
     assert found >= 3
+
+
+def test_a_run_is_scored_against_the_clip_truth(tmp_path):
+    """One truth, written and read back, scores a run: a flashing spell's frames are right as
+    flashing_yellow or as their own lamp, and the delays are the first flashing report and the first
+    steady one after the spell, in seconds."""
+    from edgecls.datasets.clips import ClipTruth, score_frames
+
+    states = ["red"] * 4 + ["off", "yellow"] * 4 + ["green"] * 4
+    ClipTruth(4.0, (1, 2, 3, 4), states, [(4, 12)]).write(tmp_path / "c.avi")
+    truth = ClipTruth.read(tmp_path / "c.avi")
+    assert truth.roi == (1, 2, 3, 4) and truth.flashing == [(4, 12)]
+    reported = ["red"] * 4 + ["off", "yellow"] + ["flashing_yellow"] * 6 + ["flashing_yellow", "green", "green", "green"]
+    frames = [{"frame": index, "label": states[index], "state": state} for index, state in enumerate(reported)]
+    scores = score_frames(truth, frames)
+    assert scores["clip_frame_accuracy"] == 1.0
+    assert scores["clip_smoothed_accuracy"] == 15 / 16  # frame 12 still says flashing: wrong
+    assert scores["clip_flashing_detected_s"] == 0.5 and scores["clip_flashing_cleared_s"] == 0.25
+    assert scores["clip_state_recall"] == {"flashing_yellow": 0.75, "green": 0.75, "red": 1.0}  # the spell's first two said their lamp
+    with pytest.raises(DataError, match="no ground truth"):
+        ClipTruth.read(tmp_path / "other.avi")

@@ -9,7 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from test_streams import write_clip
+from helpers.clips import write_clip
 from typer.testing import CliRunner
 
 from edgecls.cli import app
@@ -230,8 +230,8 @@ def test_a_webhook_that_is_not_a_url_is_refused_before_anything_runs(color_model
 def test_metrics_count_what_the_webhook_delivered(color_model, receiver, tmp_path):
     import urllib.request
 
+    from helpers.waiting import wait_until
     from prometheus_client.parser import text_string_to_metric_families
-    from test_streams import wait_until
 
     target = receiver(failures=1)
     path = write_clip(tmp_path / "clip.avi", ["red"] * 20 + ["green"] * 60)

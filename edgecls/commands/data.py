@@ -48,7 +48,8 @@ def traffic_clip(
     ] = False,
 ) -> None:
     """Render a 640x480 clip of a traffic light cycling red/green/yellow (and off), with its ground truth beside it."""
-    from edgecls.datasets.traffic_lights import truth_path, write_clip
+    from edgecls.datasets.clips import truth_path
+    from edgecls.datasets.traffic_lights import write_clip
 
     truth = write_clip(out, seconds=seconds, fps=fps, seed=seed, night=True if night else None, whole_frame=whole_frame)
     info(

@@ -1,4 +1,5 @@
-"""serve-camera's parts on generated video, a local MJPEG server and fake captures."""
+"""The live loop end to end (runtime/live/): files in order, the HTTP view, signals, CLI errors, outputs
+checked and flushed, recording, rates, frozen pictures, a summary whatever stops it."""
 
 from __future__ import annotations
 
@@ -11,31 +12,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
+from helpers.captures import FakeCapture, green, noisy_green, pictures
+from helpers.clips import write_clip
+from helpers.loopback import MjpegServer
+from helpers.waiting import wait_until
 
-from edgecls.core.errors import StreamError
 from edgecls.runtime import load_classifier
 from edgecls.runtime.live import LiveConfig, run_live
-from edgecls.runtime.live.http import LiveState, start_server
-from edgecls.runtime.smoothing import StateSmoother
 from edgecls.runtime.sources import SourceSpec, parse_source
 from edgecls.runtime.streams import FrameSource
 
-BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}
-
-
-def write_clip(path: Path, states: list[str], size=(320, 240), fps=25.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
-    for state in states:
-        frame = np.zeros((size[1], size[0], 3), np.uint8)
-        frame[:] = BGR[state]
-        writer.write(frame)
-    writer.release()
-    return path
+CAMERA = SourceSpec("camera", 0)
 
 
 @pytest.fixture
@@ -44,14 +34,37 @@ def clip(tmp_path):
     return write_clip(tmp_path / "clip.avi", states), states
 
 
-def test_smoother_ignores_one_odd_frame_and_reports_unknown():
-    smoother = StateSmoother(("red", "green"), window=5, min_score=0.6)
-    red, green, unsure = np.array([0.9, 0.1]), np.array([0.1, 0.9]), np.array([0.55, 0.45])
-    states = [smoother.update(p)[0] for p in [red, red, red, green, red, red]]
-    assert states == ["red"] * 6
-    assert [smoother.update(green)[0] for _ in range(5)][-1] == "green"
-    fresh = StateSmoother(("red", "green"), window=1, min_score=0.6)
-    assert fresh.update(unsure)[0] == "unknown"
+def test_rates_count_only_the_time_connected(color_model):
+    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.model import load_classifier
+
+    captures = []
+
+    def factory(*args):
+        captures.append(FakeCapture(pictures([1] * 40), opens=len(captures) not in (1, 2)))  # away for two attempts
+        return captures[-1]
+
+    classifier = load_classifier(color_model, "cpu")
+    source = FrameSource(CAMERA, read_timeout_s=1.0, capture_factory=factory).start()
+    summary = run_live(classifier, source, LiveConfig(max_frames=70))
+    assert summary.processed == 70 and summary.reconnects == 1 and len(captures) == 4
+    assert summary.connected_seconds < summary.seconds - 1.0  # 3.5 s of backoff (0.5, 1, 2): not connected
+    assert summary.fps == pytest.approx(70 / summary.connected_seconds, rel=0.05)
+
+
+def test_a_picture_that_never_changes_is_a_frozen_frame_not_a_state(color_model, tmp_path):
+    import json
+
+    from edgecls.runtime.live import LiveConfig, run_live
+    from edgecls.runtime.model import load_classifier
+
+    source = FrameSource(CAMERA, capture_factory=lambda *a: FakeCapture(noisy_green(stuck=(25, 75)))).start()
+    config = LiveConfig(smooth=1, stall_timeout_s=1.0, events=tmp_path / "events.jsonl", max_frames=110)
+    summary = run_live(load_classifier(color_model, "cpu"), source, config)
+    changes = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    steps = [(change["to"], change["reason"]) for change in changes]
+    assert steps == [("green", ""), ("unknown", "frozen frame"), ("green", "")]
+    assert summary.final_state == "green"
 
 
 def test_file_is_processed_in_order_with_nothing_dropped(color_model, clip, tmp_path):
@@ -70,68 +83,11 @@ def test_file_is_processed_in_order_with_nothing_dropped(color_model, clip, tmp_
     assert int(recorded.get(cv2.CAP_PROP_FRAME_COUNT)) == len(states)
 
 
-def test_missing_sources_fail_fast_with_a_clear_message(tmp_path):
-    with pytest.raises(StreamError, match="no such file"):
-        parse_source(str(tmp_path / "missing.mp4"))
-    started = time.perf_counter()
-    with pytest.raises(StreamError, match="could not be opened"):
-        FrameSource(parse_source("http://127.0.0.1:9/stream.mjpg"), open_timeout_s=2, read_timeout_s=2).start()
-    assert time.perf_counter() - started < 5
-
-
-class FakeCapture:
-    """A capture whose open or read can hang, and whose frames can change size."""
-
-    def __init__(self, hang_open=False, hang_after=None, sizes=((240, 320),)):
-        self.hang_open, self.hang_after, self.sizes, self.count = hang_open, hang_after, sizes, 0
-        self.released = threading.Event()
-        self.unhang = threading.Event()  # set by the test: the stuck call returns
-        self.reading = False
-
-    def isOpened(self):  # noqa: N802 - OpenCV's name
-        if self.hang_open:
-            self.unhang.wait(30)
-        return True
-
-    def get(self, prop):
-        return 25.0
-
-    def read(self):
-        assert not self.released.is_set(), "read after release"
-        if self.hang_after is not None and self.count >= self.hang_after:
-            self.reading = True
-            self.unhang.wait(30)
-            self.reading = False
-            return False, None
-        height, width = self.sizes[self.count % len(self.sizes)]
-        self.count += 1
-        time.sleep(0.005)
-        frame = np.zeros((height, width, 3), np.uint8)
-        frame[:] = BGR["green"]
-        return True, frame
-
-    def release(self):
-        assert not self.reading, "released while a read is in progress"
-        self.released.set()
-
-
-def test_a_camera_that_never_opens_times_out():
-    capture = FakeCapture(hang_open=True)
-    source = FrameSource(
-        SourceSpec("camera", 0), open_timeout_s=0.5, read_timeout_s=0.5, capture_factory=lambda *a: capture
-    )
-    started = time.perf_counter()
-    with pytest.raises(StreamError, match="no frame within"):
-        source.start()
-    assert time.perf_counter() - started < 3
-    capture.unhang.set()
-
-
 def test_a_hung_read_is_restarted_and_counted(color_model):
     captures = []
 
     def factory(*args):
-        captures.append(FakeCapture(hang_after=10 if not captures else None))
+        captures.append(FakeCapture(green(hang_after=10 if not captures else None)))
         return captures[-1]
 
     classifier = load_classifier(color_model, "cpu")
@@ -145,84 +101,13 @@ def test_a_hung_read_is_restarted_and_counted(color_model):
 
 
 def test_frame_size_change_mid_stream_with_roi_and_recording(color_model, tmp_path):
-    factory = lambda *a: FakeCapture(sizes=((240, 320), (480, 640), (100, 90)))  # noqa: E731
+    factory = lambda *a: FakeCapture(green(sizes=((240, 320), (480, 640), (100, 90))))  # noqa: E731
     classifier = load_classifier(color_model, "cpu")
     source = FrameSource(SourceSpec("camera", 0), capture_factory=factory).start()
     config = LiveConfig(max_frames=12, roi=(50, 50, 200, 150), record=str(tmp_path / "r.avi"))
     summary = run_live(classifier, source, config)
     assert summary.processed == 12 and summary.final_state == "green"
     assert (tmp_path / "r.avi").stat().st_size > 0
-
-
-class MjpegServer:
-    """A local MJPEG-over-HTTP camera that can die and come back on the same port."""
-
-    def __init__(self, port=0):
-        self.live = LiveState()
-        self.server = start_server(f"127.0.0.1:{port}", self.live)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self._feed, daemon=True).start()
-
-    def _feed(self):
-        frame = np.zeros((240, 320, 3), np.uint8)
-        frame[:] = BGR["red"]
-        count = 0
-        while not self.live.closed:
-            frame[:8, :8] = count % 256  # a camera's picture is never exactly the same twice
-            self.live.publish({"state": "red"}, cv2.imencode(".jpg", frame)[1].tobytes())
-            count += 1
-            time.sleep(0.02)
-
-    def kill(self):
-        self.live.close()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def wait_until(condition, timeout=15.0):
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_network_stream_that_dies_is_reconnected(color_model, tmp_path):
-    camera = MjpegServer()
-    url = f"http://127.0.0.1:{camera.port}/stream.mjpg"
-    classifier = load_classifier(color_model, "cpu")
-    source = FrameSource(parse_source(url), open_timeout_s=2, read_timeout_s=2, max_backoff_s=1).start()
-    stop = threading.Event()
-    results = {}
-    notices = []
-    worker = threading.Thread(
-        target=lambda: results.setdefault(
-            "summary",
-            run_live(
-                classifier, source, LiveConfig(smooth=1, events=tmp_path / "ev.jsonl"), stop=stop, on_status=notices.append
-            ),
-        )
-    )
-    worker.start()
-    assert wait_until(lambda: source.stats.frames_read > 20)
-    camera.kill()
-    assert wait_until(lambda: not source.connected, timeout=10)
-    time.sleep(0.5)
-    read_while_gone = source.stats.frames_read
-    time.sleep(2.0)
-    assert source.stats.frames_read == read_while_gone  # nothing made up while the server is down
-    camera = MjpegServer(port=camera.port)
-    assert wait_until(lambda: source.stats.frames_read > read_while_gone + 20)
-    stop.set()
-    worker.join(10)
-    camera.kill()
-    summary = results["summary"]
-    assert summary.reconnects >= 1 and summary.processed > 40 and summary.final_state == "red"
-    assert any("lost" in notice for notice in notices) and any("back" in notice for notice in notices)
-    changes = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()]
-    steps = [(change["from"], change["to"], change["reason"]) for change in changes]
-    assert steps == [("unknown", "red", ""), ("red", "unknown", "source lost"), ("unknown", "red", "")]
 
 
 def test_http_endpoints_during_a_run(color_model, clip):
@@ -343,21 +228,6 @@ def test_show_without_a_display_is_a_clear_error(color_model, clip, monkeypatch)
     assert result.exit_code == 2 and "--show needs a display" in result.output and "--http" in result.output
 
 
-def test_a_corrupt_stretch_of_a_file_is_stepped_over_and_counted(color_model, tmp_path):
-    states = ["red"] * 20 + ["green"] * 20 + ["blue"] * 20
-    data = bytearray(write_clip(tmp_path / "clip.avi", states).read_bytes())
-    data[len(data) // 2 : len(data) // 2 + 4000] = bytes(4000)  # a damaged stretch mid-file
-    (tmp_path / "damaged.avi").write_bytes(data)
-    classifier = load_classifier(color_model, "cpu")
-    source = FrameSource(parse_source(str(tmp_path / "damaged.avi"))).start()
-    frames = tmp_path / "frames.jsonl"
-    summary = run_live(classifier, source, LiveConfig(jsonl=str(frames), smooth=1))
-    records = [json.loads(line) for line in frames.read_text().splitlines()]
-    assert summary.stopped_by == "end of source" and summary.skipped >= 1
-    assert summary.processed + summary.skipped == len(states)  # read to the real end, not to the damage
-    assert records[-1]["label"] == "blue"
-
-
 def test_realtime_on_a_file_ends_at_its_end(color_model, clip):
     path, states = clip
     classifier = load_classifier(color_model, "cpu")
@@ -413,29 +283,8 @@ def test_a_recording_cut_short_is_reported(tmp_path):
     assert problem is not None and "40 frames" in problem
 
 
-def test_credentials_in_a_stream_url_are_never_printed(color_model):
-    from typer.testing import CliRunner
-
-    from edgecls.cli import app
-    from edgecls.runtime.sources import mask_credentials
-
-    url = "rtsp://admin:s3cret@127.0.0.1:9/live"
-    assert mask_credentials(url) == "rtsp://admin:***@127.0.0.1:9/live"
-    assert str(parse_source(url)) == "rtsp://admin:***@127.0.0.1:9/live"
-    assert mask_credentials("http://host/path@x") == "http://host/path@x"  # no credentials: unchanged
-    # a password with @ and / in it, a token alone, and secrets in the query
-    assert mask_credentials("rtsp://admin:p@ss/w0rd@cam.local/live") == "rtsp://admin:***@cam.local/live"
-    assert mask_credentials("http://T0KEN@cam.local/feed") == "http://***@cam.local/feed"
-    query = "http://cam/x.mjpg?user=admin&password=s3&pwd=s3&token=s3&api_key=s3&Secret=s3&auth=s3&pass=s3&size=2"
-    assert mask_credentials(query) == (
-        "http://cam/x.mjpg?user=admin&password=***&pwd=***&token=***&api_key=***&Secret=***&auth=***&pass=***&size=2"
-    )
-    result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--source", url, "--open-timeout", "0.5", "--fail-fast"])
-    assert result.exit_code == 2 and "s3cret" not in result.output and "admin:***@" in result.output
-
-
 def test_serve_camera_waits_for_a_camera_that_is_down_at_start(color_model, tmp_path):
-    from live_page import free_port
+    from helpers.loopback import free_port
 
     port = free_port()  # for a camera that comes up later
     out = tmp_path / "frames.jsonl"
@@ -485,41 +334,12 @@ def test_a_flashing_light_is_reported_as_flashing_on_the_file_s_own_clock(tmp_pa
     assert all(set(change) == {"light", "from", "to", "time", "score", "reason"} for change in changes)
 
 
-def test_a_password_comes_from_the_environment_and_is_never_shown(monkeypatch, tmp_path):
-    from edgecls.runtime.sources import expand_environment
-
-    monkeypatch.setenv("CAM_PASSWORD", "p@ss/w0rd")
-    spec = parse_source("rtsp://admin:${CAM_PASSWORD}@cam.local/live")
-    assert spec.target == "rtsp://admin:p@ss/w0rd@cam.local/live"
-    assert str(spec) == "rtsp://admin:***@cam.local/live"
-    assert expand_environment("http://cam/x.mjpg?token=${CAM_PASSWORD}&size=2", "source").endswith("token=p@ss/w0rd&size=2")
-    monkeypatch.delenv("CAM_PASSWORD")
-    with pytest.raises(StreamError) as error:
-        parse_source("rtsp://admin:${CAM_PASSWORD}@cam.local/live")
-    assert "environment variable CAM_PASSWORD is not set" in str(error.value) and "export CAM_PASSWORD=" in str(error.value)
-
-
-def test_a_config_file_with_passwords_that_others_can_read_is_warned_about(color_model, tmp_path):
-    from typer.testing import CliRunner
-
-    from edgecls.cli import app
-
-    clip = write_clip(tmp_path / "red.avi", ["red"] * 3)
-    config = tmp_path / "cameras.toml"
-    config.write_text(f'[[camera]]\nname = "a"\nsource = "{clip}"\n[[camera]]\nname = "b"\nsource = "rtsp://admin:s3cret@127.0.0.1:9/x"\n')
-    for mode, warned in ((0o644, True), (0o600, False)):
-        config.chmod(mode)
-        result = CliRunner().invoke(app, ["serve-camera", str(color_model), "--config", str(config), "--open-timeout", "0.3", "--fail-fast"])
-        assert ("other users of this machine can read it: chmod 600" in result.output) is warned, result.output
-        assert "s3cret" not in result.output
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_stopped_while_waiting_for_its_source_it_still_writes_its_summary(color_model, tmp_path, stop):
     """Ctrl-C or SIGTERM while the source has not answered yet: the summary line and --summary-json are
     written (they were lost). Once serving, /readyz says the source is not connected yet, not that no
     frame was classified."""
-    from live_page import free_port
+    from helpers.loopback import free_port
 
     summary = tmp_path / "summary.json"
     http = f"127.0.0.1:{free_port()}"
