@@ -11,9 +11,10 @@ from collections.abc import Callable
 import typer
 
 from edgecls import __version__
-from edgecls.console import shell_text, use_flags
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.text import printable
+
+from .console import shell_text, use_flags
 
 app = typer.Typer(
     name="edgecls",
@@ -72,8 +73,9 @@ def main(
     ),
 ) -> None:
     """Train, export and run image classifiers on edge devices."""
-    from edgecls.console import configure_shell_output
     from edgecls.runtime.images import quiet_opencv_logs
+
+    from .console import configure_shell_output
 
     quiet_opencv_logs()
     configure_shell_output()
@@ -85,7 +87,7 @@ def main(
 
 
 def _register() -> None:
-    from edgecls.commands import bench, data, demo, export, info, predict, serve_camera, train
+    from .commands import bench, data, demo, export, info, predict, serve_camera, train
 
     app.command(name="train")(user_errors(train.train))
     app.command(name="export")(user_errors(export.export))

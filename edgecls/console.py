@@ -10,9 +10,10 @@ import logging
 import sys
 import time
 
-from edgecls.core import progress
 from edgecls.core.errors import name_parameters
 from edgecls.core.text import printable
+
+from .core import progress
 
 _flags: dict[str, str] = {}  # the running command's options: parameter name -> flag
 

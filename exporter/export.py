@@ -18,9 +18,10 @@ import numpy as np
 
 from edgecls.core.errors import EdgeclsError, ParityError
 from edgecls.core.files import atomic_path, hold_paths, write_text_atomic
-from edgecls.exporter.parity import Gate, ParityReport, compare
 from edgecls.runtime.contract import MIN_CLASS_SCORES_KEY, build_metadata, is_clean_name
 from edgecls.runtime.model import load_classifier, predict_in_batches
+
+from .parity import Gate, ParityReport, compare
 
 if TYPE_CHECKING:
     from edgecls.trainer.image_source import ImageSource
@@ -228,7 +229,7 @@ def check_beats_chance(checks: CheckSet, force: bool) -> None:
 
 
 def _check_config(config: ExportConfig) -> None:
-    from edgecls.exporter.int8 import Recipe
+    from .int8 import Recipe
 
     if not 0 <= config.max_recall_drop <= 100:
         raise EdgeclsError(f"`max_recall_drop` is in points of recall, 0 to 100; received {config.max_recall_drop:g}.")
@@ -338,7 +339,7 @@ def _check_images(config: ExportConfig, run: RunFiles, scratch: Path) -> tuple[l
 
 def _convert(config: ExportConfig, run: RunFiles, model) -> tuple[dict, float]:
     """The FP32 graph and the FP16 / INT8 graphs made from it, and the model's GFLOPs per image."""
-    from edgecls.exporter.convert import count_gflops, keras_to_onnx, to_float16
+    from .convert import count_gflops, keras_to_onnx, to_float16
 
     started = time.perf_counter()
     fp32 = keras_to_onnx(model, (run.image_size, run.image_size), config.opset)
@@ -476,8 +477,8 @@ def parity_figures(report: ParityReport) -> dict:
 def _search_int8(config: ExportConfig, run: RunFiles, fp32, metadata: dict[str, str], checks: CheckSet, scratch: Path):
     """INT8 by the first recipe that passes the gate (or the pinned one): returns the model and its
     report, whose `attempts` list every recipe tried; the table of them is logged."""
-    from edgecls.exporter.convert import INPUT_NAME
-    from edgecls.exporter.int8 import Int8Quantizer, Recipe, search_int8, search_order
+    from .convert import INPUT_NAME
+    from .int8 import Int8Quantizer, Recipe, search_int8, search_order
 
     images = _calibration_images(config, run, scratch)
     metadata = {**metadata, "calibration_images": str(len(images)), "calibration_sha256": _pixels_hash(images)}

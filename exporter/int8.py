@@ -27,7 +27,8 @@ import numpy as np
 
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.progress import track
-from edgecls.exporter.parity import ParityReport, attempts_table
+
+from .parity import ParityReport, attempts_table
 
 logger = logging.getLogger(__name__)
 

@@ -4,11 +4,11 @@ It imports numpy, OpenCV, onnxruntime and the standard library only, never Tenso
 all a device needs. Importing it does no work.
 """
 
-from edgecls.runtime.classify import FileResult, classify_files, collect_inputs
-from edgecls.runtime.contract import ModelInfo, build_metadata, read_contract
-from edgecls.runtime.images import load_and_resize, load_image, resize_image
-from edgecls.runtime.model import Classifier, load_classifier
-from edgecls.runtime.providers import Provider, create_session
+from .classify import FileResult, classify_files, collect_inputs
+from .contract import ModelInfo, build_metadata, read_contract
+from .images import load_and_resize, load_image, resize_image
+from .model import Classifier, load_classifier
+from .providers import Provider, create_session
 
 __all__ = [
     "Classifier",

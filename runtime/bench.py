@@ -141,8 +141,8 @@ def bench_onnx(path: str | os.PathLike[str], provider: str, settings: BenchSetti
     Raises:
         ProviderError: the provider cannot run here (never silently measured on another one).
     """
-    from edgecls.runtime.model import load_classifier
-    from edgecls.runtime.providers import usable_cpus
+    from .model import load_classifier
+    from .providers import usable_cpus
 
     path = Path(path)
 
@@ -176,8 +176,8 @@ def _metadata_float(classifier, key: str) -> float | None:
 def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, batch: int, threads: int | None) -> dict:
     """Top-1 accuracy on a labelled folder (class subfolders) and wall time per image for the whole
     path a user runs: decode, resize, infer."""
-    from edgecls.runtime.classify import classify_files, labelled_files
-    from edgecls.runtime.model import load_classifier
+    from .classify import classify_files, labelled_files
+    from .model import load_classifier
 
     classifier = load_classifier(path, provider, threads=threads)
     truth = dict(labelled_files(data, classifier.info.classes))

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgecls.core.errors import StreamError
-from edgecls.runtime.sources import mask_credentials
+
+from .sources import mask_credentials
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -18,9 +18,10 @@ import numpy as np
 
 from edgecls.core.errors import DataError, EdgeclsError
 from edgecls.core.text import printable
-from edgecls.runtime.contract import ModelInfo
-from edgecls.runtime.images import DEFAULT_MAX_PIXELS
-from edgecls.runtime.model import Classifier, predict_in_batches
+
+from .contract import ModelInfo
+from .images import DEFAULT_MAX_PIXELS
+from .model import Classifier, predict_in_batches
 
 IMAGE_SUFFIXES = frozenset(
     [

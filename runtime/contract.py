@@ -15,7 +15,8 @@ import numpy as np
 
 from edgecls.core.errors import ModelContractError
 from edgecls.core.text import printable, shown
-from edgecls.runtime.images import RESIZE_RULE
+
+from .images import RESIZE_RULE
 
 CONTRACT_VERSION = "1"
 PRECISIONS = ("fp32", "fp16", "int8")

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from edgecls.core.text import printable, shown
-from edgecls.runtime.contract import REQUIRED_KEYS
+
+from .contract import REQUIRED_KEYS
 
 # Written by `edgecls export` beside the contract; a file from an older export may have none.
 PROVENANCE_KEYS = (
@@ -30,7 +31,7 @@ def describe(path: str | os.PathLike[str]) -> dict:
     Raises:
         ModelContractError: not an edgecls ONNX file, with what is wrong and the fix.
     """
-    from edgecls.runtime.model import load_classifier
+    from .model import load_classifier
 
     path = Path(path)
     classifier = load_classifier(path, "cpu")

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgecls.core.errors import ModelContractError
-from edgecls.runtime.contract import ModelInfo, check_probabilities, read_contract
-from edgecls.runtime.images import DEFAULT_MAX_PIXELS, load_and_resize, resize_image
-from edgecls.runtime.providers import Provider, create_session
+
+from .contract import ModelInfo, check_probabilities, read_contract
+from .images import DEFAULT_MAX_PIXELS, load_and_resize, resize_image
+from .providers import Provider, create_session
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession

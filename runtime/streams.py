@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from edgecls.core.errors import StreamError
-from edgecls.runtime.sources import SourceSpec
+
+from .sources import SourceSpec
 
 
 def open_capture(spec: SourceSpec, open_timeout_s: float, read_timeout_s: float):
@@ -27,7 +28,7 @@ def open_capture(spec: SourceSpec, open_timeout_s: float, read_timeout_s: float)
     an http(s) MJPEG stream is read by `MjpegCapture` (it steps over a broken part instead of
     reconnecting), and any other answer over HTTP by FFmpeg."""
     if spec.kind == "network" and str(spec.target).lower().startswith(("http://", "https://")):
-        from edgecls.runtime.mjpeg import MjpegCapture
+        from .mjpeg import MjpegCapture
 
         mjpeg = MjpegCapture(str(spec.target), open_timeout_s, read_timeout_s)
         if mjpeg.is_mjpeg or not mjpeg.answered:

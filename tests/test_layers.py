@@ -10,8 +10,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from helpers.layout import package_dirs
+
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"edgecls": ROOT / "edgecls", "edgecls.trainer": ROOT / "trainer", "edgecls.exporter": ROOT / "exporter", "edgecls.runtime": ROOT / "runtime"}
+FOLDERS = {name: ROOT / folder for name, folder in package_dirs().items()}
 ALLOWED = {
     "edgecls.core": set(),
     "edgecls.runtime": {"edgecls.core"},
@@ -31,10 +33,18 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imports(path: Path, top_level_only: bool) -> set[str]:
-    """The edgecls modules `path` imports (TYPE_CHECKING blocks left out: they never run)."""
+def imports(path: Path, top_level_only: bool, module: str = "") -> set[str]:
+    """The edgecls modules `path` (the module named `module`) imports, relative imports resolved
+    (TYPE_CHECKING blocks left out: they never run)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+    def absolute(node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+        return f"{base}.{node.module}" if node.module else base
 
     def visit(node: ast.AST, top: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -42,9 +52,10 @@ def imports(path: Path, top_level_only: bool) -> set[str]:
                 continue
             if isinstance(child, ast.Import) and (top or not top_level_only):
                 names.update(alias.name for alias in child.names if alias.name.startswith("edgecls"))
-            elif isinstance(child, ast.ImportFrom) and (top or not top_level_only) and (child.module or "").startswith("edgecls"):
-                names.update(f"{child.module}.{alias.name}" for alias in child.names)
-                names.add(child.module or "")
+            elif isinstance(child, ast.ImportFrom) and (top or not top_level_only) and absolute(child).startswith("edgecls"):
+                source = absolute(child)
+                names.update(f"{source}.{alias.name}" for alias in child.names)
+                names.add(source)
             inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             visit(child, inner)
 
@@ -66,7 +77,7 @@ def test_each_layer_imports_only_the_layers_below_it():
         own = layer(module)
         if own is None:  # the shell
             continue
-        for target in imports(path, top_level_only=False):
+        for target in imports(path, top_level_only=False, module=module):
             other = layer(target)
             if other is not None and other != own and other not in ALLOWED[own]:
                 broken.append(f"{module} imports {target}")
@@ -76,7 +87,7 @@ def test_each_layer_imports_only_the_layers_below_it():
 def test_no_import_cycles():
     known = modules()
     graph = {
-        module: {target for target in imports(path, top_level_only=True) if target in known and target != module}
+        module: {target for target in imports(path, top_level_only=True, module=module) if target in known and target != module}
         for module, path in known.items()
     }
     # An import of a package runs its __init__: a module importing edgecls.runtime.live.x also imports edgecls.runtime.live.

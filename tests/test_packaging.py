@@ -10,18 +10,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.layout import package_dirs
 
 from edgecls import __version__
 from edgecls.runtime.contract import build_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
-# Where each installed package's source lives (the layout of the design card).
-SOURCE_FOLDERS = {
-    "edgecls": "edgecls",
-    "edgecls/trainer": "trainer",
-    "edgecls/exporter": "exporter",
-    "edgecls/runtime": "runtime",
-}
+# Where each installed package's source lives: pyproject.toml's one declaration.
+SOURCE_FOLDERS = {name.replace(".", "/"): folder for name, folder in package_dirs().items()}
 
 
 def pyproject_version() -> str:

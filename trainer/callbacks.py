@@ -71,7 +71,7 @@ def fit_stage(
         callbacks.append(EpochCheckpoint(checkpoints, stage.name, log, stopping, schedule))  # last: after the others
     try:
         if callable(train):
-            from edgecls.trainer.cluster_fit import fit_in_cluster
+            from .cluster_fit import fit_in_cluster
 
             assert global_batch is not None, "a cluster's steps take a global batch"
             fit_in_cluster(model, train, val, stage.epochs, callbacks, fit_args.get("class_weight"), global_batch)
@@ -134,7 +134,7 @@ class EpochCheckpoint(keras.callbacks.BackupAndRestore):
         write_text_atomic(Path(self._training_metadata_path), json.dumps(metadata))
 
     def on_epoch_end(self, epoch, logs=None):
-        from edgecls.trainer.checkpoint import StageProgress
+        from .checkpoint import StageProgress
 
         with sigint_held():
             super().on_epoch_end(epoch, logs)

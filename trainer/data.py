@@ -22,7 +22,8 @@ from edgecls.core.errors import DataError, ImageError
 from edgecls.core.progress import track
 from edgecls.runtime.classify import bounded_map, list_class_folders
 from edgecls.runtime.images import decode_image, read_image_file, resize_image
-from edgecls.trainer.image_source import DecodedFileWriter, ImageFiles, ImageSource
+
+from .image_source import DecodedFileWriter, ImageFiles, ImageSource
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ import numpy as np
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.progress import track
 from edgecls.runtime.model import predict_in_batches
-from edgecls.trainer.evaluate import batch_predictor
+
+from .evaluate import batch_predictor
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from edgecls.core.errors import EdgeclsError
-from edgecls.trainer.distribute import Shard
-from edgecls.trainer.image_source import ImageSource
+
+from .distribute import Shard
+from .image_source import ImageSource
 
 
 def assemble_model(name: str, backbone, head, image_size: int, pretrained: bool):
@@ -21,7 +22,7 @@ def assemble_model(name: str, backbone, head, image_size: int, pretrained: bool)
     """
     import keras
 
-    from edgecls.trainer.backbones import preprocessing_layer
+    from .backbones import preprocessing_layer
 
     inputs = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
     features = backbone(preprocessing_layer(name)(inputs), training=False if pretrained else None)

@@ -22,13 +22,14 @@ import numpy as np
 
 from edgecls.core.errors import EdgeclsError
 from edgecls.core.files import atomic_path, write_text_atomic
-from edgecls.trainer.checkpoint import CHECKPOINT_DIR, Checkpoints
-from edgecls.trainer.class_weights import check_class_weight, class_weights
-from edgecls.trainer.config import LR_SCHEDULES, MODES, TrainConfig
-from edgecls.trainer.distribute import Distribution, check_distribute, make_distribution
+
+from .checkpoint import CHECKPOINT_DIR, Checkpoints
+from .class_weights import check_class_weight, class_weights
+from .config import LR_SCHEDULES, MODES, TrainConfig
+from .distribute import Distribution, check_distribute, make_distribution
 
 if TYPE_CHECKING:
-    from edgecls.trainer.data import Dataset
+    from .data import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +284,7 @@ class StageResult:
 
 def _load_data(config: TrainConfig, size: int, run_dir: Path) -> Dataset:
     """Every image, checked once and decoded at the model's size; the split written to the run."""
-    from edgecls.trainer.data import load_dataset, report_scan
+    from .data import load_dataset, report_scan
 
     decoded_dir = run_dir / DECODED_DIR if config.image_cache else None
     dataset = load_dataset(
@@ -310,9 +311,9 @@ def _build_models(config: TrainConfig, size: int, num_classes: int) -> _Models:
     """The backbone, the head, the whole model and the feature extractor."""
     import keras
 
-    from edgecls.trainer.backbones import build_backbone
-    from edgecls.trainer.finetune import assemble_model
-    from edgecls.trainer.head import build_head
+    from .backbones import build_backbone
+    from .finetune import assemble_model
+    from .head import build_head
 
     keras.utils.set_random_seed(config.seed)
     if config.distribute == "none":
@@ -340,7 +341,7 @@ def _final_metrics(metrics: dict, interrupted: bool) -> None:
 
 def _prepare_run(config: TrainConfig, runs_root: Path) -> tuple[TrainConfig, Path]:
     """Check the arguments, resolve the image size, create the run directory and write config.json."""
-    from edgecls.trainer.backbones import check_weights_argument, get_spec, resolve_image_size
+    from .backbones import check_weights_argument, get_spec, resolve_image_size
 
     get_spec(config.backbone)
     if config.mode not in MODES:
@@ -368,10 +369,10 @@ def _bottleneck_stage(run: _Stages) -> None:
     """Stage 1: cached features of the frozen backbone, then the head on them."""
     import keras
 
-    from edgecls.trainer.backbones import weights_identity
-    from edgecls.trainer.callbacks import fit_stage
-    from edgecls.trainer.evaluate import predict_images
-    from edgecls.trainer.features import cache_file, cached_features, default_cache_dir
+    from .backbones import weights_identity
+    from .callbacks import fit_stage
+    from .evaluate import predict_images
+    from .features import cache_file, cached_features, default_cache_dir
 
     config, dataset, weights, result = run.config, run.dataset, run.weights, run.result
     started = time.perf_counter()
@@ -417,7 +418,7 @@ def _head_data(run: _Stages, features: dict[str, np.ndarray]) -> tuple[Any, Any]
     train, val = (features["train"], run.dataset.train.labels), (features["val"], run.dataset.val.labels)
     if not run.distribution.multiworker:
         return train, val
-    from edgecls.trainer.finetune import array_batches
+    from .finetune import array_batches
 
     seed = run.config.seed
     return (
@@ -428,7 +429,7 @@ def _head_data(run: _Stages, features: dict[str, np.ndarray]) -> tuple[Any, Any]
 
 def _cluster_batches(run: _Stages, make):
     """`make(batch size per replica, shard)` as a cluster's `distribute_datasets_from_function` calls it."""
-    from edgecls.trainer.distribute import Shard
+    from .distribute import Shard
 
     global_batch = run.config.batch_size
 
@@ -441,8 +442,8 @@ def _cluster_batches(run: _Stages, make):
 
 def _image_stage(run: _Stages) -> None:
     """Stage 2 on images: fine-tuning a pretrained backbone's last layers, or training from scratch."""
-    from edgecls.trainer.callbacks import fit_stage
-    from edgecls.trainer.evaluate import predict_images
+    from .callbacks import fit_stage
+    from .evaluate import predict_images
 
     config, dataset, result = run.config, run.dataset, run.result
     started = time.perf_counter()
@@ -477,7 +478,7 @@ MIN_STEPS = 600
 def _stage_plan(run: _Stages, name: str, epochs: int, rate: float):
     """The stage as the fit loop runs it: `patience` and the first epoch early stopping may end,
     scaled to the steps an epoch has (said once when they grow)."""
-    from edgecls.trainer.callbacks import Stage
+    from .callbacks import Stage
 
     config = run.config
     steps = max(1, len(run.dataset.train) // max(1, config.batch_size))
@@ -495,7 +496,7 @@ def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:
     """The image stage's name, epochs, learning rate and optimizer; the backbone made trainable."""
     import keras
 
-    from edgecls.trainer.finetune import unfreeze_last_layers
+    from .finetune import unfreeze_last_layers
 
     config, backbone = run.config, run.models.backbone
     if config.weights != "none":
@@ -516,7 +517,7 @@ def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:
 def _image_data(run: _Stages) -> tuple[Any, Any]:
     """The image stage's training and validation pipelines (the training one augmented), or in a
     cluster each worker's pipelines of them."""
-    from edgecls.trainer.finetune import image_batches
+    from .finetune import image_batches
 
     config, train, val, replicas = run.config, run.dataset.train, run.dataset.val, run.distribution.replicas
 
@@ -550,7 +551,7 @@ def _refuse_if_nothing_good(log, stage: str, config: TrainConfig) -> None:
 
 
 def _stage_metrics(metrics: dict, stage: str, dataset, probabilities: np.ndarray, seconds: float) -> dict:
-    from edgecls.trainer.evaluate import classification_metrics
+    from .evaluate import classification_metrics
 
     result = classification_metrics(dataset.val.labels, probabilities, dataset.classes)
     result["seconds"] = round(seconds, 2)
@@ -597,7 +598,7 @@ def _relative(path: str, root: str) -> str:
 
 
 def _write_outputs(run_dir: Path, rows: list[dict], metrics: dict, classes: list[str]) -> None:
-    from edgecls.trainer.evaluate import plot_confusion, plot_curves
+    from .evaluate import plot_confusion, plot_curves
 
     columns = ["stage", "epoch", "seconds", "loss", "accuracy", "val_loss", "val_accuracy"]
     columns += sorted({key for row in rows for key in row} - set(columns))

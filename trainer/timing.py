@@ -13,7 +13,7 @@ def bench_keras(source: str, settings: BenchSettings) -> list[BenchRecord]:
     """One record per batch size for a model.keras (or a run directory holding one)."""
     import tensorflow as tf
 
-    from edgecls.trainer.saving import load_keras_model
+    from .saving import load_keras_model
 
     path = Path(source)
     model_path = path / "model.keras" if path.is_dir() else path

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from edgecls.core.errors import EdgeclsError
+from .errors import EdgeclsError
 
 
 @contextlib.contextmanager

@@ -7,12 +7,13 @@ snapshot), `summary`, and the outputs, each a sink in `sinks/` (JSON Lines, even
 window, HTTP with `http`, `page.html` and `metrics`, webhook with `webhook`).
 """
 
-from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.light import check_roi, crop_roi
-from edgecls.runtime.live.loop import run_cameras, run_live
 from edgecls.runtime.live.sinks.record import verify_recording
-from edgecls.runtime.live.status import CameraStatus, LightStatus, Status
-from edgecls.runtime.live.summary import LiveSummary
+
+from .config import LiveConfig
+from .light import check_roi, crop_roi
+from .loop import run_cameras, run_live
+from .status import CameraStatus, LightStatus, Status
+from .summary import LiveSummary
 
 __all__ = [
     "CameraStatus",

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgecls.core.files import hold_paths
-from edgecls.runtime.live.http import check_token
-from edgecls.runtime.live.webhook import check_webhook_url
+
+from .http import check_token
+from .webhook import check_webhook_url
 
 
 @dataclass(frozen=True)

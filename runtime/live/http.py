@@ -23,7 +23,8 @@ from pathlib import Path
 
 from edgecls.core.errors import StreamError
 from edgecls.core.text import printable
-from edgecls.runtime.live.state import LiveState
+
+from .state import LiveState
 
 __all__ = ["LiveServer", "LiveState", "check_token", "is_loopback", "start_server"]
 
@@ -137,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             self._send(200, b'{"ok": true}', "application/json")
         elif path == "/metrics" and self.live.metrics is not None:
-            from edgecls.runtime.live.metrics import CONTENT_TYPE
+            from .metrics import CONTENT_TYPE
 
             self._send(200, self.live.metrics.render(), CONTENT_TYPE)
         elif path == "/readyz":

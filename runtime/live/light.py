@@ -14,11 +14,12 @@ import numpy as np
 from edgecls.core.errors import StreamError
 from edgecls.runtime.cameras import LightSpec
 from edgecls.runtime.classify import NOT_FINITE
-from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.summary import LiveSummary
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, FlashDetector, StateSmoother
 from edgecls.runtime.streams import Frame, FrameSource
+
+from .config import LiveConfig
+from .summary import LiveSummary
 
 RATE_WINDOW_S = 2.0  # the live frame rate is measured over the frames of the last two seconds
 

@@ -15,15 +15,16 @@ import numpy as np
 
 from edgecls.core.errors import StreamError
 from edgecls.runtime.cameras import CameraSpec, LightSpec
-from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.light import Light
-from edgecls.runtime.live.sinks import make_sinks
 from edgecls.runtime.live.sinks.base import CameraResult, LightResult, Run, Sink, StopRun, close_all
-from edgecls.runtime.live.status import CameraStatus, LightStatus, Status
-from edgecls.runtime.live.summary import LiveSummary
-from edgecls.runtime.live.watch import Watch
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.streams import Frame, FrameSource
+
+from .config import LiveConfig
+from .light import Light
+from .sinks import make_sinks
+from .status import CameraStatus, LightStatus, Status
+from .summary import LiveSummary
+from .watch import Watch
 
 
 @contextlib.contextmanager

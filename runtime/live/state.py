@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from edgecls.runtime.live.metrics import LiveMetrics
+    from .metrics import LiveMetrics
 
 
 class LiveState:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from edgecls.runtime.live.config import LiveConfig
 from edgecls.runtime.streams import Frame, FrameSource
+
+from .config import LiveConfig
 
 
 class Watch:

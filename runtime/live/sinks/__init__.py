@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from edgecls.runtime.live.config import LiveConfig
 from edgecls.runtime.live.sinks import events, http, jsonl, record, webhook, window
-from edgecls.runtime.live.sinks.base import Sink, close_all
+
+from .base import Sink, close_all
 
 # The order is the order outputs see each frame and are closed in.
 SINKS: tuple[Callable[[LiveConfig, Callable[[str], None]], Sink | None], ...] = (

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.sinks.base import Sink
-from edgecls.runtime.live.sinks.jsonl import JsonLines
+
+from .base import Sink
+from .jsonl import JsonLines
 
 
 class EventsSink(Sink):

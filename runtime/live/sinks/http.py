@@ -9,7 +9,8 @@ import cv2
 from edgecls.runtime.live.config import LiveConfig
 from edgecls.runtime.live.http import LiveServer, LiveState, is_loopback, start_server
 from edgecls.runtime.live.metrics import LiveMetrics
-from edgecls.runtime.live.sinks.base import CameraResult, Run, Sink
+
+from .base import CameraResult, Run, Sink
 
 JPEG_QUALITY = 80
 

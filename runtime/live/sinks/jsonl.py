@@ -10,7 +10,8 @@ from typing import TextIO
 
 from edgecls.core.errors import StreamError
 from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.sinks.base import CameraResult, Sink
+
+from .base import CameraResult, Sink
 
 
 class JsonLines:

@@ -12,7 +12,8 @@ import numpy as np
 
 from edgecls.core.errors import StreamError
 from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.sinks.base import CameraResult, Run, Sink
+
+from .base import CameraResult, Run, Sink
 
 ONE_LIGHT = "`record` and `show` take one camera with one light; watch several with `http` HOST:PORT."
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.sinks.base import Figure, Sink
 from edgecls.runtime.live.summary import LiveSummary
 from edgecls.runtime.live.webhook import Webhook
+
+from .base import Figure, Sink
 
 
 class WebhookSink(Sink):

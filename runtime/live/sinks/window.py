@@ -11,8 +11,9 @@ import cv2
 
 from edgecls.core.errors import StreamError
 from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.sinks.base import CameraResult, Run, Sink, StopRun
-from edgecls.runtime.live.sinks.record import ONE_LIGHT
+
+from .base import CameraResult, Run, Sink, StopRun
+from .record import ONE_LIGHT
 
 
 class WindowSink(Sink):
