@@ -47,7 +47,7 @@ def write_sets(root: Path, rare_every: int) -> tuple[Path, Path, dict[str, int]]
 
 
 def score(run_dir: Path, held_out: Path, counts: dict[str, int]) -> dict:
-    from edgecls.runtime.classify import labelled_files
+    from edgecls.runtime.folders import labelled_files
     from edgecls.runtime.images import load_and_resize
     from edgecls.trainer.saving import load_keras_model
 

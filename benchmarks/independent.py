@@ -339,7 +339,7 @@ def score(model: Path, crops: Path, clip: Path | None) -> dict:
 def score_with(classifier, crops: Path, clip: Path | None) -> dict:
     """`score` for a classifier already open."""
     from edgecls.runtime import classify_files, collect_inputs
-    from edgecls.runtime.classify import list_class_folders
+    from edgecls.runtime.folders import list_class_folders
 
     classes = classifier.info.classes
     truth = {str(p): name for name, files in list_class_folders(crops).items() for p in files}

@@ -240,7 +240,7 @@ def _export(config: DemoConfig, run_dir: Path, result: DemoResult) -> dict[str, 
 
 def _predict_held_out(model: Path, out: Path, result: DemoResult) -> Classifier:
     from edgecls.runtime import classify_files, collect_inputs, load_classifier
-    from edgecls.runtime.classify import labelled_files
+    from edgecls.runtime.folders import labelled_files
 
     classifier = load_classifier(model, "auto")
     held_out = out / "data" / "held-out"

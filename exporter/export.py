@@ -118,7 +118,7 @@ def _labelled_images(
 
 
 def _folder_items(folder: str | os.PathLike[str], classes: list[str], role: str) -> list[tuple[str, int]]:
-    from edgecls.runtime.classify import labelled_files
+    from edgecls.runtime.folders import labelled_files
 
     return [(path, classes.index(name)) for path, name in labelled_files(folder, classes, role)]
 

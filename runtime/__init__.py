@@ -4,8 +4,9 @@ It imports numpy, OpenCV, onnxruntime and the standard library only, never Tenso
 all a device needs. Importing it does no work.
 """
 
-from .classify import FileResult, classify_files, collect_inputs
+from .classify import FileResult, classify_files
 from .contract import ModelInfo, build_metadata, read_contract
+from .folders import collect_inputs
 from .images import load_and_resize, load_image, resize_image
 from .model import Classifier, load_classifier
 from .providers import Provider, create_session

@@ -176,7 +176,8 @@ def _metadata_float(classifier, key: str) -> float | None:
 def bench_end_to_end(path: str | os.PathLike[str], data: str, provider: str, batch: int, threads: int | None) -> dict:
     """Top-1 accuracy on a labelled folder (class subfolders) and wall time per image for the whole
     path a user runs: decode, resize, infer."""
-    from .classify import classify_files, labelled_files
+    from .classify import classify_files
+    from .folders import labelled_files
     from .model import load_classifier
 
     classifier = load_classifier(path, provider, threads=threads)

@@ -51,7 +51,7 @@ def test_best_weights_skips_non_finite_losses_and_restores_the_best_at_any_time(
 def test_fit_stage_logs_every_epoch_and_keeps_the_best_weights():
     import numpy as np
 
-    from edgecls.trainer.callbacks import Stage, fit_stage
+    from edgecls.trainer.fit import Stage, fit_stage
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
@@ -77,8 +77,9 @@ def test_fit_stage_logs_every_epoch_and_keeps_the_best_weights():
 def test_a_resumed_stage_keeps_the_plateau_schedules_counters(tmp_path):
     import numpy as np
 
-    from edgecls.trainer.callbacks import BestWeights, EpochCheckpoint, EpochLog, Stage, fit_stage, reduce_on_plateau
+    from edgecls.trainer.callbacks import BestWeights, EpochCheckpoint, EpochLog, reduce_on_plateau
     from edgecls.trainer.checkpoint import Checkpoints
+    from edgecls.trainer.fit import Stage, fit_stage
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 4)).astype("float32")

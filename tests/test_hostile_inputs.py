@@ -17,8 +17,8 @@ from onnx import numpy_helper
 from typer.testing import CliRunner
 
 from edgecls.cli import app
-from edgecls.runtime.classify import collect_inputs
 from edgecls.runtime.contract import build_metadata
+from edgecls.runtime.folders import collect_inputs
 
 from image_files import encode, jpeg_bomb, png_header_only, solid, tiff_bomb
 from onnx_models import color_classifier

@@ -141,7 +141,7 @@ def test_labelled_files_refuses_folders_the_model_does_not_know(tmp_path):
     import cv2
 
     from edgecls.core.errors import DataError
-    from edgecls.runtime.classify import labelled_files
+    from edgecls.runtime.folders import labelled_files
 
     from image_files import solid
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from edgecls.core.errors import DataError, ImageError
 from edgecls.core.progress import track
-from edgecls.runtime.classify import bounded_map, list_class_folders
+from edgecls.runtime.classify import bounded_map
+from edgecls.runtime.folders import list_class_folders
 from edgecls.runtime.images import decode_image, read_image_file, resize_image
 
 from .image_source import DecodedFileWriter, ImageFiles, ImageSource

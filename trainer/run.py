@@ -370,9 +370,9 @@ def _bottleneck_stage(run: _Stages) -> None:
     import keras
 
     from .backbones import weights_identity
-    from .callbacks import fit_stage
     from .evaluate import predict_images
     from .features import cache_file, cached_features, default_cache_dir
+    from .fit import fit_stage
 
     config, dataset, weights, result = run.config, run.dataset, run.weights, run.result
     started = time.perf_counter()
@@ -418,7 +418,7 @@ def _head_data(run: _Stages, features: dict[str, np.ndarray]) -> tuple[Any, Any]
     train, val = (features["train"], run.dataset.train.labels), (features["val"], run.dataset.val.labels)
     if not run.distribution.multiworker:
         return train, val
-    from .finetune import array_batches
+    from .pipelines import array_batches
 
     seed = run.config.seed
     return (
@@ -442,8 +442,8 @@ def _cluster_batches(run: _Stages, make):
 
 def _image_stage(run: _Stages) -> None:
     """Stage 2 on images: fine-tuning a pretrained backbone's last layers, or training from scratch."""
-    from .callbacks import fit_stage
     from .evaluate import predict_images
+    from .fit import fit_stage
 
     config, dataset, result = run.config, run.dataset, run.result
     started = time.perf_counter()
@@ -478,7 +478,7 @@ MIN_STEPS = 600
 def _stage_plan(run: _Stages, name: str, epochs: int, rate: float):
     """The stage as the fit loop runs it: `patience` and the first epoch early stopping may end,
     scaled to the steps an epoch has (said once when they grow)."""
-    from .callbacks import Stage
+    from .fit import Stage
 
     config = run.config
     steps = max(1, len(run.dataset.train) // max(1, config.batch_size))
@@ -517,7 +517,7 @@ def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:
 def _image_data(run: _Stages) -> tuple[Any, Any]:
     """The image stage's training and validation pipelines (the training one augmented), or in a
     cluster each worker's pipelines of them."""
-    from .finetune import image_batches
+    from .pipelines import image_batches
 
     config, train, val, replicas = run.config, run.dataset.train, run.dataset.val, run.distribution.replicas
 
