@@ -277,13 +277,13 @@ def test_a_nan_loss_stops_the_epoch_log():
 def test_a_nan_run_saves_nothing_bad(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from edgecls.trainer import callbacks
+    from edgecls.trainer import fit
     from edgecls.trainer.run import TrainingStopped, train
 
     def diverging(model, train_data, val, optimizer, stage, on_improvement=None, **fit_args):
         return SimpleNamespace(rows=[], interrupted=False, nan=True, best_epoch=-1)
 
-    monkeypatch.setattr(callbacks, "fit_stage", diverging)
+    monkeypatch.setattr(fit, "fit_stage", diverging)
     data = color_squares(tmp_path / "data", per_class=6, size=40)
     with pytest.raises(TrainingStopped, match="NaN before any epoch"):
         train(tiny_scratch_config(data, tmp_path / "run"))

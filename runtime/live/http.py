@@ -148,13 +148,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, PAGE.encode(), "text/html; charset=utf-8")
         elif path == "/stream.mjpg":
             camera = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("camera", [None])[0]
-            cameras = self.live.cameras()
-            if camera is not None and camera not in cameras:
+            if camera is not None and camera not in self.live.cameras():
                 self._send(404, json.dumps({"error": f"no camera named {camera!r}"}).encode(), "application/json")
-            elif len(cameras) > 1:  # several cameras: the one named, else the first
-                self._stream(self.live.camera_jpegs(camera or cameras[0]))
-            else:
-                self._stream(self.live.jpegs())
+            else:  # the camera named, else the first
+                self._stream(self.live.camera_jpegs(camera or self.live.default_camera()))
         else:
             self._send(404, b'{"error": "not found"}', "application/json")
 

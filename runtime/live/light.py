@@ -96,7 +96,10 @@ class Light:
         self.flashes = FlashDetector(classifier.info.classes)
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
         self.state_score = 0.0  # the smoothed score of that state
-        self.connected = True  # False from the source's loss until its first frame back
+        self.connected = source.connected or not source.live  # False from a loss until the first frame back
+        self.reason = "starting" if self.connected else "waiting for the source"  # of the last change
+        self.frame, self.label, self.score = -1, "", 0.0  # the last frame classified, its decision and probability
+        self.updated_at = self.changed_at = time.monotonic()
         self.changes = 0
         self._events: list[dict] = []
         self._fingerprint = b""
@@ -131,6 +134,7 @@ class Light:
     def _report(self, state: str, score: float, reason: str) -> None:
         if state != self.state:
             self.changes += 1
+            self.reason, self.changed_at = reason, time.monotonic()
             self._events.append(
                 {
                     "light": self.light,
@@ -196,4 +200,6 @@ class Light:
             "state": state,
             "latency_ms": round(latency_ms, 2),
         }
+        self.frame, self.label, self.score = frame.index, self.classifier.info.classes[best], float(probabilities[best])
+        self.updated_at = time.monotonic()
         return record, state_score

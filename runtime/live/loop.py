@@ -110,7 +110,7 @@ def run_cameras(
             unit.source.stop()
         summary.seconds = time.perf_counter() - started  # not the outputs' closing (a webhook's last tries)
         summary.errors += close_all(sinks)
-        _sum_up(summary, units, single)
+        _sum_up(summary, units, status(units, classifier), single)
         for sink in sinks:
             sink.add_to(summary)
     return summary
@@ -157,6 +157,12 @@ def status(units: list[Camera], classifier: Classifier) -> Status:
             fps=light.fps,
             connected=light.connected,
             state_changes=light.changes,
+            frame=light.frame,
+            label=light.label,
+            score=light.score,
+            reason=light.reason,
+            updated_at=light.updated_at,
+            changed_at=light.changed_at,
         )
         for unit in units
         for light in unit.lights
@@ -196,39 +202,39 @@ def _camera(
     return Camera(spec, source, Watch(source, config, say, on_lost=lost, on_back=back), lights)
 
 
-def _sum_up(summary: LiveSummary, units: list[Camera], single: bool) -> None:
-    """The run's figures from its sources' and lights' own (one light: they are the run's already)."""
-    for unit in units:
-        source, stats = unit.source, unit.source.stats
-        connected = source.connected_seconds() if source.live else summary.seconds
-        summary.frames_read += stats.frames_read
-        summary.dropped += stats.dropped
-        summary.reconnects += stats.reconnects
-        summary.frozen += stats.frozen
-        summary.skipped += stats.skipped
+def _sum_up(summary: LiveSummary, units: list[Camera], status: Status, single: bool) -> None:
+    """The run's figures from its final status (one light: processed, latencies and the rest are the
+    run's own summary already)."""
+    for unit, camera in zip(units, status.cameras, strict=True):
+        connected = unit.source.connected_seconds() if camera.live else summary.seconds
+        summary.frames_read += camera.frames_read
+        summary.dropped += camera.dropped
+        summary.reconnects += camera.reconnects
+        summary.frozen += camera.frozen
+        summary.skipped += camera.skipped
         if single:
             summary.connected_seconds = connected
             continue
         # Several cameras: the run's fps counts every camera's frames, over the longest connection.
         summary.connected_seconds = max(summary.connected_seconds, connected)
-        first = unit.lights[0].summary  # every light of a camera is classified from the same frames
-        summary.processed += first.processed
+        summary.processed += camera.processed
         summary.not_finite += sum(light.summary.not_finite for light in unit.lights)
-        summary.latencies_ms.extend(first.latencies_ms)
+        summary.latencies_ms.extend(unit.lights[0].summary.latencies_ms)  # the lights of a camera share frames
+        lights = [light for light in status.lights if light.camera == camera.camera]
         summary.cameras.append(
             {
-                "camera": unit.spec.name,
-                "source": str(source.spec),
-                "frames_read": stats.frames_read,
-                "processed": first.processed,
-                "dropped": stats.dropped,
-                "reconnects": stats.reconnects,
-                "fps": round(first.processed / connected, 2) if connected > 0 else 0.0,
-                "lights": {light.light: {"final_state": light.state, "state_changes": light.changes} for light in unit.lights},
+                "camera": camera.camera,
+                "source": camera.source,
+                "frames_read": camera.frames_read,
+                "processed": camera.processed,
+                "dropped": camera.dropped,
+                "reconnects": camera.reconnects,
+                "fps": round(camera.processed / connected, 2) if connected > 0 else 0.0,
+                "lights": {light.light: {"final_state": light.state, "state_changes": light.state_changes} for light in lights},
             }
         )
-    summary.state_changes = sum(light.changes for unit in units for light in unit.lights)
-    summary.final_state = units[0].lights[0].state if single else ""
+    summary.state_changes = sum(light.state_changes for light in status.lights)
+    summary.final_state = status.lights[0].state if single else ""
 
 
 def _serve(

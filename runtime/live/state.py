@@ -9,6 +9,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from .status import LightStatus, Status
+
 if TYPE_CHECKING:
     from .metrics import LiveMetrics
 
@@ -32,86 +34,54 @@ class LiveState:
             "model": "",
         }
         self._changes: deque[dict] = deque(maxlen=10)  # the newest first
-        self._lights: dict[str, dict] = {}  # per light: what /state lists and /readyz checks
-        self._camera_jpegs: dict[str, tuple[int, bytes]] = {}  # several cameras: each one's newest annotated frame
-        self._watchers: dict[str, int] = {}  # several cameras: open streams per camera (frames are drawn only then)
+        self._camera_jpegs: dict[str, tuple[int, bytes]] = {}  # each camera's newest annotated frame
+        self._watchers: dict[str, int] = {}  # open streams per camera (frames are drawn only then)
         self._changed_at = time.monotonic()
         self._updated = time.monotonic()
-        self._jpeg: bytes | None = None
-        self._sequence = 0
         self.closed = False
         self.metrics: LiveMetrics | None = None  # set by the live loop: what /metrics serves
         self.problems: Callable[[], list[str]] = list  # the outputs' problems: each makes /readyz 503
+        self.status: Callable[[], Status] | None = None  # the run's snapshot: what /state reads once attached
 
-    def publish(self, state: dict, jpeg: bytes | None) -> None:
+    def publish(self, state: dict, jpeg: bytes | None = None) -> None:
+        """The one light's newest state (the top level of /state), and optionally its camera's picture."""
         with self._lock:
             self._state = {**self._state, **state}
             self._updated = time.monotonic()
-            if jpeg is not None:
-                self._jpeg = jpeg
-                self._sequence += 1
             self._lock.notify_all()
+        if jpeg is not None:
+            self.publish_camera(self.default_camera(), jpeg)
 
     def mark(self, **fields: object) -> None:
         """Change fields of the state (a change of state, a lost source) without a new frame."""
         with self._lock:
             self._state = {**self._state, **fields}
 
-    def add_light(self, name: str, camera: str, source: str, connected: bool = True) -> None:
-        """A light the run reads (before its first frame: `unknown`, not ready; `connected` False while
-        its source has not answered yet)."""
-        now = time.monotonic()
-        with self._lock:
-            if not self._lights:
-                self._state["connected"] = connected
-            self._lights[name] = {
-                "light": name,
-                "camera": camera,
-                "source": source,
-                "state": "unknown",
-                "state_score": 0.0,
-                "fps": 0.0,
-                "frame": -1,
-                "connected": connected,
-                "reason": "starting" if connected else "waiting for the source",
-                "_updated": now,
-                "_changed": now,
-            }
-
-    def update_light(self, name: str, **fields: object) -> None:
-        """A light's newest classified frame: its smoothed state, score, rate and its source's connection."""
-        with self._lock:
-            entry = self._lights.get(name)
-            if entry is not None:
-                entry.update(fields, _updated=time.monotonic())
-
     def change(self, event: dict) -> None:
-        """A change of the reported state (an event): the state, its reason, the list of changes."""
+        """A change of a light's reported state (an event): the list of the last changes."""
         with self._lock:
-            connected = event["reason"] != "source lost"
-            entry = self._lights.get(event["light"])
-            if entry is not None:
-                entry.update(state=event["to"], reason=event["reason"], connected=connected, _changed=time.monotonic())
-            if len(self._lights) <= 1:  # the page's single-light view
+            several = self.status is not None and len(self.status().lights) > 1
+            if self.status is None:  # no run attached: the one state is what was published
+                connected = event["reason"] != "source lost"
                 self._state = {**self._state, "state": event["to"], "reason": event["reason"], "connected": connected}
                 self._changed_at = time.monotonic()
             change = {key: event[key] for key in ("time", "from", "to", "reason")}
-            self._changes.appendleft({"light": event["light"], **change} if len(self._lights) > 1 else change)
+            self._changes.appendleft({"light": event["light"], **change} if several else change)
 
     def snapshot(self) -> dict:
+        """What /state answers: from the run's status when one is attached (every light; the one light
+        also at the top level), else what was published."""
+        status = self.status() if self.status is not None else None
         with self._lock:
             now = time.monotonic()
-            lights = [
-                {
-                    **{key: value for key, value in entry.items() if not key.startswith("_")},
-                    "age_s": round(now - entry["_updated"], 3),
-                    "in_state_s": round(now - entry["_changed"], 3),
-                }
-                for entry in self._lights.values()
-            ]
+            lights = [_light(light, status, now) for light in status.lights] if status is not None else []
             common = {"stale_after_s": self.stale_after_s, "changes": list(self._changes), "lights": lights}
             if len(lights) > 1:  # each light has its own state: the top level says only what they share
                 return {key: self._state[key] for key in ("provider", "source", "model")} | common
+            if lights:
+                light = status.lights[0]  # type: ignore[union-attr]
+                own = {key: lights[0][key] for key in ("state", "state_score", "fps", "frame", "connected", "reason", "age_s", "in_state_s")}
+                return {**self._state, "label": light.label, "score": round(light.score, 4), **own, **common}
             return {
                 **self._state,
                 "age_s": round(now - self._updated, 3),
@@ -160,9 +130,8 @@ class LiveState:
             self._lock.notify_all()
 
     def cameras(self) -> list[str]:
-        """The cameras of the lights, in the order they were added."""
-        with self._lock:
-            return list(dict.fromkeys(entry["camera"] for entry in self._lights.values()))
+        """The run's cameras, in order (none before a run is attached)."""
+        return [camera.camera for camera in self.status().cameras] if self.status is not None else []
 
     def camera_jpegs(self, camera: str) -> Iterator[bytes]:
         """Each new annotated frame of `camera` while the caller reads them (counted as a viewer)."""
@@ -182,21 +151,30 @@ class LiveState:
             with self._lock:
                 self._watchers[camera] -= 1
 
-    def jpegs(self) -> Iterator[bytes]:
-        """Each new annotated frame of the one light's view."""
-        sequence = -1
-        while not self.closed:
-            sequence, jpeg = self.next_jpeg(sequence)
-            if jpeg is not None:
-                yield jpeg
-
-    def next_jpeg(self, after: int, timeout_s: float = 5.0) -> tuple[int, bytes | None]:
-        with self._lock:
-            if self._sequence == after and not self.closed:
-                self._lock.wait(timeout_s)
-            return self._sequence, self._jpeg
+    def default_camera(self) -> str:
+        """The camera /stream.mjpg shows when none is named: the first ("" before any light is added)."""
+        cameras = self.cameras()
+        return cameras[0] if cameras else ""
 
     def close(self) -> None:
         with self._lock:
             self.closed = True
             self._lock.notify_all()
+
+
+def _light(light: LightStatus, status: Status, now: float) -> dict:
+    """One light as /state lists it and /readyz checks it."""
+    source = next(camera.source for camera in status.cameras if camera.camera == light.camera)
+    return {
+        "light": light.light,
+        "camera": light.camera,
+        "source": source,
+        "state": light.state,
+        "state_score": round(light.state_score, 4),
+        "fps": light.fps,
+        "frame": light.frame,
+        "connected": light.connected,
+        "reason": light.reason,
+        "age_s": round(now - light.updated_at, 3),
+        "in_state_s": round(now - light.changed_at, 3),
+    }

@@ -29,6 +29,12 @@ class LightStatus:
     fps: float
     connected: bool
     state_changes: int
+    frame: int = -1  # the last frame classified (-1: none yet)
+    label: str = ""  # that frame's decision, and its probability
+    score: float = 0.0
+    reason: str = ""  # why the state is what it is: low score, source lost, frozen frame, starting ...
+    updated_at: float = 0.0  # time.monotonic() of the last classification (or of the start)
+    changed_at: float = 0.0  # time.monotonic() of the last change of state
 
 
 @dataclass(frozen=True)

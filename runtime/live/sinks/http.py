@@ -29,13 +29,9 @@ class HttpSink(Sink):
         self.metrics = LiveMetrics(run.status, run.figures)
         self.live_state.metrics = self.metrics
         self.live_state.problems = run.problems
-        status = run.status()
-        sources = ", ".join(camera.source for camera in status.cameras)
+        self.live_state.status = run.status  # /state and /readyz read the run's status
+        sources = ", ".join(camera.source for camera in run.status().cameras)
         self.live_state.mark(source=sources, model=run.model, provider=run.provider)
-        connected = {camera.camera: camera.connected for camera in status.cameras}
-        source = {camera.camera: camera.source for camera in status.cameras}
-        for light in status.lights:
-            self.live_state.add_light(light.light, light.camera, source[light.camera], connected[light.camera])
         self._notices(run.notify)
 
     def _notices(self, notify: Callable[[str], None]) -> None:
@@ -59,26 +55,10 @@ class HttpSink(Sink):
             )
 
     def on_frame(self, result: CameraResult) -> None:
-        for light in result.lights:
-            record = light.record
-            self.live_state.update_light(
-                light.light,
-                frame=record["frame"],
-                state=record["state"],
-                state_score=round(light.state_score, 4),
-                fps=light.fps,
-                connected=light.connected,
-            )
-            if self.metrics is not None:
-                self.metrics.observe_latency(result.camera, result.source, record["latency_ms"] / 1000)
-        if result.single:
-            light = result.lights[0]
-            state = {key: light.record[key] for key in ("frame", "label", "score", "state")}
-            state.update(
-                fps=light.fps, provider=result.provider, state_score=round(light.state_score, 4), connected=light.connected
-            )
-            self.live_state.publish(state, self._jpeg(result))
-        elif self.live_state.watching(result.camera):  # drawn and encoded only while someone watches it
+        if self.metrics is not None:
+            for light in result.lights:
+                self.metrics.observe_latency(result.camera, result.source, light.record["latency_ms"] / 1000)
+        if self.live_state.watching(result.camera):  # drawn and encoded only while someone watches it
             jpeg = self._jpeg(result)
             if jpeg is not None:
                 self.live_state.publish_camera(result.camera, jpeg)
