@@ -46,6 +46,7 @@ class MjpegCapture:
         self.answered = False  # the server answered over HTTP (with anything)
         self.is_mjpeg = False  # ... with a multipart stream
         self._boundary = b""
+        self._bare = b""
         self._pending = b""  # bytes read past a broken part: the start of what follows it
         self._response: http.client.HTTPResponse | None = None
         self._connection: http.client.HTTPConnection | None = None
@@ -78,6 +79,7 @@ class MjpegCapture:
         if response.status != 200 or boundary is None:
             return  # not an MJPEG stream (or not allowed): FFmpeg's turn
         self._boundary = b"--" + boundary.encode("latin-1")
+        self._bare = boundary.encode("latin-1")  # some cameras send the boundary without its two dashes
         self.is_mjpeg = True
         if sock is not None:
             sock.settimeout(read_timeout_s)
@@ -136,6 +138,8 @@ class MjpegCapture:
     def _skip_to_boundary(self) -> None:
         for _ in range(MAX_PART_BYTES // 64):
             line = self._line()
+            if self._bare and line.strip() in (self._bare, self._bare + b"--"):
+                self._boundary = self._bare  # this camera's boundary lines lack the dashes: match them as sent
             if line.strip().startswith(self._boundary):
                 if line.strip() == self._boundary + b"--":
                     raise _Gone  # the closing boundary: the stream is over

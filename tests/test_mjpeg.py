@@ -120,6 +120,19 @@ def test_other_broken_parts_are_stepped_over(framing):
     assert skipped == broken and len(values) == 60 - broken
 
 
+def test_a_camera_that_sends_its_boundary_without_dashes_is_read():
+    def send(number: int) -> bytes:
+        body = jpeg(number)
+        return b"frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body) + body + b"\r\n"
+
+    camera = BrokenCamera(send, count=20)
+    try:
+        values, skipped = read_all(camera.url)
+    finally:
+        camera.close()
+    assert len(values) == 20 and skipped == 0
+
+
 def test_frame_source_counts_broken_parts_and_reconnects_only_when_the_stream_ends():
     def send(number: int) -> bytes:
         body = jpeg(number)
