@@ -104,3 +104,39 @@ def test_a_hostile_label_is_shown_as_text_and_never_runs(tmp_path):
         serve.kill()
         browser.close()
         camera.close()
+
+
+def test_a_browser_opens_a_token_guarded_page_once_and_stays_in(color_model, tmp_path):
+    """With --http-token, the page without the token is a 401; opened once as /?token=TOKEN, the
+    browser is sent on to / with the token in a cookie (not in the address), and the page's own
+    requests (the state, the video) carry it: the page goes live and shows the picture."""
+    import os
+
+    from helpers.browser import Browser
+    from helpers.loopback import Camera, encoded_frames, free_port
+
+    clip = tmp_path / "red.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        writer.write(np.clip(np.full((48, 64, 3), (20, 20, 220)) + rng.integers(0, 9, (48, 64, 3)), 0, 255).astype(np.uint8))
+    writer.release()
+    token = "page-token-0123456789abcdef"
+    camera, http = Camera(encoded_frames(clip)), f"127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--source", camera.url, "--http", http]
+    serve = subprocess.Popen(command, stderr=subprocess.DEVNULL, env={**os.environ, "EDGECLS_HTTP_TOKEN": token})
+    browser = Browser()
+    evaluate = lambda expression: browser.call("Runtime.evaluate", expression=expression)["result"]["value"]  # noqa: E731
+    try:
+        time.sleep(2)
+        browser.call("Page.navigate", url=f"http://{http}/")
+        assert wait_until(lambda: "needs its token" in evaluate("document.body ? document.body.innerText : ''"))
+        browser.call("Page.navigate", url=f"http://{http}/?token={token}")
+        assert wait_for(lambda: browser.text("status"), "LIVE · red").startswith("LIVE · red")
+        assert evaluate("location.href") == f"http://{http}/"  # the token is not left in the address
+        assert wait_until(lambda: evaluate("document.getElementById('video').naturalWidth") == 64)  # the video came
+        browser.screenshot(tmp_path / "token.png")
+    finally:
+        serve.kill()
+        browser.close()
+        camera.close()
