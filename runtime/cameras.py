@@ -13,6 +13,7 @@ or from a TOML file:
 
     [[camera]]
     source = "1"                 # a camera without lights: one light, the whole frame, named as the camera
+    classify_fps = 10            # this camera's own rate (default: the run's `--classify-fps`)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class CameraSpec:
     name: str
     source: str
     lights: tuple[LightSpec, ...]
+    classify_fps: float | None = None  # this camera's own rate (the cameras file's `classify_fps`); None: the run's
 
 
 def cameras_from_sources(sources: list[str], roi: Roi | None, light: str) -> list[CameraSpec]:
@@ -89,7 +91,10 @@ def read_cameras(path: Path) -> list[CameraSpec]:
         if not isinstance(lights, list):
             raise StreamError(f"{where} ({name}): lights are [[camera.light]] tables with a name and a roi.")
         specs = tuple(_light(light, f"{where} ({name}), light {number + 1}") for number, light in enumerate(lights))
-        cameras.append(CameraSpec(name, entry["source"].strip(), specs or (LightSpec(name),)))
+        rate = entry.get("classify_fps")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1000):
+            raise StreamError(f"{where} ({name}): `classify_fps` must be a number of frames a second, 0 for every frame; received {rate!r}.")
+        cameras.append(CameraSpec(name, entry["source"].strip(), specs or (LightSpec(name),), None if rate is None else float(rate)))
     _check_unique(path, [camera.name for camera in cameras], "camera")
     _check_unique(path, [light.name for camera in cameras for light in camera.lights], "light")
     return cameras

@@ -103,6 +103,17 @@ class MjpegCapture:
             self.skipped += 1
         return False, None
 
+    def grab(self) -> bool:
+        """Step over the next part, its bytes read but not parsed as a picture; False when the stream is gone."""
+        if not self.isOpened():
+            return False
+        try:
+            self._next_part()
+        except (_Gone, OSError, http.client.HTTPException, ValueError):
+            self.release()
+            return False
+        return True
+
     def get(self, prop: int) -> float:
         return 0.0  # frame rate and count: a camera's stream does not say
 

@@ -11,11 +11,19 @@ import numpy as np
 UNKNOWN = "unknown"
 
 
+NOMINAL_FPS = 25.0  # a window of N frames is N / NOMINAL_FPS seconds when smoothing in time
+
+
 class StateSmoother:
-    """Average the last `window` probability vectors; change state only when a new candidate wins
-    `hold` frames in a row (default: half the window). Below `min_score` the candidate is 'unknown'.
-    `decide` picks the candidate's index from the averaged probabilities (default: the most probable;
-    a model's `ModelInfo.decide` also holds back a class that must be earned)."""
+    """Average the probability vectors of the last `window` frames; change state only when a new
+    candidate wins `hold` frames in a row (default: half the window). Below `min_score` the candidate
+    is 'unknown'. `decide` picks the candidate's index from the averaged probabilities (default: the
+    most probable; a model's `ModelInfo.decide` also holds back a class that must be earned).
+
+    Given each frame's time (`update(p, now_s)`), the window and the hold are times: `window` frames
+    at NOMINAL_FPS (5 frames: the last 0.2 s) and the hold likewise, so the state behaves the same
+    whatever the rate it is classified at (25 a second, or 5 with `--classify-fps 5`); at 25 a
+    second it is exactly the frame-count rule."""
 
     def __init__(
         self,
@@ -31,17 +39,28 @@ class StateSmoother:
         self.decide = decide or (lambda mean: int(mean.argmax()))
         self.min_score = min_score
         self.hold = hold if hold is not None else max(1, window // 2)
-        self._history: deque[np.ndarray] = deque(maxlen=window)
+        self.window_s = window / NOMINAL_FPS
+        self.hold_s = (self.hold - 1) / NOMINAL_FPS  # the first win counts: `hold` wins span hold - 1 periods
+        self._history: deque[tuple[float, np.ndarray]] = deque(maxlen=window)
+        self._timed = False
         self.state = UNKNOWN
         self.score = 0.0
         self.changes = 0
         self._candidate = UNKNOWN
         self._streak = 0
+        self._since = 0.0
 
-    def update(self, probabilities: np.ndarray) -> tuple[str, float]:
-        """Add one frame's probabilities; returns the (smoothed state, its mean score)."""
-        self._history.append(np.asarray(probabilities, dtype=np.float32))
-        mean = np.mean(self._history, axis=0)
+    def update(self, probabilities: np.ndarray, now_s: float | None = None) -> tuple[str, float]:
+        """Add one frame's probabilities (seen at `now_s`, seconds on the source's clock: the window
+        and the hold in time; None: in frames); returns the (smoothed state, its mean score)."""
+        if now_s is not None and not self._timed:
+            self._timed = True
+            self._history = deque(self._history)  # unbounded: the window is a time now
+        self._history.append((now_s or 0.0, np.asarray(probabilities, dtype=np.float32)))
+        if self._timed:
+            while self._history[0][0] <= (now_s or 0.0) - self.window_s + 1e-6:
+                self._history.popleft()
+        mean = np.mean([p for _, p in self._history], axis=0)
         best = self.decide(mean)
         score = float(mean[best])
         candidate = self.classes[best] if score >= self.min_score else UNKNOWN
@@ -52,9 +71,12 @@ class StateSmoother:
         if candidate == self.state:
             self._streak = 0
         else:
+            if candidate != self._candidate or self._streak == 0:
+                self._since = now_s or 0.0
             self._streak = self._streak + 1 if candidate == self._candidate else 1
             self._candidate = candidate
-            if self._streak >= self.hold or self.state == UNKNOWN and len(self._history) == 1:
+            held = (now_s or 0.0) - self._since >= self.hold_s - 1e-6 if self._timed else self._streak >= self.hold
+            if held or self.state == UNKNOWN and len(self._history) == 1:
                 self.state = candidate
                 self.changes += 1
                 self._streak = 0

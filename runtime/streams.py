@@ -73,6 +73,7 @@ class SourceStats:
     dropped: int = 0
     reconnects: int = 0
     skipped: int = 0  # frames that could not be read, stepped over: a file's corrupt stretch, a stream's broken part
+    not_decoded: int = 0  # frames read but passed over undecoded: more than `classify_fps` asks for
     frozen: int = 0  # reads that blocked past the read timeout: the camera froze; that frame was not used
     connected_s: float = 0.0  # time connected (from each connection's first frame to its end), so far
 
@@ -96,6 +97,9 @@ class FrameSource:
             connection that delivered frames.
         wait_for_source: a live source that cannot be opened at start is retried in the background like
             one that dropped (`start` returns with `connected` False); otherwise `start` raises.
+        classify_fps: hand out this many frames a second, on a schedule (on the file's own clock for
+            a file): the frames in between are read but not decoded (an MJPEG part's bytes are
+            skipped unparsed; FFmpeg's grab skips the colour conversion). None: every frame.
     """
 
     def __init__(
@@ -107,8 +111,13 @@ class FrameSource:
         capture_factory: Callable = open_capture,
         max_backoff_s: float = 8.0,
         wait_for_source: bool = False,
+        classify_fps: float | None = None,
     ) -> None:
+        if classify_fps is not None and not 0 < classify_fps <= 1000:
+            raise StreamError(f"`classify_fps` must be above 0 (frames a second) and at most 1000; received {classify_fps:g}.")
         self.spec = spec
+        self.period_s = 1.0 / classify_fps if classify_fps else 0.0
+        self._due = float("-inf")  # when the next frame to hand out is due (the source's clock)
         self.live = spec.live or realtime
         self.pace = spec.kind == "file" and realtime
         self.open_timeout_s = open_timeout_s
@@ -222,10 +231,22 @@ class FrameSource:
         count = 0
         broken = 0  # of the capture's own count of broken parts (MJPEG), what is in the stats already
         replay_checked = False  # this connection's first picture was compared with a frozen source's last
+        seen = 0  # frames read on this connection, handed out or passed over
         try:
             while not self._stop.is_set() and generation == self._generation:
                 began = time.perf_counter()
-                ok, image = capture.read()
+                if not self._due_now():
+                    ok, image = capture.grab(), None  # read, not decoded: a frame nobody asked for
+                    if ok and not (self.live and count and time.perf_counter() - began >= FROZEN_SHARE * self.read_timeout_s):
+                        if seen == 0:
+                            started = self._connection_started = time.perf_counter()  # connected from the first frame
+                        self.stats.frames_read += 1
+                        self.stats.not_decoded += 1
+                        seen += 1
+                        self._pace(started, seen, period)
+                        continue
+                else:
+                    ok, image = capture.read()
                 if getattr(capture, "skipped", 0) > broken:
                     self.stats.skipped += capture.skipped - broken
                     broken = capture.skipped
@@ -252,19 +273,35 @@ class FrameSource:
                         # hands out its current frame): not new. More of the same is the loop's frozen frame.
                         continue
                     self._replay = None
-                if count == 0:
+                if seen == 0:
                     started = self._connection_started = time.perf_counter()  # connected from the first frame
                 count += 1
+                seen += 1
                 self._deliver(frame)
-                if period:  # --realtime on a file: play it at its own frame rate
-                    delay = started + count * period - time.perf_counter()
-                    if delay > 0:
-                        self._stop.wait(delay)
+                self._pace(started, seen, period)
             return False
         finally:
-            if count:
+            if seen:
                 self.stats.connected_s += time.perf_counter() - started
                 self._connection_started = None
+
+    def _pace(self, started: float, seen: int, period: float) -> None:
+        """--realtime on a file: play it at its own frame rate (every frame read counts, decoded or not)."""
+        if period:
+            delay = started + seen * period - time.perf_counter()
+            if delay > 0:
+                self._stop.wait(delay)
+
+    def _due_now(self) -> bool:
+        """Whether the next frame is to be handed out (always, without `classify_fps`). On schedule: a
+        frame taken late keeps the schedule, so a 30 fps camera at 5 a second gives 5, not 4.3."""
+        if not self.period_s:
+            return True
+        now = self.stats.frames_read / self.fps if not self.live and self.fps else time.perf_counter()
+        if now + 1e-9 < self._due:
+            return False
+        self._due = self._due + self.period_s if now - self._due < self.period_s else now + self.period_s
+        return True
 
     def _deliver(self, frame: Frame) -> None:
         """A fresh frame: the newest (live) or the next in order (file)."""

@@ -55,6 +55,7 @@ roi = [160, 0, 160, 240]
 
 [[camera]]
 source = "2"
+classify_fps = 10
 """
     )
     cameras = read_cameras(config)
@@ -64,7 +65,7 @@ source = "2"
             "rtsp://user:secret@10.0.0.5/stream",
             (LightSpec("north-main", (0, 0, 160, 240)), LightSpec("north-turn", (160, 0, 160, 240))),
         ),
-        CameraSpec("cam1", "2", (LightSpec("cam1"),)),  # no lights: one, the whole frame, named as the camera
+        CameraSpec("cam1", "2", (LightSpec("cam1"),), 10.0),  # no lights: one, the whole frame, named as the camera
     ]
     assert cameras_from_sources(["clip.avi"], (1, 2, 3, 4), "light") == [
         CameraSpec("cam0", "clip.avi", (LightSpec("light", (1, 2, 3, 4)),))
@@ -81,6 +82,8 @@ source = "2"
         ("[[camera]]\nsource = '0'\nname = 'a'\n[[camera]]\nsource = '1'\nname = 'a'\n", "repeated: a"),
         ("camera = 3\n", "no \\[\\[camera\\]\\] entries"),
         ("[[camera]\nsource = '0'\n", "not valid TOML"),
+        ("[[camera]]\nsource = '0'\nclassify_fps = -2\n", "`classify_fps` must be a number of frames a second"),
+        ("[[camera]]\nsource = '0'\nclassify_fps = 'fast'\n", "`classify_fps` must be a number of frames a second"),
     ],
 )
 def test_a_bad_cameras_file_is_one_line_naming_the_entry(tmp_path, text, message):

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 import cv2
+import numpy as np
 import pytest
 from helpers.captures import FakeCapture, green, noisy_green, pictures
 from helpers.clips import write_clip
@@ -371,3 +372,54 @@ def test_stopped_while_waiting_for_its_source_it_still_writes_its_summary(color_
     assert process.returncode == (130 if stop == signal.SIGINT else 0), stderr
     assert "stopped by" in stderr and "Traceback" not in stderr
     assert json.loads(summary.read_text())["stopped_by"] == ("Ctrl-C" if stop == signal.SIGINT else "signal")
+
+
+@pytest.mark.parametrize("rate", [None, 5.0, 8.0])
+def test_flashing_and_steady_states_are_the_same_at_any_classification_rate(tmp_path, rate):
+    """The same flashing clip classified every frame, or 5 or 8 times a second on the file's own
+    clock: the frames in between are read but not decoded, and smoothing and flashing work in time,
+    so the reported states (red, flashing yellow within 3 s, red again) and the events are the same."""
+    from onnx_models import color_classifier
+
+    model = color_classifier(tmp_path / "lights.onnx", classes=("red", "off", "yellow"))
+    states = ["red"] * 50 + (["blue"] * 12 + ["green"] * 13) * 4 + ["red"] * 75
+    path = write_clip(tmp_path / "flashing.avi", states)
+    out, events = tmp_path / "frames.jsonl", tmp_path / "events.jsonl"
+    source = FrameSource(parse_source(str(path)), classify_fps=rate).start()
+    summary = run_live(load_classifier(model, "cpu"), source, LiveConfig(smooth=3, jsonl=out, events=events))
+    frames = [json.loads(line) for line in out.read_text().splitlines()]
+    step = 25 / rate if rate else 1
+    assert len(frames) == pytest.approx(len(states) / step, abs=1) and source.stats.frames_read == len(states)
+    assert source.stats.not_decoded == len(states) - len(frames)
+    indices = [frame["frame"] for frame in frames]
+    assert all(abs(b - a - step) <= 1 for a, b in zip(indices, indices[1:], strict=False))  # on schedule
+    first = next(frame["frame"] for frame in frames if frame["state"] == "flashing_yellow")
+    assert 50 <= first <= 50 + 3 * 25
+    assert next(frame["frame"] for frame in frames if frame["frame"] >= 150 and frame["state"] == "red") - 150 <= 3 * 25
+    changes = [(change["from"], change["to"]) for change in map(json.loads, events.read_text().splitlines())]
+    assert changes[0] == ("unknown", "red") and changes[-2:] == [("off", "flashing_yellow"), ("flashing_yellow", "red")]
+    assert summary.final_state == "red"
+
+
+def test_a_live_camera_is_classified_on_schedule_and_the_rest_is_not_decoded(color_model):
+    """A 30 fps MJPEG camera read at 5 a second: 5 frames a second handed out (not 4.3), every part
+    read, the others' bytes skipped without decoding."""
+    from helpers.loopback import MultipartCamera, part
+
+    picture = cv2.imencode(".jpg", np.full((48, 64, 3), (0, 0, 255), np.uint8))[1].tobytes()
+    camera = MultipartCamera(lambda number: part(picture, len(picture)), period_s=1 / 30, count=100_000)
+    source = FrameSource(parse_source(camera.url), open_timeout_s=2, read_timeout_s=2, classify_fps=5.0).start()
+    try:
+        time.sleep(0.5)
+        handed, read_before = 0, source.stats.frames_read
+        started = time.perf_counter()
+        while time.perf_counter() - started < 4.0:
+            if source.get(0.1) is not None:
+                handed += 1
+        elapsed = time.perf_counter() - started
+        received = source.stats.frames_read - read_before
+    finally:
+        source.stop()
+        camera.close()
+    assert 4.5 <= handed / elapsed <= 5.5, handed / elapsed
+    assert received >= 25 * elapsed and source.stats.not_decoded >= received - handed - 2

@@ -10,6 +10,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from helpers.loopback import MultipartCamera, part
 
 from edgecls.runtime.mjpeg import MjpegCapture
 from edgecls.runtime.sources import parse_source
@@ -20,52 +21,6 @@ def jpeg(value: int) -> bytes:
     picture = np.full((48, 64, 3), value % 256, np.uint8)
     picture[:4, :4] = (value * 7) % 256
     return cv2.imencode(".jpg", picture)[1].tobytes()
-
-
-class BrokenCamera:
-    """Serves `parts` (a function of the connection's part number -> bytes of one part, or None to
-    end the stream) to every connection, one part every `period_s`."""
-
-    def __init__(self, part, boundary: str = "frame", period_s: float = 0.002, count: int = 200) -> None:
-        self.part, self.boundary, self.period_s, self.count = part, boundary, period_s, count
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/video"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        try:
-            client.recv(4096)
-            client.sendall(
-                b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=" + self.boundary.encode() + b"\r\n\r\n"
-            )
-            for number in range(self.count):
-                client.sendall(self.part(number))
-                time.sleep(self.period_s)
-        except OSError:
-            pass
-        finally:
-            client.close()
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def part(body: bytes, length: int | None = None) -> bytes:
-    head = b"--frame\r\nContent-Type: image/jpeg\r\n"
-    if length is not None:
-        head += b"Content-Length: " + str(length).encode() + b"\r\n"
-    return head + b"\r\n" + body + b"\r\n"
 
 
 def read_all(url: str) -> tuple[list[int], int]:
@@ -90,7 +45,7 @@ def test_a_part_that_promises_more_than_it_sends_is_stepped_over_not_a_reconnect
             return part(body[: len(body) // 2], length=len(body) + 5000)
         return part(body, length=len(body))
 
-    camera = BrokenCamera(send, count=200)
+    camera = MultipartCamera(send, count=200)
     try:
         values, skipped = read_all(camera.url)
     finally:
@@ -111,7 +66,7 @@ def test_other_broken_parts_are_stepped_over(framing):
                 return part(body, length=len(body) // 3)
         return part(body, length=None if framing == "no length" else len(body))
 
-    camera = BrokenCamera(send, count=60)
+    camera = MultipartCamera(send, count=60)
     try:
         values, skipped = read_all(camera.url)
     finally:
@@ -125,7 +80,7 @@ def test_a_camera_that_sends_its_boundary_without_dashes_is_read():
         body = jpeg(number)
         return b"frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(body) + body + b"\r\n"
 
-    camera = BrokenCamera(send, count=20)
+    camera = MultipartCamera(send, count=20)
     try:
         values, skipped = read_all(camera.url)
     finally:
@@ -142,7 +97,7 @@ def test_frame_source_counts_broken_parts_and_reconnects_only_when_the_stream_en
             return part(body[: len(body) // 2], length=len(body) + 5000)
         return part(body, length=len(body))
 
-    camera = BrokenCamera(send, count=100, period_s=0.005)
+    camera = MultipartCamera(send, count=100, period_s=0.005)
     source = FrameSource(parse_source(camera.url), open_timeout_s=2, read_timeout_s=2, max_backoff_s=0.5).start()
     try:
         deadline = time.perf_counter() + 20

@@ -85,6 +85,18 @@ AllowHostOption = Annotated[
     typer.Option(metavar="NAME", help="A Host name the loopback server also answers (a reverse proxy's); repeatable."),
 ]
 
+DEFAULT_CLASSIFY_FPS = 5.0  # a traffic light changes a few times a minute; flashing is about 1 Hz
+
+ClassifyFpsOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        metavar="N",
+        help="Classify each light N times a second, on a schedule; the frames in between are read but not decoded. "
+        "0: every frame. Default: 5 for cameras and streams, every frame of a file (unless --realtime). "
+        "A camera in --config may set its own `classify_fps`.",
+    ),
+]
 FailFastOption = Annotated[
     bool, typer.Option("--fail-fast", help="Exit if a live source is down at start, instead of waiting for it.")
 ]
@@ -134,6 +146,7 @@ def serve_camera(
     open_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the source to open.")] = 5.0,
     stall_timeout_s: StallTimeoutOption = LiveConfig.stall_timeout_s,
     fail_fast: FailFastOption = False,
+    classify_fps: ClassifyFpsOption = None,
     summary_json: Annotated[Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")] = None,
 ) -> None:
     """Classify live sources frame by frame, every light of every camera in one loop; Ctrl-C or
@@ -153,9 +166,15 @@ def serve_camera(
         info(describe(cameras))
     try:
         with _stop_signals_interrupt() as stopped_by:
+            rates = [
+                _rate(camera.classify_fps if camera.classify_fps is not None else classify_fps, spec.live or realtime)
+                for camera, spec in zip(cameras, specs, strict=True)
+            ]
             sources = [
-                FrameSource(spec, realtime, open_timeout, stall_timeout_s, wait_for_source=not fail_fast)
-                for spec in specs
+                FrameSource(
+                    spec, realtime, open_timeout, stall_timeout_s, wait_for_source=not fail_fast, classify_fps=rate
+                )
+                for spec, rate in zip(specs, rates, strict=True)
             ]
             started = list(zip(cameras, _start_all(sources), strict=True))
     except KeyboardInterrupt:  # stopped while the sources were opening: still a summary (and its file)
@@ -163,6 +182,14 @@ def serve_camera(
         return
     summary = run_cameras(classifier, started, live_config, on_status=info)
     _report(summary, record, summary_json)
+
+
+def _rate(asked: float | None, live: bool) -> float | None:
+    """Frames a second to classify: as asked (0: every frame), else the default for a live source
+    and every frame of a file read in order."""
+    if asked is None:
+        return DEFAULT_CLASSIFY_FPS if live else None
+    return asked or None
 
 
 def _start_all(sources: list) -> list:

@@ -174,9 +174,10 @@ class Light:
                 self.notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
             return None
         best = self.classifier.info.decide(probabilities)
-        state, state_score = self.smoother.update(probabilities)
+        now = self.media_time(frame)  # the source's clock: smoothing and flashing in time, at any rate
+        state, state_score = self.smoother.update(probabilities, now)
         self.state_score = state_score
-        state = self.flashes.update(self.media_time(frame), state)  # a colour blinking with off: flashing
+        state = self.flashes.update(now, state)  # a colour blinking with off: flashing
         if self.camera and self._frozen(frame):
             state, reason = UNKNOWN, "frozen frame"
         else:

@@ -145,6 +145,7 @@ def status(units: list[Camera], classifier: Classifier) -> Status:
             reconnects=unit.source.stats.reconnects,
             frozen=unit.source.stats.frozen,
             skipped=unit.source.stats.skipped,
+            not_decoded=unit.source.stats.not_decoded,
         )
         for unit in units
     )
@@ -212,6 +213,7 @@ def _sum_up(summary: LiveSummary, units: list[Camera], status: Status, single: b
         summary.reconnects += camera.reconnects
         summary.frozen += camera.frozen
         summary.skipped += camera.skipped
+        summary.not_decoded += camera.not_decoded
         if single:
             summary.connected_seconds = connected
             continue

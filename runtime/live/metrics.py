@@ -37,6 +37,11 @@ PER_CAMERA: tuple[tuple[str, str, Callable[[CameraStatus], float]], ...] = (
         "Frames that could not be read and were stepped over: a broken part of a stream, a corrupt stretch of a file.",
         lambda camera: camera.skipped,
     ),
+    (
+        "edgecls_frames_not_decoded",
+        "Frames read but passed over undecoded: the camera sends more than its --classify-fps.",
+        lambda camera: camera.not_decoded,
+    ),
 )
 
 

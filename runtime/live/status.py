@@ -18,6 +18,7 @@ class CameraStatus:
     reconnects: int
     frozen: int  # reads that waited out their timeout
     skipped: int  # frames that could not be read: a stream's broken part, a file's corrupt stretch
+    not_decoded: int = 0  # frames read but passed over undecoded: more than the camera's classify_fps
 
 
 @dataclass(frozen=True)

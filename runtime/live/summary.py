@@ -27,6 +27,7 @@ class LiveSummary:
     events_sent: int = 0  # to the webhook
     events_failed: int = 0  # to the webhook, after every retry (or still queued at the stop)
     skipped: int = 0  # frames of a file stepped over (a corrupt stretch)
+    not_decoded: int = 0  # frames read but not decoded: the camera sends more than its classify_fps
     errors: list[str] = field(default_factory=list)  # outputs that failed (a full disk ...): non-zero exit
     cameras: list[dict] = field(default_factory=list)  # several lights: each camera's figures and lights
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=10_000), repr=False)  # the newest, bounded
@@ -58,6 +59,7 @@ class LiveSummary:
             "events_sent": self.events_sent,
             "events_failed": self.events_failed,
             "skipped": self.skipped,
+            "not_decoded": self.not_decoded,
             "errors": self.errors,
             **({"cameras": self.cameras} if self.cameras else {}),
         }

@@ -85,3 +85,50 @@ class MjpegServer:
         self.live.close()
         self.server.shutdown()
         self.server.server_close()
+
+
+class MultipartCamera:
+    """An MJPEG camera on loopback that serves `part(number)` (the bytes of one part: whole, broken,
+    or a closing boundary) to every connection, one part every `period_s`, `count` parts in all."""
+
+    def __init__(self, part, boundary: str = "frame", period_s: float = 0.002, count: int = 200) -> None:
+        self.part, self.boundary, self.period_s, self.count = part, boundary, period_s, count
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/video"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            client.recv(4096)
+            client.sendall(
+                b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=" + self.boundary.encode() + b"\r\n\r\n"
+            )
+            for number in range(self.count):
+                client.sendall(self.part(number))
+                time.sleep(self.period_s)
+        except OSError:
+            pass
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def part(body: bytes, length: int | None = None) -> bytes:
+    """One multipart part around `body`, with a Content-Length (possibly a false one) unless None."""
+    head = b"--frame\r\nContent-Type: image/jpeg\r\n"
+    if length is not None:
+        head += b"Content-Length: " + str(length).encode() + b"\r\n"
+    return head + b"\r\n" + body + b"\r\n"
