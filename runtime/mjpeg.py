@@ -88,6 +88,8 @@ class MjpegCapture:
     def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name
         return self.is_mjpeg and self._response is not None
 
+    scale = 1  # decode at 1/scale (2, 4 or 8: libjpeg's DCT scaling, much cheaper than a full decode)
+
     def read(self) -> tuple[bool, np.ndarray | None]:
         """The next whole picture; broken parts on the way are stepped over and counted. (False, None)
         when the stream is gone (ended, closed, or silent for the read timeout)."""
@@ -97,7 +99,7 @@ class MjpegCapture:
             except (_Gone, OSError, http.client.HTTPException, ValueError):
                 self.release()
                 return False, None
-            image = _decode(jpeg)
+            image = _decode(jpeg, self.scale)
             if image is not None:
                 return True, image
             self.skipped += 1
@@ -230,9 +232,13 @@ def _boundary(content_type: str) -> str | None:
     return None
 
 
-def _decode(jpeg: bytes) -> np.ndarray | None:
-    """The picture, or None for a part that is not one whole JPEG (cut off, or garbage)."""
+REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def _decode(jpeg: bytes, scale: int = 1) -> np.ndarray | None:
+    """The picture at 1/`scale` of its size, or None for a part that is not one whole JPEG (cut off,
+    or garbage)."""
     body = jpeg.strip(b"\r\n")
     if not body.startswith(_JPEG_START) or not body.endswith(_JPEG_END):
         return None
-    return cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.imdecode(np.frombuffer(body, np.uint8), REDUCED.get(scale, cv2.IMREAD_COLOR))

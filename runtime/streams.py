@@ -56,6 +56,7 @@ class Frame:
     image: np.ndarray  # BGR, as OpenCV reads it
     index: int  # position in the source (frames read so far, dropped ones included)
     captured_at: float  # time.perf_counter() when read
+    scale: int = 1  # the image is 1/scale of the source's frame (decoded reduced: see FrameSource.decode_scale)
     _fingerprint: bytes | None = field(default=None, repr=False, compare=False)
 
     def fingerprint(self) -> bytes:
@@ -141,6 +142,9 @@ class FrameSource:
         self.connected = False
         self.fps = 0.0  # the source's own frame rate, as it reports it (0: unknown)
         self.wake: threading.Event | None = None  # set whenever a frame (or the end) arrives: one loop, many sources
+        # Decode at 1/decode_scale where the capture can (MJPEG: 2, 4 or 8): set by the live loop to the
+        # largest scale at which every light still has the model's input size; 1 when a full frame is watched.
+        self.decode_scale = 1
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> FrameSource:
@@ -232,6 +236,7 @@ class FrameSource:
         broken = 0  # of the capture's own count of broken parts (MJPEG), what is in the stats already
         replay_checked = False  # this connection's first picture was compared with a frozen source's last
         seen = 0  # frames read on this connection, handed out or passed over
+        scale = 1  # the last frame was decoded at 1/scale
         try:
             while not self._stop.is_set() and generation == self._generation:
                 began = time.perf_counter()
@@ -246,6 +251,9 @@ class FrameSource:
                         self._pace(started, seen, period)
                         continue
                 else:
+                    scale = self.decode_scale if hasattr(capture, "scale") else 1  # a capture that decodes reduced
+                    if scale != 1 or getattr(capture, "scale", 1) != 1:
+                        capture.scale = scale
                     ok, image = capture.read()
                 if getattr(capture, "skipped", 0) > broken:
                     self.stats.skipped += capture.skipped - broken
@@ -265,7 +273,7 @@ class FrameSource:
                         self._connected.set()
                         return True
                     return self.spec.kind == "file"
-                frame = Frame(image, self.stats.frames_read, time.perf_counter())
+                frame = Frame(image, self.stats.frames_read, time.perf_counter(), scale)
                 if self._replay is not None and not replay_checked:
                     replay_checked = True
                     if frame.fingerprint() == self._replay:

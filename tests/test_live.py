@@ -423,3 +423,40 @@ def test_a_live_camera_is_classified_on_schedule_and_the_rest_is_not_decoded(col
         camera.close()
     assert 4.5 <= handed / elapsed <= 5.5, handed / elapsed
     assert received >= 25 * elapsed and source.stats.not_decoded >= received - handed - 2
+
+
+def test_a_camera_is_decoded_at_the_scale_its_lights_need_and_in_full_when_watched(color_model, tmp_path):
+    """An MJPEG camera, 640x480, a light of 200x200 pixels and a 32 px model: decoded at 1/4 (the
+    light keeps 50 px), the ROI mapped to the smaller frame (the light is green, the rest red); a
+    recording wants the full frame, so then nothing is reduced."""
+    from helpers.loopback import MultipartCamera, part
+
+    from edgecls.runtime.cameras import CameraSpec, LightSpec
+    from edgecls.runtime.live import run_cameras
+    from edgecls.runtime.live.light import scaled_roi
+
+    assert scaled_roi((10, 20, 200, 200), 4) == (2, 5, 51, 50) and scaled_roi((8, 8, 16, 16), 8) == (1, 1, 2, 2)
+    image = np.full((480, 640, 3), (0, 0, 255), np.uint8)
+    image[200:400, 400:600] = (0, 255, 0)
+    picture = cv2.imencode(".jpg", image)[1].tobytes()
+    for record, expected_scale in ((None, 4), (tmp_path / "out.avi", 1)):
+        camera = MultipartCamera(lambda number: part(picture, len(picture)), period_s=1 / 30, count=100_000)
+        source = FrameSource(parse_source(camera.url), open_timeout_s=2, read_timeout_s=2).start()
+        scales: list[int] = []
+        handed_out = source.get
+
+        def get(timeout_s: float = 1.0, handed_out=handed_out, scales=scales):
+            frame = handed_out(timeout_s)
+            if frame is not None:
+                scales.append(frame.scale)  # the scale each frame the loop took was decoded at
+            return frame
+
+        source.get = get  # type: ignore[method-assign]
+        spec = CameraSpec("cam0", camera.url, (LightSpec("light", (400, 200, 200, 200)),))
+        out = tmp_path / "frames.jsonl"
+        try:
+            run_cameras(load_classifier(color_model, "cpu"), [(spec, source)], LiveConfig(smooth=1, jsonl=out, record=record, max_frames=20))
+        finally:
+            camera.close()
+        labels = {json.loads(line)["label"] for line in out.read_text().splitlines()}
+        assert labels == {"green"} and scales[-1] == expected_scale, (labels, scales)

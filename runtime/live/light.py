@@ -37,6 +37,15 @@ def crop_roi(image: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.nda
     return image[y0:y1, x0:x1]
 
 
+def scaled_roi(roi: tuple[int, int, int, int] | None, scale: int) -> tuple[int, int, int, int] | None:
+    """`roi` (in the source's pixels) in a frame decoded at 1/`scale`: every pixel of it kept."""
+    if roi is None or scale == 1:
+        return roi
+    x, y, width, height = roi
+    x0, y0 = x // scale, y // scale
+    return x0, y0, -(-(x + width) // scale) - x0, -(-(y + height) // scale) - y0
+
+
 MIN_ROI_SHARE = 0.25  # an ROI less than this much inside the frame is a mistake, not a light at the edge
 
 
@@ -151,7 +160,7 @@ class Light:
         """The light's region of `frame` as the model takes it: RGB, at its input size. The ROI is
         checked against the first frame (a bad one stops the run) and again, with a notice only, when
         a camera changes its frame size mid-stream."""
-        size = (frame.image.shape[1], frame.image.shape[0])
+        size = (frame.image.shape[1] * frame.scale, frame.image.shape[0] * frame.scale)  # the source's pixels
         if self.roi is not None and size != self._roi_checked_for:
             where = f"camera {self.camera_name}, light {self.light}" if self.named else "`roi`"
             try:
@@ -163,7 +172,7 @@ class Light:
             if warning:
                 self.notify(warning)
             self._roi_checked_for = size
-        return cv2.cvtColor(self.classifier.prepare(crop_roi(frame.image, self.roi)), cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(self.classifier.prepare(crop_roi(frame.image, scaled_roi(self.roi, frame.scale))), cv2.COLOR_BGR2RGB)
 
     def finish(self, frame: Frame, probabilities: np.ndarray, received_at: float) -> tuple[dict, float] | None:
         """The frame's record and smoothed state score from the model's output for this light; None

@@ -68,6 +68,7 @@ class Camera:
     watch: Watch
     lights: list[Light]
     ended: bool = False
+    frame_size: tuple[int, int] | None = None  # the source's frame (width, height), once one was read
 
 
 def run_cameras(
@@ -259,6 +260,8 @@ def _serve(
         if not busy:  # the last round found nothing: sleep until a reader has something (or 0.5 s)
             wake.wait(0.5)
         wake.clear()
+        for unit in units:
+            unit.source.decode_scale = _decode_scale(unit, classifier.info.input_size, sinks)
         batch = _take_frames(units)
         if all(unit.ended for unit in units):
             break
@@ -296,8 +299,23 @@ def _take_frames(units: list[Camera]) -> list[tuple[Camera, Frame]]:
             unit.watch.idle()
         else:
             unit.watch.frame(frame)
+            unit.frame_size = (frame.image.shape[1] * frame.scale, frame.image.shape[0] * frame.scale)
             batch.append((unit, frame))
     return batch
+
+
+DECODE_SCALES = (8, 4, 2)  # what libjpeg's DCT scaling offers
+
+
+def _decode_scale(unit: Camera, input_size: tuple[int, int], sinks: list[Sink]) -> int:
+    """The largest reduced scale at which every light of `unit` still has at least the model's input
+    size in pixels (its ROI, or the whole frame); 1 while an output shows this camera's frames, or
+    before the frame's size is known."""
+    if unit.frame_size is None or any(sink.wants_pictures(unit.spec.name) for sink in sinks):
+        return 1
+    sides = [min(light.roi[2:]) if light.roi is not None else min(unit.frame_size) for light in unit.lights]
+    needed = max(input_size)
+    return next((scale for scale in DECODE_SCALES if min(sides) / scale >= needed), 1)
 
 
 def _classify(batch: list[tuple[Camera, Frame]], classifier: Classifier, single: bool) -> list[CameraResult]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from edgecls.runtime.cameras import CameraSpec, Roi
@@ -78,13 +79,16 @@ class CameraResult:
     def picture(self) -> np.ndarray:
         """The annotated frame: the light's banner (one light in the run), else every light boxed."""
         if self._picture is None:
+            image = self.frame.image
+            if self.frame.scale != 1:  # decoded reduced (nobody was watching when it was read): drawn at full size
+                image = cv2.resize(image, None, fx=self.frame.scale, fy=self.frame.scale, interpolation=cv2.INTER_LINEAR)
             if self.single:
                 light = self.lights[0]
                 state = light.record["state"]
-                self._picture = draw_overlay(self.frame.image, state, light.state_score, light.fps, self.provider, light.roi)
+                self._picture = draw_overlay(image, state, light.state_score, light.fps, self.provider, light.roi)
             else:
                 boxes = [(light.light, light.roi, light.record["state"], light.state_score) for light in self.lights]
-                self._picture = draw_lights(self.frame.image, boxes)
+                self._picture = draw_lights(image, boxes)
         return self._picture
 
 
@@ -107,6 +111,10 @@ class Sink:
 
     def add_to(self, summary: LiveSummary) -> None:
         """The sink's own figures in the run's summary."""
+
+    def wants_pictures(self, camera: str) -> bool:
+        """Whether this output shows `camera`'s frames now (they are then decoded at full size)."""
+        return False
 
     def figures(self) -> list[Figure]:
         return []

@@ -63,6 +63,9 @@ class HttpSink(Sink):
             if jpeg is not None:
                 self.live_state.publish_camera(result.camera, jpeg)
 
+    def wants_pictures(self, camera: str) -> bool:
+        return self.live_state.watching(camera)
+
     @staticmethod
     def _jpeg(result: CameraResult) -> bytes | None:
         ok, jpeg = cv2.imencode(".jpg", result.picture(), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])

@@ -73,6 +73,9 @@ class RecordSink(Sink):
         if not run.single:
             raise StreamError(ONE_LIGHT)
 
+    def wants_pictures(self, camera: str) -> bool:
+        return True
+
     def on_frame(self, result: CameraResult) -> None:
         light = result.lights[0]
         self._write(result.picture(), light.fps)

@@ -29,6 +29,9 @@ class WindowSink(Sink):
         if not run.single:
             raise StreamError(ONE_LIGHT)
 
+    def wants_pictures(self, camera: str) -> bool:
+        return True
+
     def on_frame(self, result: CameraResult) -> None:
         cv2.imshow("edgecls", result.picture())
         if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
