@@ -79,6 +79,25 @@ class SourceStats:
     connected_s: float = 0.0  # time connected (from each connection's first frame to its end), so far
 
 
+@dataclass
+class _Connection:
+    """What the reader keeps of one connection (one opening of the capture)."""
+
+    period: float  # --realtime on a file: seconds a frame
+    started: float = field(default_factory=time.perf_counter)  # from its first frame
+    count: int = 0  # frames handed out
+    seen: int = 0  # frames read, handed out or passed over
+    broken: int = 0  # of the capture's own count of broken parts (MJPEG), what is in the stats already
+    replay_checked: bool = False  # its first picture was compared with a frozen source's last
+
+    def saw(self, source: FrameSource) -> _Connection:
+        """One more frame read on this connection (the first starts its connected time)."""
+        if self.seen == 0:
+            self.started = source._connection_started = time.perf_counter()
+        self.seen += 1
+        return self
+
+
 _END = object()
 FIRST_BACKOFF_S = 0.5  # the first wait before reopening a source; it doubles while the source stays away
 FROZEN_SHARE = 0.9  # a live read that blocks this share of the read timeout returns only an old frame
@@ -231,72 +250,75 @@ class FrameSource:
         self.fps = fps if 0 < fps < 1000 else 0.0
         period = 1.0 / fps if self.pace and 0 < fps < 1000 else 0.0
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.spec.kind == "file" else 0
-        started = time.perf_counter()
-        count = 0
-        broken = 0  # of the capture's own count of broken parts (MJPEG), what is in the stats already
-        replay_checked = False  # this connection's first picture was compared with a frozen source's last
-        seen = 0  # frames read on this connection, handed out or passed over
-        scale = 1  # the last frame was decoded at 1/scale
+        connection = _Connection(period)
         try:
             while not self._stop.is_set() and generation == self._generation:
                 began = time.perf_counter()
-                if not self._due_now():
-                    ok, image = capture.grab(), None  # read, not decoded: a frame nobody asked for
-                    if ok and not (self.live and count and time.perf_counter() - began >= FROZEN_SHARE * self.read_timeout_s):
-                        if seen == 0:
-                            started = self._connection_started = time.perf_counter()  # connected from the first frame
-                        self.stats.frames_read += 1
-                        self.stats.not_decoded += 1
-                        seen += 1
-                        self._pace(started, seen, period)
-                        continue
-                else:
-                    scale = self.decode_scale if hasattr(capture, "scale") else 1  # a capture that decodes reduced
-                    if scale != 1 or getattr(capture, "scale", 1) != 1:
-                        capture.scale = scale
-                    ok, image = capture.read()
-                if getattr(capture, "skipped", 0) > broken:
-                    self.stats.skipped += capture.skipped - broken
-                    broken = capture.skipped
-                if self.live and count and time.perf_counter() - began >= FROZEN_SHARE * self.read_timeout_s:
+                passed_over = not self._due_now()  # read, not decoded: a frame nobody asked for
+                ok, image, scale = self._read(capture, passed_over, connection)
+                if self.live and connection.count and time.perf_counter() - began >= FROZEN_SHARE * self.read_timeout_s:
                     # A frozen camera: the read waited out its timeout, and what it returns (if
                     # anything) is an old frame. It is not handed out; the source is reopened.
                     self.stats.frozen += 1
                     if self._last_frame is not None:  # a camera may replay it on the next connection: not new
                         self._replay = self._last_frame.fingerprint()
                     return False
+                if ok and passed_over:
+                    self.stats.frames_read += 1
+                    self.stats.not_decoded += 1
+                    self._pace(connection.saw(self))
+                    continue
                 if not ok or image is None:
                     if self.spec.kind == "file" and self._step_over_corruption(capture, total):
                         continue
-                    if first and count == 0:
+                    if first and connection.count == 0:
                         self._open_error = "opened, but no frame could be read from it"
                         self._connected.set()
                         return True
                     return self.spec.kind == "file"
                 frame = Frame(image, self.stats.frames_read, time.perf_counter(), scale)
-                if self._replay is not None and not replay_checked:
-                    replay_checked = True
-                    if frame.fingerprint() == self._replay:
-                        # A connection's first picture is the frozen camera's last one (an MJPEG server
-                        # hands out its current frame): not new. More of the same is the loop's frozen frame.
-                        continue
-                    self._replay = None
-                if seen == 0:
-                    started = self._connection_started = time.perf_counter()  # connected from the first frame
-                count += 1
-                seen += 1
+                if self._replayed(frame, connection):
+                    continue
+                connection.count += 1
                 self._deliver(frame)
-                self._pace(started, seen, period)
+                self._pace(connection.saw(self))
             return False
         finally:
-            if seen:
-                self.stats.connected_s += time.perf_counter() - started
+            if connection.seen:
+                self.stats.connected_s += time.perf_counter() - connection.started
                 self._connection_started = None
 
-    def _pace(self, started: float, seen: int, period: float) -> None:
+    def _read(self, capture, passed_over: bool, connection: _Connection) -> tuple[bool, np.ndarray | None, int]:
+        """The next frame: skipped over (`passed_over`: grab, no picture) or decoded, at the decode scale
+        where the capture can reduce; broken parts the capture stepped over are counted."""
+        scale = 1
+        if passed_over:
+            ok, image = capture.grab(), None
+        else:
+            scale = self.decode_scale if hasattr(capture, "scale") else 1  # a capture that decodes reduced
+            if scale != 1 or getattr(capture, "scale", 1) != 1:
+                capture.scale = scale
+            ok, image = capture.read()
+        if getattr(capture, "skipped", 0) > connection.broken:
+            self.stats.skipped += capture.skipped - connection.broken
+            connection.broken = capture.skipped
+        return ok, image, scale
+
+    def _replayed(self, frame: Frame, connection: _Connection) -> bool:
+        """A connection's first picture that is the frozen camera's last one (an MJPEG server hands
+        out its current frame): not new. More of the same is the loop's frozen frame."""
+        if self._replay is None or connection.replay_checked:
+            return False
+        connection.replay_checked = True
+        if frame.fingerprint() == self._replay:
+            return True
+        self._replay = None
+        return False
+
+    def _pace(self, connection: _Connection) -> None:
         """--realtime on a file: play it at its own frame rate (every frame read counts, decoded or not)."""
-        if period:
-            delay = started + seen * period - time.perf_counter()
+        if connection.period:
+            delay = connection.started + connection.seen * connection.period - time.perf_counter()
             if delay > 0:
                 self._stop.wait(delay)
 

@@ -166,15 +166,11 @@ def serve_camera(
         info(describe(cameras))
     try:
         with _stop_signals_interrupt() as stopped_by:
-            rates = [
-                _rate(camera.classify_fps if camera.classify_fps is not None else classify_fps, spec.live or realtime)
-                for camera, spec in zip(cameras, specs, strict=True)
-            ]
             sources = [
                 FrameSource(
                     spec, realtime, open_timeout, stall_timeout_s, wait_for_source=not fail_fast, classify_fps=rate
                 )
-                for spec, rate in zip(specs, rates, strict=True)
+                for spec, rate in zip(specs, _rates(cameras, specs, classify_fps, realtime), strict=True)
             ]
             started = list(zip(cameras, _start_all(sources), strict=True))
     except KeyboardInterrupt:  # stopped while the sources were opening: still a summary (and its file)
@@ -184,12 +180,18 @@ def serve_camera(
     _report(summary, record, summary_json)
 
 
-def _rate(asked: float | None, live: bool) -> float | None:
-    """Frames a second to classify: as asked (0: every frame), else the default for a live source
-    and every frame of a file read in order."""
-    if asked is None:
-        return DEFAULT_CLASSIFY_FPS if live else None
-    return asked or None
+def _rates(cameras: list, specs: list, asked: float | None, realtime: bool) -> list[float | None]:
+    """Frames a second to classify, per camera: its own `classify_fps`, else as asked (0: every
+    frame), else the default for a live source (or a file played in real time) and every frame of a
+    file read in order."""
+    rates: list[float | None] = []
+    for camera, spec in zip(cameras, specs, strict=True):
+        rate = camera.classify_fps if camera.classify_fps is not None else asked
+        if rate is None:
+            rates.append(DEFAULT_CLASSIFY_FPS if spec.live or realtime else None)
+        else:
+            rates.append(rate or None)
+    return rates
 
 
 def _start_all(sources: list) -> list:
