@@ -37,7 +37,9 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def run(model: Path, frames: list[bytes], roi: list[int], count: int, seconds: float, fps: float) -> dict:
+def run(
+    model: Path, frames: list[bytes], roi: list[int], count: int, seconds: float, fps: float, classify_fps: float = 0.0
+) -> dict:
     cameras = [Camera(frames, fps, max_clients=4) for _ in range(count)]
     x, y, w, h = roi
     beside = [max(0, x - w), y, w, h] if x >= w else [x + w, y, w, h]
@@ -53,7 +55,7 @@ def run(model: Path, frames: list[bytes], roi: list[int], count: int, seconds: f
         )
         out, summary_path = Path(folder) / "frames.jsonl", Path(folder) / "summary.json"
         command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(model), "--config", str(config)]
-        command += ["--jsonl", str(out), "--summary-json", str(summary_path)]
+        command += ["--jsonl", str(out), "--summary-json", str(summary_path), "--classify-fps", f"{classify_fps:g}"]
         process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         memory = []
         started = time.perf_counter()
@@ -93,13 +95,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--classify-fps", type=float, default=0.0, help="serve-camera's rate; 0 (this table): every frame")
     args = parser.parse_args()
     frames = encoded_frames(args.clip, limit=300, quality=85)
     roi = list(ClipTruth.read(args.clip).roi) if truth_path(args.clip).exists() else [0, 0, 160, 160]
     rows = []
     print("cameras lights | fps min  mean | latency p50  p99 ms | dropped | RSS MiB at 5 s -> end")
     for count in (int(part) for part in args.cameras.split(",")):
-        row = run(args.model, frames, roi, count, args.seconds, args.fps)
+        row = run(args.model, frames, roi, count, args.seconds, args.fps, args.classify_fps)
         rows.append(row)
         print(
             f"{row['cameras']:7d} {row['lights']:6d} | {row['min_fps']:7.1f} {row['mean_fps']:5.1f} | "
