@@ -358,13 +358,21 @@ def score_with(classifier, crops: Path, clip: Path | None) -> dict:
 
 
 def score_clip_file(classifier, clip: Path) -> dict:
-    """serve-camera's loop over `clip` (in the ROI its truth names): per-class recall of the
-    per-frame labels and of the smoothed states (a flashing spell's frames should say flashing_yellow)."""
+    """serve-camera's loop over `clip` (in the ROI its truth names): accuracy and per-class recall of
+    the per-frame labels and of the smoothed states (a flashing spell's frames should say flashing_yellow:
+    the seconds it takes to see the cycle count against the state's score)."""
     from edgecls.demo import score_clip
 
     with tempfile.TemporaryDirectory() as folder:
-        scores = score_clip(classifier, clip, Path(folder) / "frames.jsonl")
-    return {"clip_frames": scores["clip_frame_recall"], "clip_state": scores["clip_state_recall"]}
+        frames_out = Path(folder) / "frames.jsonl"
+        score_clip(classifier, clip, frames_out)
+        frames = [json.loads(line) for line in frames_out.read_text().splitlines()]
+    truth = ClipTruth.read(clip)
+    states, reported = truth.states, truth.reported()
+    return {
+        "clip_frames": recall([(states[f["frame"]], f["label"]) for f in frames]),
+        "clip_state": recall([(reported[f["frame"]], f["state"]) for f in frames]),
+    }
 
 
 def off_rule(info, rows: list[tuple[str, np.ndarray]], limit: float | None) -> dict:
