@@ -43,6 +43,7 @@ class MjpegCapture:
 
     def __init__(self, url: str, open_timeout_s: float, read_timeout_s: float) -> None:
         self.skipped = 0  # broken parts stepped over on this connection
+        self.scale = 1  # decode at 1/scale (2, 4 or 8: libjpeg's DCT scaling, much cheaper than a full decode)
         self.answered = False  # the server answered over HTTP (with anything)
         self.is_mjpeg = False  # ... with a multipart stream
         self._boundary = b""
@@ -87,8 +88,6 @@ class MjpegCapture:
     # -- what cv2.VideoCapture answers --------------------------------------------------------------------
     def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name
         return self.is_mjpeg and self._response is not None
-
-    scale = 1  # decode at 1/scale (2, 4 or 8: libjpeg's DCT scaling, much cheaper than a full decode)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         """The next whole picture; broken parts on the way are stepped over and counted. (False, None)
