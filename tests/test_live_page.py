@@ -11,6 +11,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from helpers.clips import write_noisy_clip
 from helpers.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
@@ -26,12 +27,7 @@ def test_the_page_shows_live_disconnected_and_server_unreachable(color_model, tm
     from helpers.browser import Browser
     from helpers.loopback import Camera, encoded_frames, free_port
 
-    clip = tmp_path / "red.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        writer.write(np.clip(np.full((48, 64, 3), (20, 20, 220)) + rng.integers(0, 9, (48, 64, 3)), 0, 255).astype(np.uint8))
-    writer.release()
+    clip = write_noisy_clip(tmp_path / "red.avi", (20, 20, 220))
     camera, http = Camera(encoded_frames(clip)), f"127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--source", camera.url]
     serve = subprocess.Popen([*command, "--http", http, "--stall-timeout", "1"], stderr=subprocess.DEVNULL)
@@ -115,12 +111,7 @@ def test_a_browser_opens_a_token_guarded_page_once_and_stays_in(color_model, tmp
     from helpers.browser import Browser
     from helpers.loopback import Camera, encoded_frames, free_port
 
-    clip = tmp_path / "red.avi"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        writer.write(np.clip(np.full((48, 64, 3), (20, 20, 220)) + rng.integers(0, 9, (48, 64, 3)), 0, 255).astype(np.uint8))
-    writer.release()
+    clip = write_noisy_clip(tmp_path / "red.avi", (20, 20, 220))
     token = "page-token-0123456789abcdef"
     camera, http = Camera(encoded_frames(clip)), f"127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(color_model), "--source", camera.url, "--http", http]

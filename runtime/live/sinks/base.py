@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from edgecls.core.errors import StreamError
 from edgecls.runtime.cameras import CameraSpec, Roi
 from edgecls.runtime.live.draw import draw_lights, draw_overlay
 from edgecls.runtime.live.status import Status
@@ -122,6 +123,21 @@ class Sink:
     def problem(self) -> str:
         """Why this output is not healthy now; empty when it is."""
         return ""
+
+
+ONE_LIGHT = "`record` and `show` take one camera with one light; watch several with `http` HOST:PORT."
+
+
+class PictureSink(Sink):
+    """An output of the annotated frames of a run with one camera and one light (a recording, a
+    window): refused for more, and always given full-size pictures."""
+
+    def open(self, run: Run) -> None:
+        if not run.single:
+            raise StreamError(ONE_LIGHT)
+
+    def wants_pictures(self, camera: str) -> bool:
+        return True
 
 
 def close_all(sinks: list[Sink]) -> list[str]:

@@ -13,10 +13,7 @@ import numpy as np
 from edgecls.core.errors import StreamError
 from edgecls.runtime.live.config import LiveConfig
 
-from .base import CameraResult, Run, Sink
-
-ONE_LIGHT = "`record` and `show` take one camera with one light; watch several with `http` HOST:PORT."
-
+from .base import CameraResult, PictureSink, Sink
 
 RECORD_SUFFIXES = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
 
@@ -60,7 +57,7 @@ def verify_recording(path: Path, frames_written: int) -> str | None:
     return None
 
 
-class RecordSink(Sink):
+class RecordSink(PictureSink):
     def __init__(self, target: Path) -> None:
         check_record_target(target)
         self.target = target
@@ -68,13 +65,6 @@ class RecordSink(Sink):
         self.writer: cv2.VideoWriter | None = None
         self.size = (0, 0)
         self.frames = 0
-
-    def open(self, run: Run) -> None:
-        if not run.single:
-            raise StreamError(ONE_LIGHT)
-
-    def wants_pictures(self, camera: str) -> bool:
-        return True
 
     def on_frame(self, result: CameraResult) -> None:
         light = result.lights[0]

@@ -12,11 +12,10 @@ import cv2
 from edgecls.core.errors import StreamError
 from edgecls.runtime.live.config import LiveConfig
 
-from .base import CameraResult, Run, Sink, StopRun
-from .record import ONE_LIGHT
+from .base import CameraResult, PictureSink, Sink, StopRun
 
 
-class WindowSink(Sink):
+class WindowSink(PictureSink):
     def __init__(self) -> None:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             # Without a display OpenCV's window toolkit aborts the whole process; say so instead.
@@ -24,13 +23,6 @@ class WindowSink(Sink):
                 "`show` needs a display, and none is set (DISPLAY / WAYLAND_DISPLAY). Watch from a browser with "
                 "`http` 127.0.0.1:8080, or write the annotated video with `record` OUT.avi."
             )
-
-    def open(self, run: Run) -> None:
-        if not run.single:
-            raise StreamError(ONE_LIGHT)
-
-    def wants_pictures(self, camera: str) -> bool:
-        return True
 
     def on_frame(self, result: CameraResult) -> None:
         cv2.imshow("edgecls", result.picture())
