@@ -18,6 +18,7 @@ import base64
 import contextlib
 import http.client
 import ssl
+import time
 import urllib.parse
 
 import cv2
@@ -43,6 +44,7 @@ class MjpegCapture:
 
     def __init__(self, url: str, open_timeout_s: float, read_timeout_s: float) -> None:
         self.skipped = 0  # broken parts stepped over on this connection
+        self.decode_s = 0.0  # how long the last picture's JPEG decode took
         self.scale = 1  # decode at 1/scale (2, 4 or 8: libjpeg's DCT scaling, much cheaper than a full decode)
         self.answered = False  # the server answered over HTTP (with anything)
         self.is_mjpeg = False  # ... with a multipart stream
@@ -98,7 +100,9 @@ class MjpegCapture:
             except (_Gone, OSError, http.client.HTTPException, ValueError):
                 self.release()
                 return False, None
+            began = time.perf_counter()
             image = _decode(jpeg, self.scale)
+            self.decode_s = time.perf_counter() - began
             if image is not None:
                 return True, image
             self.skipped += 1

@@ -20,8 +20,9 @@ import numpy as np
 
 from edgecls.core.errors import StreamError
 
-from .captures import open_capture
+from .captures import decoder_name, open_capture
 from .sources import SourceSpec
+from .timings import DECODE_BUCKETS, Timings
 
 
 @dataclass
@@ -48,6 +49,7 @@ class SourceStats:
     reconnects: int = 0
     skipped: int = 0  # frames that could not be read, stepped over: a file's corrupt stretch, a stream's broken part
     not_decoded: int = 0  # frames read but passed over undecoded: more than `classify_fps` asks for
+    decoded: int = 0  # frames decoded into a picture
     frozen: int = 0  # reads that blocked past the read timeout: the camera froze; that frame was not used
     connected_s: float = 0.0  # time connected (from each connection's first frame to its end), so far
 
@@ -132,11 +134,16 @@ class FrameSource:
         self._last_frame: Frame | None = None  # the newest frame handed out
         self._replay: bytes | None = None  # a frozen source's last picture: not handed out again
         self.connected = False
+        self.failed: str | None = None  # why the source can never be read (seen by the live loop's watch)
+        self.decoder = "software"  # how the frames are decoded (the hardware acceleration FFmpeg uses)
         self.fps = 0.0  # the source's own frame rate, as it reports it (0: unknown)
         self.wake: threading.Event | None = None  # set whenever a frame (or the end) arrives: one loop, many sources
         # Decode at 1/decode_scale where the capture can (MJPEG: 2, 4 or 8): set by the live loop to the
         # largest scale at which every light still has the model's input size; 1 when a full frame is watched.
         self.decode_scale = 1
+        # How long each decoded frame took: an MJPEG part's JPEG decode; for FFmpeg, the reader thread's
+        # CPU time in the read (FFmpeg's own decoder threads are not in it).
+        self.decode_times = Timings(DECODE_BUCKETS)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> FrameSource:
@@ -185,6 +192,11 @@ class FrameSource:
             capture = self.capture_factory(self.spec, self.open_timeout_s, self.read_timeout_s)
             if not capture.isOpened():
                 capture.release()
+                if getattr(capture, "open_error", None):  # waiting would not mend it: the run stops
+                    self.failed = self._open_error = capture.open_error
+                    self._connected.set()
+                    self._wake()
+                    return
                 if first:
                     self._open_error = "could not be opened (nothing there, unsupported format, or no permission)"
                     self._connected.set()
@@ -220,6 +232,7 @@ class FrameSource:
     def _read_until_failure(self, capture, generation: int, first: bool) -> bool:
         """Read frames until the capture fails; returns True at the end of a file."""
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        self.decoder = decoder_name(capture)
         self.fps = fps if 0 < fps < 1000 else 0.0
         period = 1.0 / fps if self.pace and 0 < fps < 1000 else 0.0
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.spec.kind == "file" else 0
@@ -271,7 +284,11 @@ class FrameSource:
             scale = self.decode_scale if hasattr(capture, "scale") else 1  # a capture that decodes reduced
             if scale != 1 or getattr(capture, "scale", 1) != 1:
                 capture.scale = scale
+            cpu = time.thread_time()
             ok, image = capture.read()
+            if ok and image is not None:
+                self.stats.decoded += 1
+                self.decode_times.observe(getattr(capture, "decode_s", None) or time.thread_time() - cpu)
         if getattr(capture, "skipped", 0) > connection.broken:
             self.stats.skipped += capture.skipped - connection.broken
             connection.broken = capture.skipped

@@ -1,10 +1,11 @@
 """A real RTSP camera on loopback for the tests: GStreamer's RTSP server (Debian's
 gir1.2-gst-rtsp-server-1.0, run with Debian's python3 and its python3-gi), H.264 at 15 fps.
 
-    /usr/bin/python3 tests/rtsp_camera.py PORT [SECONDS]
+    /usr/bin/python3 tests/rtsp_camera.py PORT [SECONDS [FRAMES_DIR FPS]]
 
 Serves rtsp://127.0.0.1:PORT/cam, a moving test pattern whose colour is plain red, with a frame
-counter burnt in (so no two frames are the same). Reads commands on standard input, one a line:
+counter burnt in (so no two frames are the same); with FRAMES_DIR, the JPEG files 00000.jpg,
+00001.jpg ... in it, looped at FPS (the benchmarks' camera: encoded once for every client). Reads commands on standard input, one a line:
 `freeze` (the connection stays open, no frame is sent: a frozen camera), `resume`, `quit`. Prints
 `ready` once it listens. It stops on its own after SECONDS (default 120), so a test that dies never
 leaves it behind.
@@ -28,14 +29,22 @@ PIPELINE = (
 )
 
 
+FRAMES = (
+    "( multifilesrc location={folder}/%05d.jpg loop=true caps=image/jpeg,framerate={fps}/1 ! jpegdec ! videoconvert "
+    "! video/x-raw,format=I420 ! valve name=gate drop=false "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+)
+
+
 def main() -> None:
     port, seconds = sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
+    pipeline = FRAMES.format(folder=sys.argv[3], fps=int(sys.argv[4])) if len(sys.argv) > 4 else PIPELINE
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(PIPELINE)
+    factory.set_launch(pipeline)
     factory.set_shared(True)
     gates = []
     frozen = [False]  # a reconnecting client gets a new pipeline: it must be frozen too

@@ -146,6 +146,18 @@ def test_http_endpoints_during_a_run(color_model, clip):
         latency = {s.name: s.value for s in families["edgecls_latency_seconds"].samples if not s.labels.get("le")}
         assert latency["edgecls_latency_seconds_count"] > 0 and latency["edgecls_latency_seconds_sum"] > 0
         assert families["edgecls_source_connected"].samples[0].value == 1.0
+        for family in families.values():  # a series of a source or a light names its camera
+            for sample in family.samples:
+                assert "camera" in sample.labels or not {"source", "light"} & set(sample.labels), sample
+        assert families["edgecls_frames_decoded"].samples[0].value > 0
+        for name in ("edgecls_decode_seconds", "edgecls_inference_seconds"):
+            samples = families[name].samples
+            buckets = [s.value for s in samples if s.name == name + "_bucket"]
+            count = next(s.value for s in samples if s.name == name + "_count")
+            assert count > 0 and buckets == sorted(buckets) and buckets[-1] == count, name
+            assert 0 < next(s.value for s in samples if s.name == name + "_sum") < count  # each well under a second
+        runs = {s.name: s.value for name in ("edgecls_light_inferences", "edgecls_light_gated") for s in families[name].samples}
+        assert runs["edgecls_light_inferences_total"] > 0 and runs["edgecls_light_gated_total"] >= 0
         stream = urllib.request.urlopen(base + "/stream.mjpg", timeout=5)
         assert stream.headers["Content-Type"].startswith("multipart/x-mixed-replace")
         assert stream.read(7) == b"--frame"
@@ -460,3 +472,30 @@ def test_a_camera_is_decoded_at_the_scale_its_lights_need_and_in_full_when_watch
             camera.close()
         labels = {json.loads(line)["label"] for line in out.read_text().splitlines()}
         assert labels == {"green"} and scales[-1] == expected_scale, (labels, scales)
+
+
+def test_decoding_options_and_a_hardware_decoder_that_is_not_there(color_model, clip):
+    from typer.testing import CliRunner
+
+    from edgecls.cli import app
+    from edgecls.core.errors import StreamError
+    from edgecls.runtime.captures import Decoding, threads_for
+
+    assert Decoding("QSV").hwaccel == "mfx" and Decoding().hwaccel == "auto"
+    with pytest.raises(StreamError, match="has no cuda decoder; it offers auto, none, vaapi"):
+        Decoding("cuda")
+    assert threads_for(Decoding(threads=3), 10) == 3 and threads_for(Decoding(), 10**6) == 1
+    path, states = clip
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve-camera", str(color_model), "--source", str(path), "--hwaccel", "nvdec"])
+    assert result.exit_code == 2 and "--hwaccel nvdec" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["serve-camera", str(color_model), "--source", str(path), "--hwaccel", "vaapi"])
+    if os.path.exists("/dev/dri"):  # a machine with a GPU may decode it: then every frame is read
+        assert result.exit_code == 0 or "--hwaccel vaapi could not decode it" in result.output
+    else:  # refused at once, with the fix: not waited for like a camera that is down
+        assert result.exit_code == 2 and "--hwaccel vaapi could not decode it" in result.output
+        assert "use --hwaccel auto or none" in result.output and "Traceback" not in result.output
+    for hwaccel, threads in (("none", "1"), ("auto", "0")):
+        args = ["serve-camera", str(color_model), "--source", str(path), "--hwaccel", hwaccel, "--decode-threads", threads]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0 and f"frames read {len(states)}, processed {len(states)}" in result.output

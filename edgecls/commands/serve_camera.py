@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -97,6 +98,36 @@ ClassifyFpsOption = Annotated[
         "A camera in --config may set its own `classify_fps`.",
     ),
 ]
+HeartbeatOption = Annotated[
+    float,
+    typer.Option(
+        "--heartbeat",
+        min=0.0,
+        metavar="SECONDS",
+        help="A light whose region has not changed since its last classification is not run through the model "
+        "again (its last answer stands), but is classified at least every SECONDS. 0: every time.",
+    ),
+]
+
+HwaccelOption = Annotated[
+    str,
+    typer.Option(
+        metavar="NAME",
+        help="Hardware decoding for RTSP, files and non-MJPEG HTTP streams, through FFmpeg: auto (a device "
+        "FFmpeg finds, else software), none, vaapi, drm, mfx (Quick Sync) or d3d11. A named one that does not "
+        "work here stops the run.",
+    ),
+]
+
+DecodeThreadsOption = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        metavar="N",
+        help="FFmpeg decoder threads per stream; 0: the cores shared among the streams (one each with many cameras).",
+    ),
+]
+
 FailFastOption = Annotated[
     bool, typer.Option("--fail-fast", help="Exit if a live source is down at start, instead of waiting for it.")
 ]
@@ -147,11 +178,15 @@ def serve_camera(
     stall_timeout_s: StallTimeoutOption = LiveConfig.stall_timeout_s,
     fail_fast: FailFastOption = False,
     classify_fps: ClassifyFpsOption = None,
+    heartbeat_s: HeartbeatOption = LiveConfig.heartbeat_s,
+    hwaccel: HwaccelOption = "auto",
+    decode_threads: DecodeThreadsOption = 0,
     summary_json: Annotated[Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")] = None,
 ) -> None:
     """Classify live sources frame by frame, every light of every camera in one loop; Ctrl-C or
     SIGTERM stop it cleanly with a summary."""
     from edgecls.runtime.cameras import describe
+    from edgecls.runtime.captures import Decoding, open_capture, threads_for
     from edgecls.runtime.live import run_cameras
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.sources import parse_source
@@ -160,6 +195,9 @@ def serve_camera(
     live_config = config_from(LiveConfig, locals(), roi=parse_roi(roi), http_allow_host=tuple(http_allow_host or ()))
     cameras = _cameras(config, source, roi, live_config)
     specs = [parse_source(camera.source) for camera in cameras]  # every path checked before anything opens
+    decoding = Decoding(hwaccel, decode_threads)
+    threads = threads_for(decoding, sum(spec.kind in ("file", "network") for spec in specs))
+    opener = functools.partial(open_capture, decoding=decoding, threads=threads)
     classifier = load_classifier(model, provider, threads=threads or None)
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
     if len(cameras) > 1 or len(cameras[0].lights) > 1:
@@ -168,7 +206,13 @@ def serve_camera(
         with _stop_signals_interrupt() as stopped_by:
             sources = [
                 FrameSource(
-                    spec, realtime, open_timeout, stall_timeout_s, wait_for_source=not fail_fast, classify_fps=rate
+                    spec,
+                    realtime,
+                    open_timeout,
+                    stall_timeout_s,
+                    capture_factory=opener,
+                    wait_for_source=not fail_fast,
+                    classify_fps=rate,
                 )
                 for spec, rate in zip(specs, _rates(cameras, specs, classify_fps, realtime), strict=True)
             ]
@@ -201,7 +245,8 @@ def _start_all(sources: list) -> list:
     try:
         for frames in sources:
             started.append(frames.start())
-            info(f"reading {frames.spec} ({'live: newest frame only' if frames.live else 'every frame, in order'})")
+            decoder = f", decoding with {frames.decoder}" if frames.decoder != "software" else ""
+            info(f"reading {frames.spec} ({'live: newest frame only' if frames.live else 'every frame, in order'}{decoder})")
     except BaseException:
         for frames in started:
             frames.stop(wait_s=0.5)

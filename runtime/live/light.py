@@ -14,6 +14,7 @@ import numpy as np
 from edgecls.core.errors import StreamError
 from edgecls.runtime.cameras import LightSpec
 from edgecls.runtime.classify import NOT_FINITE
+from edgecls.runtime.gate import ChangeGate
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.smoothing import UNKNOWN, FlashDetector, StateSmoother
 from edgecls.runtime.streams import Frame, FrameSource
@@ -103,6 +104,10 @@ class Light:
             classifier.info.classes, window=config.smooth, min_score=config.min_score, decide=classifier.info.decide
         )
         self.flashes = FlashDetector(classifier.info.classes)
+        self.gate = ChangeGate(config.heartbeat_s)
+        self._output: np.ndarray | None = None  # the model's last output for this light (what a gated frame reuses)
+        self.inferences = 0  # frames the model classified for this light
+        self.gated = 0  # frames the gate found unchanged: the last output reused, the model not run
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
         self.state_score = 0.0  # the smoothed score of that state
         self.connected = source.connected or not source.live  # False from a loss until the first frame back
@@ -122,6 +127,8 @@ class Light:
         self.connected = False
         self.state_score = 0.0
         self.smoother.reset()
+        self.gate.reset()
+        self._output = None
         self._recent.clear()
         self.fps = 0.0
         self._report(UNKNOWN, 0.0, "source lost")
@@ -156,10 +163,11 @@ class Light:
             )
         self.state = state
 
-    def prepare(self, frame: Frame) -> np.ndarray:
-        """The light's region of `frame` as the model takes it: RGB, at its input size. The ROI is
-        checked against the first frame (a bad one stops the run) and again, with a notice only, when
-        a camera changes its frame size mid-stream."""
+    def model_input(self, frame: Frame) -> np.ndarray | None:
+        """The light's region of `frame` as the model takes it (RGB, at its input size), or None when
+        the change gate finds it as it was at the last classification (that output is reused). The
+        ROI is checked against the first frame (a bad one stops the run) and again, with a notice
+        only, when a camera changes its frame size mid-stream."""
         size = (frame.image.shape[1] * frame.scale, frame.image.shape[0] * frame.scale)  # the source's pixels
         if self.roi is not None and size != self._roi_checked_for:
             where = f"camera {self.camera_name}, light {self.light}" if self.named else "`roi`"
@@ -172,7 +180,17 @@ class Light:
             if warning:
                 self.notify(warning)
             self._roi_checked_for = size
-        return cv2.cvtColor(self.classifier.prepare(crop_roi(frame.image, scaled_roi(self.roi, frame.scale))), cv2.COLOR_BGR2RGB)
+        region = crop_roi(frame.image, scaled_roi(self.roi, frame.scale))
+        if self.gate.unchanged(region, self.media_time(frame)) and self._output is not None:
+            self.gated += 1
+            return None
+        self.inferences += 1
+        return cv2.cvtColor(self.classifier.prepare(region), cv2.COLOR_BGR2RGB)
+
+    def last_output(self) -> np.ndarray:
+        """What the model last gave for this light: a gated frame's output."""
+        assert self._output is not None, "a light is gated only after an output"
+        return self._output
 
     def finish(self, frame: Frame, probabilities: np.ndarray, received_at: float) -> tuple[dict, float] | None:
         """The frame's record and smoothed state score from the model's output for this light; None
@@ -181,7 +199,9 @@ class Light:
             self.summary.not_finite += 1
             if self.summary.not_finite == 1:
                 self.notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
+            self._output = None  # the next frame is classified, changed or not
             return None
+        self._output = probabilities
         best = self.classifier.info.decide(probabilities)
         now = self.media_time(frame)  # the source's clock: smoothing and flashing in time, at any rate
         state, state_score = self.smoother.update(probabilities, now)

@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from edgecls.runtime.cameras import CameraSpec, LightSpec
 from edgecls.runtime.live.sinks.base import CameraResult, LightResult, Run, Sink, StopRun, close_all
 from edgecls.runtime.model import Classifier
 from edgecls.runtime.streams import Frame, FrameSource
+from edgecls.runtime.timings import INFERENCE_BUCKETS, Timings
 
 from .config import LiveConfig
 from .light import Light
@@ -69,6 +70,9 @@ class Camera:
     lights: list[Light]
     ended: bool = False
     frame_size: tuple[int, int] | None = None  # the source's frame (width, height), once one was read
+    # The model call's time for each round that classified any of this camera's lights (one call
+    # serves every camera with a fresh frame in that round).
+    inference_times: Timings = field(default_factory=lambda: Timings(INFERENCE_BUCKETS))
 
 
 def run_cameras(
@@ -147,6 +151,9 @@ def status(units: list[Camera], classifier: Classifier) -> Status:
             frozen=unit.source.stats.frozen,
             skipped=unit.source.stats.skipped,
             not_decoded=unit.source.stats.not_decoded,
+            decoded=unit.source.stats.decoded,
+            decode_seconds=unit.source.decode_times.snapshot(),
+            inference_seconds=unit.inference_times.snapshot(),
         )
         for unit in units
     )
@@ -165,6 +172,8 @@ def status(units: list[Camera], classifier: Classifier) -> Status:
             reason=light.reason,
             updated_at=light.updated_at,
             changed_at=light.changed_at,
+            inferences=light.inferences,
+            gated=light.gated,
         )
         for unit in units
         for light in unit.lights
@@ -237,6 +246,8 @@ def _sum_up(summary: LiveSummary, units: list[Camera], status: Status, single: b
             }
         )
     summary.state_changes = sum(light.state_changes for light in status.lights)
+    summary.inferences = sum(light.inferences for light in status.lights)
+    summary.gated = sum(light.gated for light in status.lights)
     summary.final_state = status.lights[0].state if single else ""
 
 
@@ -319,18 +330,26 @@ def _decode_scale(unit: Camera, input_size: tuple[int, int], sinks: list[Sink]) 
 
 
 def _classify(batch: list[tuple[Camera, Frame]], classifier: Classifier, single: bool) -> list[CameraResult]:
-    """Every light's crop of every frame in `batch` through the model in one call; per camera, each
-    light's result (a light whose output was not finite is left out, a camera with none too)."""
+    """Every light's crop of every frame in `batch` that the change gate lets through, through the
+    model in one call (a gated light reuses its last output); per camera, each light's result (a
+    light whose output was not finite is left out, a camera with none too)."""
     received_at = time.perf_counter()
-    crops = [light.prepare(frame) for unit, frame in batch for light in unit.lights]
-    probabilities = classifier.predict(np.stack(crops))
+    inputs = [[light.model_input(frame) for light in unit.lights] for unit, frame in batch]
+    crops = [crop for camera in inputs for crop in camera if crop is not None]
+    outputs = iter(())
+    if crops:
+        began = time.perf_counter()
+        outputs = iter(classifier.predict(np.stack(crops)))
+        took = time.perf_counter() - began
+        for (unit, _), camera in zip(batch, inputs, strict=True):
+            if any(crop is not None for crop in camera):
+                unit.inference_times.observe(took)
     results = []
-    index = 0
-    for unit, frame in batch:
+    for (unit, frame), camera in zip(batch, inputs, strict=True):
         done = []
-        for light in unit.lights:
-            outcome = light.finish(frame, probabilities[index], received_at)
-            index += 1
+        for light, crop in zip(unit.lights, camera, strict=True):
+            probabilities = next(outputs) if crop is not None else light.last_output()
+            outcome = light.finish(frame, probabilities, received_at)
             if outcome is not None:
                 record, state_score = outcome
                 done.append(LightResult(light.light, light.roi, record, state_score, light.fps, light.connected))

@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .status import CameraStatus, Status
+from edgecls.runtime.timings import TimingsSnapshot
+
+from .status import CameraStatus, LightStatus, Status
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,7 +30,11 @@ class _Figure(Protocol):
 
 PER_CAMERA: tuple[tuple[str, str, Callable[[CameraStatus], float]], ...] = (
     ("edgecls_frames_read", "Frames read from the source.", lambda camera: camera.frames_read),
-    ("edgecls_frames_processed", "Frames classified.", lambda camera: camera.processed),
+    (
+        "edgecls_frames_processed",
+        "Frames whose lights' states were updated (by the model, or the change gate's reuse of its last output).",
+        lambda camera: camera.processed,
+    ),
     ("edgecls_frames_dropped", "Frames a newer one replaced before they were classified.", lambda camera: camera.dropped),
     ("edgecls_reconnects", "Times the source was lost and reopened.", lambda camera: camera.reconnects),
     ("edgecls_frozen", "Times the source froze (a read waited out its timeout).", lambda camera: camera.frozen),
@@ -37,12 +43,42 @@ PER_CAMERA: tuple[tuple[str, str, Callable[[CameraStatus], float]], ...] = (
         "Frames that could not be read and were stepped over: a broken part of a stream, a corrupt stretch of a file.",
         lambda camera: camera.skipped,
     ),
+    ("edgecls_frames_decoded", "Frames decoded into a picture.", lambda camera: camera.decoded),
     (
         "edgecls_frames_not_decoded",
         "Frames read but passed over undecoded: the camera sends more than its --classify-fps.",
         lambda camera: camera.not_decoded,
     ),
 )
+
+PER_LIGHT: tuple[tuple[str, str, Callable[[LightStatus], float]], ...] = (
+    ("edgecls_state_changes", "Changes of the reported state.", lambda light: light.state_changes),
+    ("edgecls_light_inferences", "Frames the model classified for this light.", lambda light: light.inferences),
+    (
+        "edgecls_light_gated",
+        "Frames the change gate found unchanged since the last classification: the model was not run.",
+        lambda light: light.gated,
+    ),
+)
+
+PER_CAMERA_TIMES: tuple[tuple[str, str, Callable[[CameraStatus], TimingsSnapshot]], ...] = (
+    (
+        "edgecls_decode_seconds",
+        "Time to decode a frame: an MJPEG part's JPEG decode; for other streams the reader's CPU time in the read.",
+        lambda camera: camera.decode_seconds,
+    ),
+    (
+        "edgecls_inference_seconds",
+        "Time of each model call that classified this camera's lights (one call serves every camera with a fresh frame).",
+        lambda camera: camera.inference_seconds,
+    ),
+)
+
+
+def _buckets(timings: TimingsSnapshot) -> tuple[list[tuple[str, float]], float]:
+    """A snapshot as prometheus_client's histogram takes it: (upper bound, cumulative count) pairs and the sum."""
+    bounds = [repr(float(bound)) for bound in timings.bounds] + ["+Inf"]
+    return list(zip(bounds, timings.cumulative, strict=True)), timings.sum
 
 
 class LiveMetrics:
@@ -87,14 +123,22 @@ class _Figures(Collector):
         for camera in status.cameras:
             connected.add_metric([camera.camera, camera.source], 1.0 if camera.connected else 0.0)
         yield connected
-        state = GaugeMetricFamily("edgecls_light_state", "1 for the light's reported state.", labels=["light", "state"])
-        events = CounterMetricFamily("edgecls_state_changes", "Changes of the reported state.", labels=["light"])
+        for metric, help_text, timings in PER_CAMERA_TIMES:
+            histogram = HistogramMetricFamily(metric, help_text, labels=["camera", "source"])
+            for camera in status.cameras:
+                histogram.add_metric([camera.camera, camera.source], *_buckets(timings(camera)))
+            yield histogram
+        labels = ["camera", "light"]
+        state = GaugeMetricFamily("edgecls_light_state", "1 for the light's reported state.", labels=[*labels, "state"])
         for light in status.lights:
             for known in dict.fromkeys((*status.classes, "unknown", light.state)):
-                state.add_metric([light.light, known], 1.0 if known == light.state else 0.0)
-            events.add_metric([light.light], light.state_changes)
+                state.add_metric([light.camera, light.light, known], 1.0 if known == light.state else 0.0)
         yield state
-        yield events
+        for metric, help_text, of_light in PER_LIGHT:
+            family = CounterMetricFamily(metric, help_text, labels=labels)
+            for light in status.lights:
+                family.add_metric([light.camera, light.light], of_light(light))
+            yield family
         for figure in self.figures():
             family = CounterMetricFamily(figure.name, figure.help)
             family.add_metric([], figure.value)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgecls.runtime.timings import TimingsSnapshot
+
+NO_TIMINGS = TimingsSnapshot((), (0,), 0.0)
+
 
 @dataclass(frozen=True)
 class CameraStatus:
@@ -19,6 +23,9 @@ class CameraStatus:
     frozen: int  # reads that waited out their timeout
     skipped: int  # frames that could not be read: a stream's broken part, a file's corrupt stretch
     not_decoded: int = 0  # frames read but passed over undecoded: more than the camera's classify_fps
+    decoded: int = 0  # frames decoded into a picture
+    decode_seconds: TimingsSnapshot = NO_TIMINGS  # how long each decode took
+    inference_seconds: TimingsSnapshot = NO_TIMINGS  # how long each model call with this camera's lights took
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ class LightStatus:
     reason: str = ""  # why the state is what it is: low score, source lost, frozen frame, starting ...
     updated_at: float = 0.0  # time.monotonic() of the last classification (or of the start)
     changed_at: float = 0.0  # time.monotonic() of the last change of state
+    inferences: int = 0  # frames the model classified for this light
+    gated: int = 0  # frames the change gate found unchanged (the last output reused)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ class LiveSummary:
     events_failed: int = 0  # to the webhook, after every retry (or still queued at the stop)
     skipped: int = 0  # frames of a file stepped over (a corrupt stretch)
     not_decoded: int = 0  # frames read but not decoded: the camera sends more than its classify_fps
+    inferences: int = 0  # light crops the model classified, over every light
+    gated: int = 0  # light crops the change gate found unchanged: the last output reused, the model not run
     errors: list[str] = field(default_factory=list)  # outputs that failed (a full disk ...): non-zero exit
     cameras: list[dict] = field(default_factory=list)  # several lights: each camera's figures and lights
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=10_000), repr=False)  # the newest, bounded
@@ -60,6 +62,8 @@ class LiveSummary:
             "events_failed": self.events_failed,
             "skipped": self.skipped,
             "not_decoded": self.not_decoded,
+            "inferences": self.inferences,
+            "gated": self.gated,
             "errors": self.errors,
             **({"cameras": self.cameras} if self.cameras else {}),
         }
@@ -70,4 +74,5 @@ class LiveSummary:
             f"frames read {d['frames_read']}, processed {d['processed']}, dropped {d['dropped']}, "
             f"{d['fps']:.1f} fps, latency p50 {d['latency_ms_p50']:.1f} ms, reconnects {d['reconnects']}, "
             f"state changes {d['state_changes']}, stopped by {d['stopped_by']}"
+            + (f"; {d['gated']} of {d['gated'] + d['inferences']} classifications skipped unchanged" if d["gated"] else "")
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from edgecls.core.errors import StreamError
 from edgecls.runtime.streams import Frame, FrameSource
 
 from .config import LiveConfig
@@ -27,8 +28,14 @@ class Watch:
             notify(f"{source.spec} is not there yet; retrying in the background")
 
     def idle(self) -> None:
-        """No frame this time round."""
+        """No frame this time round.
+
+        Raises:
+            StreamError: the source can never be read (a hardware decoder that is not there).
+        """
         source = self.source
+        if source.failed:
+            raise StreamError(f"`source` {source.spec}: {source.failed}")
         if self.connected and source.live and not source.connected:
             last = source.stats.frames_read - 1  # frames are numbered from 0 everywhere, as in --jsonl
             self.notify(f"source lost after frame {last}; reconnecting" if last >= 0 else "source lost; reconnecting")

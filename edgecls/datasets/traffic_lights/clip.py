@@ -64,12 +64,16 @@ def write_clip(
     seed: int = 0,
     night: bool | None = None,
     whole_frame: bool = False,
+    drift: bool = True,
+    flicker: float = 0.0,
 ) -> ClipTruth:
     """A clip from a fixed street camera watching one traffic light cycle through its states, the
     scene drifting slightly, and its ground truth (`<out>.truth.json`: fps, the light's ROI, the
     state of every frame). The camera is drawn once; only its sensor noise changes per frame.
     `night` True: a night street with lamps and lit signs, and a spell of flashing yellow among them;
-    `whole_frame`: the ROI is the whole frame (a camera classified without `--roi`)."""
+    `whole_frame`: the ROI is the whole frame (a camera classified without `--roi`); `drift` False:
+    a camera on a rigid mount (only the light and the noise change); `flicker`: each frame's exposure
+    off by up to this share (mains lighting beating with the frame rate, an auto-exposure hunting)."""
     rng = np.random.default_rng(seed)
     width, height = size
     num_frames = int(seconds * fps)
@@ -97,9 +101,12 @@ def write_clip(
         writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
         with track(num_frames, "rendering clip") as progress:
             for index, state in enumerate(states):
-                dx = int(80 + 60 * math.sin(index / fps * 0.4))
-                dy = int(40 + 30 * math.cos(index / fps * 0.3))
+                moment = index if drift else 0
+                dx = int(80 + 60 * math.sin(moment / fps * 0.4))
+                dy = int(40 + 30 * math.cos(moment / fps * 0.3))
                 frame = _compose(scene[dy : dy + height, dx : dx + width], placed[state])
+                if flicker:
+                    frame = frame * np.float32(1 + flicker * math.sin(2 * math.pi * 0.37 * index + 1.3 * math.sin(index)))
                 frame = _camera(np.random.default_rng(seed * 100_003 + index), frame, settings)
                 writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
                 progress.update()
