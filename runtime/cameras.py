@@ -72,12 +72,7 @@ def read_cameras(path: Path) -> list[CameraSpec]:
         StreamError: the file cannot be read or parsed, or a camera or light is malformed; the
             message names the file, the entry and what was expected.
     """
-    try:
-        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise StreamError(f"`config` {path}: cannot read it ({error.strerror}).") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise StreamError(f"`config` {path}: not valid TOML ({error}).") from None
+    document = _document(path)
     entries = document.get("camera")
     if not isinstance(entries, list) or not entries:
         raise StreamError(f"`config` {path}: no [[camera]] entries; each needs at least `source`.")
@@ -98,6 +93,27 @@ def read_cameras(path: Path) -> list[CameraSpec]:
     _check_unique(path, [camera.name for camera in cameras], "camera")
     _check_unique(path, [light.name for camera in cameras for light in camera.lights], "light")
     return cameras
+
+
+def read_table(path: Path, name: str) -> dict | None:
+    """The `[name]` table of the TOML file (e.g. `[mqtt]`), None when there is none.
+
+    Raises:
+        StreamError: the file cannot be read or parsed, or `name` is not a table.
+    """
+    table = _document(path).get(name)
+    if table is not None and not isinstance(table, dict):
+        raise StreamError(f"`config` {path}: `{name}` must be a table: [{name}] with its keys below it.")
+    return table
+
+
+def _document(path: Path) -> dict:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise StreamError(f"`config` {path}: cannot read it ({error.strerror}).") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise StreamError(f"`config` {path}: not valid TOML ({error}).") from None
 
 
 def describe(cameras: list[CameraSpec]) -> str:

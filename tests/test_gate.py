@@ -92,3 +92,16 @@ def test_gated_states_match_classifying_every_time_with_fewer_model_runs(color_m
 
 def label_changes(frames: list[dict]) -> list[int]:
     return [frame["frame"] for previous, frame in itertools.pairwise(frames) if frame["label"] != previous["label"]]
+
+
+def test_an_unsure_light_is_classified_every_time(color_model, tmp_path):
+    """A grey patch: the colour model's answer is a near tie, so no output stands in for the next."""
+    clip = tmp_path / "grey.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 48))
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        writer.write(np.clip(128 + rng.normal(0, 2, (48, 64, 3)), 0, 255).astype(np.uint8))
+    writer.release()
+    source = FrameSource(parse_source(str(clip))).start()
+    summary = run_live(load_classifier(color_model, "cpu"), source, LiveConfig(heartbeat_s=5.0))
+    assert summary.processed == 40 and summary.inferences == 40 and summary.gated == 0

@@ -109,6 +109,26 @@ HeartbeatOption = Annotated[
     ),
 ]
 
+MqttOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="URL",
+        help="Publish every light's state to this MQTT broker, mqtt://[user:pass@]HOST[:PORT] or mqtts://..., "
+        "with Home Assistant discovery; ${NAME} is read from the environment. Credentials also from "
+        "EDGECLS_MQTT_USER / EDGECLS_MQTT_PASSWORD or the --config file's [mqtt] table (url, user, password).",
+    ),
+]
+
+MqttCaOption = Annotated[
+    Path | None,
+    typer.Option(metavar="FILE", dir_okay=False, help="The CA certificate (PEM) for an mqtts:// broker (default: the system's)."),
+]
+
+MqttPrefixOption = Annotated[
+    str | None,
+    typer.Option(metavar="PREFIX", help="Topics under PREFIX/<camera>/<light>/... (default: edgecls)."),
+]
+
 HwaccelOption = Annotated[
     str,
     typer.Option(
@@ -163,6 +183,9 @@ def serve_camera(
         Path | None, typer.Option(help="Every change of state as one JSON object to PATH, or - for stdout.")
     ] = None,
     webhook: WebhookOption = None,
+    mqtt: MqttOption = None,
+    mqtt_ca: MqttCaOption = None,
+    mqtt_prefix: MqttPrefixOption = None,
     smooth: SmoothOption = LiveConfig.smooth,
     min_score: MinScoreOption = LiveConfig.min_score,
     roi: Annotated[
@@ -192,7 +215,13 @@ def serve_camera(
     from edgecls.runtime.sources import parse_source
     from edgecls.runtime.streams import FrameSource
 
-    live_config = config_from(LiveConfig, locals(), roi=parse_roi(roi), http_allow_host=tuple(http_allow_host or ()))
+    live_config = config_from(
+        LiveConfig,
+        locals(),
+        roi=parse_roi(roi),
+        http_allow_host=tuple(http_allow_host or ()),
+        mqtt=_mqtt(mqtt, mqtt_ca, mqtt_prefix, config),
+    )
     cameras = _cameras(config, source, roi, live_config)
     specs = [parse_source(camera.source) for camera in cameras]  # every path checked before anything opens
     decoding = Decoding(hwaccel, decode_threads)
@@ -222,6 +251,16 @@ def serve_camera(
         return
     summary = run_cameras(classifier, started, live_config, on_status=info)
     _report(summary, record, summary_json)
+
+
+def _mqtt(url: str | None, ca: Path | None, prefix: str | None, config: Path | None):
+    """The broker to publish to: --mqtt, else the config file's [mqtt] table (None: neither)."""
+    import os
+
+    from edgecls.runtime.cameras import read_table
+    from edgecls.runtime.live.mqtt import mqtt_settings
+
+    return mqtt_settings(url, ca, prefix, read_table(config, "mqtt") if config else None, os.environ)
 
 
 def _rates(cameras: list, specs: list, asked: float | None, realtime: bool) -> list[float | None]:
@@ -262,8 +301,12 @@ def _cameras(config: Path | None, source: list[str] | None, roi: str | None, liv
         return cameras_from_sources(source or ["0"], live_config.roi, live_config.light)
     if source or roi:
         raise StreamError("`config` lists the cameras: give it without `source` and `roi`.")
+    from edgecls.runtime.cameras import read_table
+
     cameras = read_cameras(config)
-    _warn_if_others_read_secrets(config, [camera.source for camera in cameras])
+    broker = read_table(config, "mqtt") or {}
+    secrets = [camera.source for camera in cameras] + [str(broker.get("url", ""))]
+    _warn_if_others_read_secrets(config, secrets, "password" in broker)
     return cameras
 
 
@@ -283,13 +326,14 @@ def _stop_signals_interrupt() -> Iterator[list[str]]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _warn_if_others_read_secrets(config: Path, sources: list[str]) -> None:
+def _warn_if_others_read_secrets(config: Path, sources: list[str], password: bool = False) -> None:
     """A config file with a password in it should be readable by its owner only."""
     import shlex
 
     from edgecls.runtime.sources import mask_credentials
 
-    if any(mask_credentials(source) != source for source in sources) and config.stat().st_mode & 0o077:
+    holds = password or any(mask_credentials(source) != source for source in sources)
+    if holds and config.stat().st_mode & 0o077:
         info(
             f"warning: {config} holds credentials and other users of this machine can read it: "
             f"chmod 600 {shlex.quote(str(config))}, or write them as ${{NAME}} and set NAME in the environment."

@@ -23,6 +23,7 @@ from .config import LiveConfig
 from .summary import LiveSummary
 
 RATE_WINDOW_S = 2.0  # the live frame rate is measured over the frames of the last two seconds
+GATE_CONFIDENCE = 0.9  # a light's last output is reused by the change gate only when at least this sure
 
 
 def crop_roi(image: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.ndarray:
@@ -106,6 +107,10 @@ class Light:
         self.flashes = FlashDetector(classifier.info.classes)
         self.gate = ChangeGate(config.heartbeat_s)
         self._output: np.ndarray | None = None  # the model's last output for this light (what a gated frame reuses)
+        # The last output may stand in for the next ones: it was sure (GATE_CONFIDENCE) and agreed with
+        # the smoothed state. An unsure light is classified every time: its answers vary from frame to
+        # frame, and smoothing needs each of them (one reused would hold an error for a heartbeat).
+        self._settled = False
         self.inferences = 0  # frames the model classified for this light
         self.gated = 0  # frames the gate found unchanged: the last output reused, the model not run
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
@@ -128,7 +133,7 @@ class Light:
         self.state_score = 0.0
         self.smoother.reset()
         self.gate.reset()
-        self._output = None
+        self._output, self._settled = None, False
         self._recent.clear()
         self.fps = 0.0
         self._report(UNKNOWN, 0.0, "source lost")
@@ -181,7 +186,7 @@ class Light:
                 self.notify(warning)
             self._roi_checked_for = size
         region = crop_roi(frame.image, scaled_roi(self.roi, frame.scale))
-        if self.gate.unchanged(region, self.media_time(frame)) and self._output is not None:
+        if self.gate.unchanged(region, self.media_time(frame)) and self._settled:
             self.gated += 1
             return None
         self.inferences += 1
@@ -199,12 +204,14 @@ class Light:
             self.summary.not_finite += 1
             if self.summary.not_finite == 1:
                 self.notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
-            self._output = None  # the next frame is classified, changed or not
+            self._output, self._settled = None, False  # the next frame is classified, changed or not
             return None
         self._output = probabilities
         best = self.classifier.info.decide(probabilities)
         now = self.media_time(frame)  # the source's clock: smoothing and flashing in time, at any rate
         state, state_score = self.smoother.update(probabilities, now)
+        label = self.classifier.info.classes[best]
+        self._settled = label == state and float(probabilities[best]) >= GATE_CONFIDENCE
         self.state_score = state_score
         state = self.flashes.update(now, state)  # a colour blinking with off: flashing
         if self.camera and self._frozen(frame):
