@@ -129,6 +129,25 @@ MqttPrefixOption = Annotated[
     typer.Option(metavar="PREFIX", help="Topics under PREFIX/<camera>/<light>/... (default: edgecls)."),
 ]
 
+CollectOption = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="DIR",
+        file_okay=False,
+        help="Save the crops that teach the most (the model unsure, every change of state, a sparse sample of sure "
+        "ones) as DIR/<class>/<name>.jpg with a .json beside each: move the wrong ones, then "
+        "`edgecls train --data DIR --from RUN`.",
+    ),
+]
+
+CollectMaxOption = Annotated[
+    int, typer.Option(min=1, metavar="N", help="--collect keeps at most N crops in DIR (counting those already there).")
+]
+
+CollectMaxMbOption = Annotated[
+    float, typer.Option(min=1.0, metavar="MB", help="--collect keeps at most this many megabytes of crops in DIR.")
+]
+
 HwaccelOption = Annotated[
     str,
     typer.Option(
@@ -186,6 +205,9 @@ def serve_camera(
     mqtt: MqttOption = None,
     mqtt_ca: MqttCaOption = None,
     mqtt_prefix: MqttPrefixOption = None,
+    collect: CollectOption = None,
+    collect_max: CollectMaxOption = 2000,
+    collect_max_mb: CollectMaxMbOption = 500.0,
     smooth: SmoothOption = LiveConfig.smooth,
     min_score: MinScoreOption = LiveConfig.min_score,
     roi: Annotated[
@@ -211,6 +233,7 @@ def serve_camera(
     from edgecls.runtime.cameras import describe
     from edgecls.runtime.captures import Decoding, open_capture, threads_for
     from edgecls.runtime.live import run_cameras
+    from edgecls.runtime.live.collect import CollectConfig
     from edgecls.runtime.model import load_classifier
     from edgecls.runtime.sources import parse_source
     from edgecls.runtime.streams import FrameSource
@@ -221,6 +244,7 @@ def serve_camera(
         roi=parse_roi(roi),
         http_allow_host=tuple(http_allow_host or ()),
         mqtt=_mqtt(mqtt, mqtt_ca, mqtt_prefix, config),
+        collect=CollectConfig(collect, collect_max, collect_max_mb, min_score=min_score) if collect else None,
     )
     cameras = _cameras(config, source, roi, live_config)
     specs = [parse_source(camera.source) for camera in cameras]  # every path checked before anything opens

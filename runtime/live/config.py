@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgecls.core.files import hold_paths
 
+from .collect import CollectConfig
 from .http import check_token
 from .mqtt import MqttSettings
 from .webhook import check_webhook_url
@@ -31,6 +32,7 @@ class LiveConfig:
     http_allow_host: tuple[str, ...] = ()  # Host names a loopback server also answers (a reverse proxy's)
     http_token: str | None = field(default=None, repr=False)  # every path but /healthz and /readyz needs it
     mqtt: MqttSettings | None = None  # publish every light's state there, with Home Assistant discovery
+    collect: CollectConfig | None = None  # save the crops that teach the most, as a folder to train on
     heartbeat_s: float = 2.0  # a light whose region has not changed is classified at least this often (0: every time)
     stall_timeout_s: float = 3.0  # a live source without a fresh frame this long is declared lost and reopened
 

@@ -352,7 +352,19 @@ def _classify(batch: list[tuple[Camera, Frame]], classifier: Classifier, single:
             outcome = light.finish(frame, probabilities, received_at)
             if outcome is not None:
                 record, state_score = outcome
-                done.append(LightResult(light.light, light.roi, record, state_score, light.fps, light.connected))
+                done.append(
+                    LightResult(
+                        light.light,
+                        light.roi,
+                        record,
+                        state_score,
+                        light.fps,
+                        light.connected,
+                        probabilities,
+                        classified=crop is not None,
+                        reason=light.reason,
+                    )
+                )
         if done:
             results.append(CameraResult(unit.spec.name, str(unit.source.spec), frame, done, single, classifier.provider))
     return results

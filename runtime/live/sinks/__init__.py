@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edgecls.runtime.live.config import LiveConfig
-from edgecls.runtime.live.sinks import events, http, jsonl, mqtt, record, webhook, window
+from edgecls.runtime.live.sinks import collect, events, http, jsonl, mqtt, record, webhook, window
 
 from .base import Sink, close_all
 
@@ -19,6 +19,7 @@ SINKS: tuple[Callable[[LiveConfig, Callable[[str], None]], Sink | None], ...] = 
     http.make,
     webhook.make,
     mqtt.make,
+    collect.make,
 )
 
 

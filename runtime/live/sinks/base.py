@@ -63,6 +63,9 @@ class LightResult:
     state_score: float
     fps: float
     connected: bool
+    probabilities: np.ndarray | None = None  # the model's output for this frame (a gated frame: the reused one)
+    classified: bool = True  # the model ran on this frame's crop (False: the change gate reused its last output)
+    reason: str = ""  # why the state is what it is (low score, frozen frame ...)
 
 
 @dataclass
