@@ -8,6 +8,8 @@ worker processes of 8 cameras each) and RTSP H.264 (GStreamer's RTSP server, one
 every camera one connection to it). For each protocol and reader, the number of cameras N is
 raised (doubling) and then bisected to the largest N the reader carries:
 
+Readers (`--readers`, keys imdecode, ffmpeg, serve, serve5):
+
 - `imdecode loop` (MJPEG): one thread per camera reading the parts and decoding every JPEG at full
   size with cv2.imdecode, what a plain OpenCV app does; carried: every camera decoded >= 90% of fps.
 - `FFmpeg loop`: one thread per camera calling cv2.VideoCapture(url).read(); the same rule.
@@ -158,22 +160,27 @@ def run_serve_camera(model: Path, urls: list[str], roi: list[int], seconds: floa
         config, summary_path = Path(folder) / "cameras.toml", Path(folder) / "summary.json"
         config.write_text(
             "".join(
-                f'[[camera]]\nname = "cam{index}"\nsource = "{url}"\n[[camera.light]]\nname = "light"\nroi = {roi}\n'
+                f'[[camera]]\nname = "cam{index}"\nsource = "{url}"\n[[camera.light]]\nname = "cam{index}-light"\nroi = {roi}\n'
                 for index, url in enumerate(urls)
             )
         )
         command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(model), "--config", str(config)]
         command += ["--http", f"127.0.0.1:{port}", "--summary-json", str(summary_path), "--classify-fps", f"{classify_fps:g}"]
-        process = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        log = Path(folder) / "serve-camera.log"
+        process = subprocess.Popen(command, stderr=log.open("w"), stdout=subprocess.DEVNULL)
         try:
-            deadline, figures = time.perf_counter() + 60, {}
+            deadline, figures = time.perf_counter() + 240, {}
             while time.perf_counter() < deadline:  # every camera connected and classified
                 time.sleep(0.5)
+                if process.poll() is not None:
+                    raise RuntimeError(f"serve-camera exited: {log.read_text()[-2000:]}")
                 with contextlib.suppress(OSError):
                     figures = scrape(port)
                 processed = figures.get("edgecls_frames_processed_total", {})
                 if len(processed) == len(urls) and min(processed.values()) > 0:
                     break
+            else:
+                raise RuntimeError("serve-camera did not classify every camera within 240 s")
             time.sleep(2.0)
             before, cpu, wall = scrape(port), cpu_seconds(process.pid), time.perf_counter()
             time.sleep(seconds)
@@ -198,29 +205,30 @@ def run_serve_camera(model: Path, urls: list[str], roi: list[int], seconds: floa
 
 
 # -- the search -----------------------------------------------------------------------------------------
-READERS = {
-    "imdecode loop": ("mjpeg",),
-    "FFmpeg loop": ("mjpeg", "rtsp"),
-    "serve-camera, every frame": ("mjpeg", "rtsp"),
-    "serve-camera, --classify-fps 5": ("mjpeg", "rtsp"),
+READERS = {  # key: (what the table calls it, the protocols it reads)
+    "imdecode": ("imdecode loop", ("mjpeg",)),
+    "ffmpeg": ("FFmpeg loop", ("mjpeg", "rtsp")),
+    "serve": ("serve-camera, every frame", ("mjpeg", "rtsp")),
+    "serve5": ("serve-camera, --classify-fps 5", ("mjpeg", "rtsp")),
 }
 
 
 def trial(args, protocol: str, reader: str, count: int, frames: list[bytes], folder: Path) -> dict:
     cameras = mjpeg_cameras(frames, count, args.fps) if protocol == "mjpeg" else rtsp_camera(folder, args.fps, count)
     with cameras as urls:
-        if reader == "imdecode loop":
-            row = run_loop("imdecode", urls, args.fps, args.seconds)
-        elif reader == "FFmpeg loop":
-            row = run_loop("ffmpeg", urls, args.fps, args.seconds)
+        if reader in ("imdecode", "ffmpeg"):
+            row = run_loop(reader, urls, args.fps, args.seconds)
         else:
-            rate = 5.0 if "classify-fps" in reader else 0.0
-            row = run_serve_camera(args.model, urls, args.roi, args.seconds, rate)
-    needed = LIGHT_RATE if "classify-fps" in reader else CARRIED_SHARE * args.fps
+            try:
+                row = run_serve_camera(args.model, urls, args.roi, args.seconds, 5.0 if reader == "serve5" else 0.0)
+            except (RuntimeError, OSError) as error:  # not carried: it never got going
+                print(f"  {protocol} {READERS[reader][0]} {count} cameras: {error}", flush=True)
+                row = {"rates": [0.0], "classified": [0.0], "cpu_per_s": 0.0, "failed": str(error)}
+    needed = LIGHT_RATE if reader == "serve5" else CARRIED_SHARE * args.fps
     row.update(cameras=count, carried=min(row["classified"]) >= needed, needed=needed)
     row["cpu_per_camera"] = row["cpu_per_s"] / count
     print(
-        f"  {protocol:<6}{reader:<32}{count:>4} cameras: lowest {min(row['classified']):5.1f}/s (needs {needed:g}), "
+        f"  {protocol:<6}{READERS[reader][0]:<32}{count:>4} cameras: lowest {min(row['classified']):5.1f}/s (needs {needed:g}), "
         f"received lowest {min(row['rates']):5.1f}/s, CPU {row['cpu_per_s']:.2f} s/s"
         + (f", latency p50 {row['latency_ms_p50']:.0f} ms" if "latency_ms_p50" in row else "")
         + (" carried" if row["carried"] else ""),
@@ -270,11 +278,11 @@ def main() -> None:
     parser.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--reader", choices=("imdecode", "ffmpeg"), help=argparse.SUPPRESS)
     parser.add_argument("--protocols", default="mjpeg,rtsp")
-    parser.add_argument("--readers", default=",".join(READERS), help="which of: " + "; ".join(READERS))
+    parser.add_argument("--readers", default=",".join(READERS), help="which of: " + ", ".join(READERS))
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--start", type=int, default=4)
-    parser.add_argument("--max-cameras", type=int, default=96)
+    parser.add_argument("--max-cameras", type=int, default=128)
     parser.add_argument("--resolution", type=int, default=2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -287,14 +295,15 @@ def main() -> None:
         folder = Path(name)
         frames, args.roi = render_frames(folder, args.fps)
         for protocol in args.protocols.split(","):
-            for reader in (r.strip() for r in args.readers.split(",") if protocol in READERS[r.strip()]):
+            for reader in (r.strip() for r in args.readers.split(",") if protocol in READERS[r.strip()][1]):
                 best, tried = largest(args, protocol, reader, frames, folder)
-                rows.append({"protocol": protocol, "reader": reader, "carried": best, "tried": tried})
+                capped = best is not None and best["cameras"] == max(row["cameras"] for row in tried) and best["carried"]
+                rows.append({"protocol": protocol, "reader": READERS[reader][0], "carried": best, "tried": tried, "capped": capped})
     print(f"\n{'protocol':<9}{'reader':<34}{'cameras':>8}{'CPU/camera':>11}{'lowest/s':>9}{'p50 ms':>8}{'p99 ms':>8}")
     for row in rows:
         best = row["carried"] or {}
         print(
-            f"{row['protocol']:<9}{row['reader']:<34}{best.get('cameras', 0):>8}{best.get('cpu_per_camera', 0):>11.3f}"
+            f"{row['protocol']:<9}{row['reader']:<34}{('>=' if row['capped'] else '') + str(best.get('cameras', 0)):>8}{best.get('cpu_per_camera', 0):>11.3f}"
             f"{min(best.get('classified', [0])):>9.1f}{best.get('latency_ms_p50', float('nan')):>8.1f}"
             f"{best.get('latency_ms_p99', float('nan')):>8.1f}"
         )

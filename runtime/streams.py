@@ -152,7 +152,21 @@ class FrameSource:
         Raises:
             StreamError: the source could not be opened in time, or delivered no frame.
         """
-        self._spawn()
+        return self.begin().wait_started()
+
+    def begin(self) -> FrameSource:
+        """Start opening and reading in the background (`wait_started` then waits for it): many
+        sources open at once, not one after the other."""
+        if self._thread is None:
+            self._spawn()
+        return self
+
+    def wait_started(self) -> FrameSource:
+        """The rest of `start`: wait for the first frame (or, waiting for the source, let it retry).
+
+        Raises:
+            StreamError: as `start`.
+        """
         if not self._connected.wait(self.open_timeout_s + self.read_timeout_s):
             if self.wait_for_source:
                 return self  # the reader goes on trying, with backoff; `connected` says when it is there

@@ -42,7 +42,7 @@ def test_collect_keeps_changes_unsure_crops_and_a_sample_as_class_folders(color_
     assert why.count("change") >= 2 and 1 <= why.count("unsure") <= 2  # the tie lasts 0.8 s: one a second at most
     for path, sidecar in zip(crops, sidecars, strict=True):
         top = max(sidecar["scores"], key=sidecar["scores"].get)
-        assert path.parent.name == top and set(sidecar) == {"time", "camera", "light", "state", "reason", "why", "scores", "model"}
+        assert path.parent.name == top and set(sidecar) == {"time", "camera", "light", "frame", "state", "reason", "why", "scores", "model"}
         assert cv2.imread(str(path)).shape == (48, 64, 3)
     assert any(f"collect: saved {len(crops)} crop(s) to {folder}" in notice for notice in notices)
     # The cap counts what the folder holds already: a second run adds nothing.

@@ -46,10 +46,12 @@ class TrainConfig:
     # training reads a batch at a time (removed when it ends); off: every epoch decodes the files again.
     image_cache: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # `train --from RUN`: start from that run's model and keep its labels, input size and preprocessing.
+    from_run: Path | None = None
     extras: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        hold_paths(self, "data", "val_data", "out", "cache_dir")
+        hold_paths(self, "data", "val_data", "out", "cache_dir", "from_run")
 
     def to_json(self) -> str:
         """The configuration as JSON, its folders as absolute paths: a run resumes from any working directory."""

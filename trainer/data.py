@@ -116,9 +116,12 @@ def load_dataset(
     size: tuple[int, int],
     max_pixels: int,
     decoded_dir: Path | None = None,
+    classes: list[str] | None = None,
 ) -> Dataset:
     """Scan, decode and split the data folder(s). The decoded images go to files in `decoded_dir`
-    (None: decoded again from the files whenever they are read).
+    (None: decoded again from the files whenever they are read). `classes`: the labels, in order, of
+    a run being refined (`train --from`): the folders must be among them, and a class without a
+    folder or an image is a warning, not an error.
 
     Raises:
         DataError: a folder is missing, has no classes, a class has no readable image, or the
@@ -128,6 +131,16 @@ def load_dataset(
         raise DataError(f"`val_split` must be between 0 and 1 (exclusive); received {val_split}.")
     left_out: list[tuple[str, str]] = []
     train_files = list_class_folders(Path(data), left_out=left_out)
+    fixed = classes is not None
+    if classes is not None:
+        unknown = [name for name in train_files if name not in classes]
+        if unknown:
+            raise DataError(
+                f"`data` {data}: class folder(s) {', '.join(unknown)} are not among the run's classes "
+                f"({', '.join(classes)}); a refined model keeps its labels. Move those images into the right "
+                "class folders, or train a new model for new classes."
+            )
+        train_files = {name: train_files.get(name, []) for name in classes}
     classes = list(train_files)
     if len(classes) < 2:
         raise DataError(
@@ -157,13 +170,14 @@ def load_dataset(
         train_index, val_index = stratified_split(everything.labels.tolist(), val_split, seed)
         train, val = (_take(everything, train_index), _take(everything, val_index))
 
-    warnings += _check_split(train, val, classes, len(skipped))
+    warnings += _check_split(train, val, classes, len(skipped), every_class=not fixed)
     return Dataset(classes, train, val, skipped + left_out, warnings)
 
 
-def _check_split(train: Split, val: Split, classes: list[str], skipped: int) -> list[str]:
+def _check_split(train: Split, val: Split, classes: list[str], skipped: int, every_class: bool = True) -> list[str]:
     """What the split lacks: a class without a readable training image or no validation image at all
     (errors), and small classes, classes without a validation image and files in both (warnings).
+    Without `every_class` (a run refined on new images), a class without images is a warning.
 
     Raises:
         DataError: a class has no readable training image, or there is no validation image.
@@ -171,18 +185,27 @@ def _check_split(train: Split, val: Split, classes: list[str], skipped: int) -> 
     warnings: list[str] = []
     counts = Counter(train.labels.tolist())
     unreadable = [name for index, name in enumerate(classes) if counts[index] == 0]
-    if unreadable:
+    if unreadable and not every_class:
+        warnings.append(
+            f"no new training images of {', '.join(unreadable)}: the refined model learns nothing new of them "
+            "(and may lose some of what it knew); add a few if you have them"
+        )
+    elif unreadable:
         raise DataError(
             f"class(es) {', '.join(unreadable)} have no readable training image "
             f"({skipped} file(s) skipped, listed above). Add readable images."
         )
-    few = [f"{name} ({counts[index]})" for index, name in enumerate(classes) if counts[index] < FEW_IMAGES_WARNING]
+    few = [
+        f"{name} ({counts[index]})"
+        for index, name in enumerate(classes)
+        if counts[index] < FEW_IMAGES_WARNING and name not in unreadable
+    ]
     if few:
         warnings.append(f"few training images in: {', '.join(few)}; expect a weak model for those classes")
     if len(val) == 0:
         raise DataError("no validation images: add images, raise `val_split`, or pass `val_data`.")
     held = Counter(val.labels.tolist())
-    unseen = [name for index, name in enumerate(classes) if held[index] == 0]
+    unseen = [name for index, name in enumerate(classes) if held[index] == 0 and name not in unreadable]
     if unseen:
         warnings.append(
             f"no validation image of {', '.join(unseen)} (a class needs two images or more to have one held out): "

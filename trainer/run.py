@@ -229,7 +229,8 @@ def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distrib
     if config.weights != "none" and config.mode in ("bottleneck", "both"):
         stages.append(("bottleneck", _bottleneck_stage))
     if config.mode in ("finetune", "both"):
-        stages.append(("finetune" if config.weights != "none" else "scratch", _image_stage))
+        refining_scratch = config.from_run is not None and config.weights == "none"
+        stages.append(("refine" if refining_scratch else "finetune" if config.weights != "none" else "scratch", _image_stage))
     run = _Stages(config, dataset, models, weights, model_path, checkpoints, metrics, result, distribution)
     for name, run_stage in stages:
         if name in state.finished:
@@ -240,8 +241,16 @@ def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distrib
         if result.interrupted or result.nan:
             break
     _final_metrics(metrics, result.interrupted)
+    if config.from_run and not result.nan:
+        metrics["refined_from"] = _compare_with_run(config, dataset, metrics)
     _write_outputs(run_dir, result.rows, metrics, dataset.classes)
     logger.info(f"validation accuracy {metrics['accuracy']:.4f} ({metrics['final_stage']}); model saved to {model_path}")
+    if config.from_run and not result.nan:
+        before = metrics["refined_from"]
+        logger.info(
+            f"on the {before['val_images']} validation images of {config.data}: {config.from_run} "
+            f"{before['accuracy']:.2%}, {run_dir} {metrics['accuracy']:.2%}"
+        )
     if result.nan:
         raise TrainingStopped(
             f"the loss became NaN, so training stopped; the last good model is in {model_path}. "
@@ -254,6 +263,53 @@ def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distrib
     else:
         checkpoints.remove()
     return RunResult(run_dir, model_path, metrics, result.interrupted, result.num_extracted, result.bottleneck_seconds)
+
+
+def refine(run_dir: Path, data: Path, out: Path | None = None, fine_tune_epochs: int | None = None, runs_root: Path = Path("runs")) -> RunResult:
+    """Fine-tune the finished run in `run_dir` on the images of `data` (class folders named as the
+    run's classes; a class may be missing) into a new run (`out`, else the next runs/<backbone>-NNN):
+    its labels, input size, preprocessing and settings kept, `run_dir` left unchanged. Ends with the
+    old and the new model's accuracy on the new data's validation images (`metrics["refined_from"]`).
+
+    Raises:
+        EdgeclsError: `run_dir` is not a finished run, or `out` is `run_dir`.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file() or not (run_dir / "model.keras").is_file():
+        raise EdgeclsError(
+            f"`from_run` {run_dir}: not a finished run (it needs config.json and model.keras). Pass a folder `train` wrote."
+        )
+    if out is not None and Path(out).resolve() == run_dir.resolve():
+        raise EdgeclsError(f"`out` {out} is the run being refined: it is left unchanged; choose a new folder.")
+    old = TrainConfig.from_json_file(run_dir / "config.json")
+    config = replace(
+        old,
+        data=Path(data),
+        val_data=None,
+        out=out,
+        mode="finetune",
+        from_run=run_dir.absolute(),
+        fine_tune_epochs=fine_tune_epochs or old.fine_tune_epochs,
+        distribute="none",
+    )
+    logger.info(f"refining {run_dir} ({old.backbone}, {old.image_size} px, classes {', '.join(_run_classes(run_dir))}) on {data}")
+    return train(config, runs_root)
+
+
+def _run_classes(run_dir: Path) -> list[str]:
+    return [line for line in (Path(run_dir) / "classes.txt").read_text(encoding="utf-8").splitlines() if line]
+
+
+def _compare_with_run(config: TrainConfig, dataset: Dataset, metrics: dict) -> dict:
+    """The refined run's starting model on the same validation images."""
+    from .evaluate import predict_images
+    from .saving import load_keras_model
+
+    assert config.from_run is not None
+    old_model = load_keras_model(Path(config.from_run) / "model.keras")
+    probabilities = predict_images(old_model, dataset.val.images, config.batch_size)
+    accuracy = float((probabilities.argmax(axis=1) == dataset.val.labels).mean()) if len(dataset.val) else 0.0
+    return {"run": str(config.from_run), "accuracy": accuracy, "val_images": len(dataset.val)}
 
 
 @dataclass
@@ -287,8 +343,9 @@ def _load_data(config: TrainConfig, size: int, run_dir: Path) -> Dataset:
     from .data import load_dataset, report_scan
 
     decoded_dir = run_dir / DECODED_DIR if config.image_cache else None
+    classes = _run_classes(config.from_run) if config.from_run else None
     dataset = load_dataset(
-        config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels, decoded_dir
+        config.data, config.val_data, config.val_split, config.seed, (size, size), config.max_pixels, decoded_dir, classes
     )
     report_scan(dataset)
     logger.info(
@@ -322,9 +379,12 @@ def _build_models(config: TrainConfig, size: int, num_classes: int) -> _Models:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    backbone = build_backbone(config.backbone, config.weights, size)
+    # Refining a run: its weights are loaded below, so the backbone's own are not fetched.
+    backbone = build_backbone(config.backbone, "none" if config.from_run else config.weights, size)
     head = build_head(backbone.output_shape[-1], num_classes, config.head_units, config.dropout, config.seed)
     model, extractor = assemble_model(config.backbone, backbone, head, size, config.weights != "none")
+    if config.from_run:
+        model.load_weights(Path(config.from_run) / "model.keras")
     return _Models(backbone, head, model, extractor)
 
 
@@ -499,6 +559,11 @@ def _image_stage_optimizer(run: _Stages) -> tuple[str, int, float, object]:
     from .finetune import unfreeze_last_layers
 
     config, backbone = run.config, run.models.backbone
+    if config.from_run and config.weights == "none":  # a model trained from scratch: all of it, gently
+        backbone.trainable = True
+        rate = config.fine_tune_learning_rate
+        logger.info(f"refining {config.from_run}: the whole network at learning rate {rate} (Adam)")
+        return "refine", config.fine_tune_epochs, rate, keras.optimizers.Adam(rate)
     if config.weights != "none":
         count = unfreeze_last_layers(backbone, config.fine_tune_layers)
         rate = config.fine_tune_learning_rate

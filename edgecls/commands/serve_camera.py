@@ -302,16 +302,18 @@ def _rates(cameras: list, specs: list, asked: float | None, realtime: bool) -> l
 
 
 def _start_all(sources: list) -> list:
-    """Open each source in turn (see FrameSource.start), saying how it is read; if one fails or the
-    user stops the run meanwhile, those opened are stopped again."""
+    """Open every source at once (see FrameSource.start), then say how each is read; if one fails or
+    the user stops the run meanwhile, every source is stopped again."""
     started: list = []
     try:
+        for frames in sources:  # every source opens at once: 30 cameras start in seconds, not a minute
+            frames.begin()
         for frames in sources:
-            started.append(frames.start())
+            started.append(frames.wait_started())
             decoder = f", decoding with {frames.decoder}" if frames.decoder != "software" else ""
             info(f"reading {frames.spec} ({'live: newest frame only' if frames.live else 'every frame, in order'}{decoder})")
     except BaseException:
-        for frames in started:
+        for frames in sources:
             frames.stop(wait_s=0.5)
         raise
     return started

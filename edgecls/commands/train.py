@@ -99,6 +99,16 @@ def train(
     image_cache: Annotated[bool, typer.Option(help=IMAGE_CACHE_HELP)] = DEFAULTS.image_cache,
     distribute: Annotated[Distribute, typer.Option(help=DISTRIBUTE_HELP)] = DEFAULT_DISTRIBUTE,
     resume: Annotated[Path | None, typer.Option(help=RESUME_HELP, file_okay=False)] = None,
+    from_run: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            metavar="RUN",
+            file_okay=False,
+            help="Fine-tune this finished run on --data (e.g. crops from serve-camera --collect) into a new run: "
+            "its labels, input size, preprocessing and settings kept (--out and --fine-tune-epochs apply), RUN unchanged.",
+        ),
+    ] = None,
 ) -> None:
     """Train a classifier: bottleneck features + dense head, then fine-tuning of the last layers."""
     require_extra("tensorflow")
@@ -109,7 +119,14 @@ def train(
 
     stop_on_sigterm()
 
-    if resume is not None:
+    if from_run is not None:
+        from edgecls.trainer.run import refine
+
+        if data is None or resume is not None:
+            raise EdgeclsError("--from RUN refines a run on new images: give it with --data DIR (and without --resume).")
+        epochs = fine_tune_epochs if fine_tune_epochs != DEFAULTS.fine_tune_epochs else None
+        result = refine(from_run, data, out, epochs)
+    elif resume is not None:
         if data is not None:
             raise EdgeclsError(
                 "--resume continues a run with its own settings (its config.json): pass it without --data."

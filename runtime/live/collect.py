@@ -4,7 +4,7 @@ For each light, a crop the model classified (never a gated repeat) is kept when 
 (its top score under `min_score`, or the two best within `MARGIN`; at most one a second per light),
 at every change of the light's reported state, and as a sparse sample of confident ones (one per
 light every `every_s`). Each goes to `DIR/<top-1 class>/<time>-<camera>-<light>.jpg` with a sidecar
-`.json` (time, camera, light, state, reason, scores, model, why), so after moving the wrong ones to
+`.json` (time, camera, light, frame, state, reason, scores, model, why), so after moving the wrong ones to
 the right folder, `DIR` is training data. Writing happens on a thread of its own behind a bounded
 queue (a full queue drops the crop and counts it: the live loop never waits for the disk); the
 folder is capped in crops and in megabytes, counting what it held before the run.
@@ -111,7 +111,17 @@ class Collector:
         self._thread = threading.Thread(target=self._write_all, name="edgecls-collect", daemon=True)
         self._thread.start()
 
-    def offer(self, camera: str, light: str, region: np.ndarray, probabilities: np.ndarray, state: str, reason: str, when: float) -> None:
+    def offer(
+        self,
+        camera: str,
+        light: str,
+        region: np.ndarray,
+        probabilities: np.ndarray,
+        state: str,
+        reason: str,
+        when: float,
+        frame: int = -1,
+    ) -> None:
         """A classified crop of `light`: queued for the disk if it teaches something (see the module)."""
         memory = self._memory.setdefault((camera, light), _LightMemory())
         order = np.argsort(probabilities)[::-1]
@@ -135,6 +145,7 @@ class Collector:
             "time": now.isoformat(timespec="milliseconds"),
             "camera": camera,
             "light": light,
+            "frame": frame,
             "state": state,
             "reason": reason,
             "why": why,

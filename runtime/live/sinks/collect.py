@@ -29,7 +29,16 @@ class CollectSink(Sink):
             if light.classified and light.probabilities is not None:
                 region = crop_roi(frame.image, scaled_roi(light.roi, frame.scale))
                 record = light.record
-                self.collector.offer(result.camera, light.light, region, light.probabilities, record["state"], light.reason, record["time"])
+                self.collector.offer(
+                    result.camera,
+                    light.light,
+                    region,
+                    light.probabilities,
+                    record["state"],
+                    light.reason,
+                    record["time"],
+                    record["frame"],
+                )
 
     def close(self) -> list[str]:
         if self.collector is None:
