@@ -32,7 +32,7 @@ def dusk_squares(root: Path, names: tuple[str, ...], per_class: int, size: int =
             image = rng.integers(70, 170, (size, size, 3)).astype(np.uint8)
             side = int(rng.integers(size // 2, size - 4))
             top, left = rng.integers(0, size - side, 2)
-            image[top : top + side, left : left + side] = np.clip(np.array(COLORS_RGB[name]) * 0.45 + 40, 0, 255)
+            image[top : top + side, left : left + side] = np.clip(np.array(COLORS_RGB.get(name, (150, 40, 200))) * 0.45 + 40, 0, 255)
             cv2.imwrite(str(folder / f"{index:03d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return root
 

@@ -265,10 +265,18 @@ def _train(config: TrainConfig, run_dir: Path, checkpoints: Checkpoints, distrib
     return RunResult(run_dir, model_path, metrics, result.interrupted, result.num_extracted, result.bottleneck_seconds)
 
 
-def refine(run_dir: Path, data: Path, out: Path | None = None, fine_tune_epochs: int | None = None, runs_root: Path = Path("runs")) -> RunResult:
+def refine(
+    run_dir: Path,
+    data: Path,
+    out: Path | None = None,
+    fine_tune_epochs: int | None = None,
+    batch_size: int | None = None,
+    runs_root: Path = Path("runs"),
+) -> RunResult:
     """Fine-tune the finished run in `run_dir` on the images of `data` (class folders named as the
     run's classes; a class may be missing) into a new run (`out`, else the next runs/<backbone>-NNN):
-    its labels, input size, preprocessing and settings kept, `run_dir` left unchanged. Ends with the
+    its labels, input size, preprocessing and settings kept (but `fine_tune_epochs` and `batch_size`
+    when given: a few hundred crops want smaller batches than the run's data), `run_dir` unchanged. Ends with the
     old and the new model's accuracy on the new data's validation images (`metrics["refined_from"]`).
 
     Raises:
@@ -290,6 +298,7 @@ def refine(run_dir: Path, data: Path, out: Path | None = None, fine_tune_epochs:
         mode="finetune",
         from_run=run_dir.absolute(),
         fine_tune_epochs=fine_tune_epochs or old.fine_tune_epochs,
+        batch_size=batch_size or old.batch_size,
         distribute="none",
     )
     logger.info(f"refining {run_dir} ({old.backbone}, {old.image_size} px, classes {', '.join(_run_classes(run_dir))}) on {data}")

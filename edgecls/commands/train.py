@@ -106,7 +106,7 @@ def train(
             metavar="RUN",
             file_okay=False,
             help="Fine-tune this finished run on --data (e.g. crops from serve-camera --collect) into a new run: "
-            "its labels, input size, preprocessing and settings kept (--out and --fine-tune-epochs apply), RUN unchanged.",
+            "its labels, input size, preprocessing and settings kept (--out, --fine-tune-epochs and --batch-size apply), RUN unchanged.",
         ),
     ] = None,
 ) -> None:
@@ -124,8 +124,9 @@ def train(
 
         if data is None or resume is not None:
             raise EdgeclsError("--from RUN refines a run on new images: give it with --data DIR (and without --resume).")
-        epochs = fine_tune_epochs if fine_tune_epochs != DEFAULTS.fine_tune_epochs else None
-        result = refine(from_run, data, out, epochs)
+        refine_epochs = fine_tune_epochs if fine_tune_epochs != DEFAULTS.fine_tune_epochs else None
+        batch = batch_size if batch_size != DEFAULTS.batch_size else None
+        result = refine(from_run, data, out, refine_epochs, batch)
     elif resume is not None:
         if data is not None:
             raise EdgeclsError(

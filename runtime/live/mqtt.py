@@ -134,7 +134,10 @@ class MqttPublisher:
     """Publishes a run's lights to the broker of `settings` (see the module's description)."""
 
     def __init__(self, settings: MqttSettings, notify: Callable[[str], None]) -> None:
-        import paho.mqtt.client as paho
+        try:
+            import paho.mqtt.client as paho
+        except ImportError:
+            raise StreamError("`mqtt` needs the paho-mqtt package: pip install paho-mqtt") from None
 
         self.settings = settings
         self.notify = notify
