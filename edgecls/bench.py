@@ -39,7 +39,7 @@ def environment() -> dict:
                     break
     except OSError:
         pass
-    from edgecls.runtime.providers import cuda_unavailable_reason
+    from edgecls.runtime.providers import cuda_unavailable_reason, onnxruntime_wheels
 
     problem = cuda_unavailable_reason()
     return {
@@ -52,6 +52,7 @@ def environment() -> dict:
         "python": platform.python_version(),
         "edgecls": __version__,
         "onnxruntime": onnxruntime.__version__,
+        "onnxruntime_wheel": ", ".join(onnxruntime_wheels()),
         "numpy": np.__version__,
         "opencv": cv2.__version__,
     }

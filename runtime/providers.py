@@ -1,8 +1,9 @@
 """Execution providers: create an onnxruntime session on the device asked for, and say truthfully
 which one runs.
 
-`cuda` fails with the reason when CUDA cannot be used; `auto` tries CUDA, then CPU. The provider
-reported back is always read from `session.get_providers()`, never assumed.
+`cuda` and `openvino` fail with the reason when they cannot be used; `auto` tries CUDA, then
+OpenVINO (where the onnxruntime-openvino wheel is installed), then the CPU. The provider reported
+back is always read from `session.get_providers()`, never assumed.
 """
 
 from __future__ import annotations
@@ -20,19 +21,54 @@ from edgecls.core.errors import ModelContractError, ProviderError
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
 
-ONNX_PROVIDERS = {"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+ONNX_PROVIDERS = {"cuda": "CUDAExecutionProvider", "openvino": "OpenVINOExecutionProvider", "cpu": "CPUExecutionProvider"}
+# The wheels that each install the `onnxruntime` module: two of them in one environment overwrite each
+# other's files, and what is left is whichever was installed last, often broken.
+ONNXRUNTIME_WHEELS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino")
+OPENVINO_INSTALL = (
+    "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-openvino "
+    "(the README's OpenVINO install: the two wheels share one module and must not be installed together)"
+)
 
 
 class Provider(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+    openvino = "openvino"
+
+
+def onnxruntime_wheels() -> list[str]:
+    """The onnxruntime wheels installed in this environment (normally exactly one)."""
+    from importlib import metadata
+
+    found = []
+    for name in ONNXRUNTIME_WHEELS:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        found.append(name)
+    return found
+
+
+def check_one_onnxruntime() -> None:
+    """Raises ProviderError when two onnxruntime wheels are installed together (half of each may be left)."""
+    found = onnxruntime_wheels()
+    if len(found) > 1:
+        keep = "onnxruntime-openvino" if "onnxruntime-openvino" in found else found[-1]
+        others = " ".join(name for name in found if name != keep)
+        raise ProviderError(
+            f"{' and '.join(found)} are installed together; they share the onnxruntime module and overwrite each "
+            f"other's files. Keep one: pip uninstall -y {' '.join(found)} && pip install {keep}"
+            + (f" (or {others} instead)" if others else "")
+        )
 
 
 @dataclass(frozen=True)
 class SessionResult:
     session: InferenceSession
-    provider: str  # "cuda" or "cpu": what the session reports it runs on
+    provider: str  # "cuda", "openvino" or "cpu": what the session reports it runs on
     note: str  # one line for the user, e.g. why CUDA was not used
 
 
@@ -91,6 +127,7 @@ def create_session(
     import onnxruntime as ort
 
     provider = Provider(provider)
+    check_one_onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: onnxruntime's warnings are not the user's business
     # One thread per CPU this process may use, set explicitly: onnxruntime's own default (0) gave
@@ -114,13 +151,28 @@ def create_session(
                 "or use `provider` cpu (or auto) to run on the CPU."
             )
         note = f"running on CPU (CUDA not available: {reason})"
+    if provider in (Provider.auto, Provider.openvino):
+        openvino = ONNX_PROVIDERS["openvino"]
+        if openvino in ort.get_available_providers():
+            settings = {"device_type": "CPU", "num_of_threads": str(options.intra_op_num_threads)}
+            session = _session(model, options, [(openvino, settings), ONNX_PROVIDERS["cpu"]], name)
+            if openvino in session.get_providers():
+                cuda = note.removeprefix("running on CPU ")  # "(CUDA not available: ...)" under auto
+                return SessionResult(session, "openvino", "running on OpenVINO (CPU)" + (f" {cuda}" if cuda else ""))
+            if provider is Provider.openvino:
+                raise ProviderError("`provider` openvino was asked for, but onnxruntime could not start it for this model.")
+        elif provider is Provider.openvino:
+            raise ProviderError(
+                "`provider` openvino was asked for, but this onnxruntime has no OpenVINO provider. To fix: "
+                f"{OPENVINO_INSTALL}; or use `provider` cpu (or auto)."
+            )
     session = _session(model, options, [ONNX_PROVIDERS["cpu"]], name)
     if ONNX_PROVIDERS["cpu"] not in session.get_providers():
         raise ProviderError(f"onnxruntime did not start the CPU provider (it reports {session.get_providers()})")
     return SessionResult(session, "cpu", note or "running on CPU")
 
 
-def _session(model: str | bytes, options, providers: list[str], name: str | None):
+def _session(model: str | bytes, options, providers: list, name: str | None):
     """onnxruntime's session, or one line naming the file when it cannot load it (truncated, not ONNX)."""
     import onnxruntime as ort
 

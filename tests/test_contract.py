@@ -90,6 +90,24 @@ def test_cuda_runs_and_is_read_back(color_model):
     assert "CUDAExecutionProvider" in classifier.session.get_providers()
 
 
+def test_openvino_asked_for_without_its_wheel_names_the_install_and_two_wheels_are_refused(color_model, monkeypatch):
+    import onnxruntime
+
+    from edgecls.runtime import providers
+
+    if "OpenVINOExecutionProvider" in onnxruntime.get_available_providers():  # the OpenVINO install: it runs
+        assert load_classifier(color_model, "openvino").provider == "openvino"
+        assert load_classifier(color_model, "auto").provider in ("cuda", "openvino")
+    else:
+        with pytest.raises(ProviderError, match="no OpenVINO provider. To fix: pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-openvino"):
+            load_classifier(color_model, "openvino")
+        assert load_classifier(color_model, "auto").provider in ("cuda", "cpu")  # never a silent OpenVINO
+    assert len(providers.onnxruntime_wheels()) == 1
+    monkeypatch.setattr(providers, "onnxruntime_wheels", lambda: ["onnxruntime-gpu", "onnxruntime-openvino"])
+    with pytest.raises(ProviderError, match="installed together.*pip uninstall -y onnxruntime-gpu onnxruntime-openvino && pip install onnxruntime-openvino"):
+        load_classifier(color_model, "cpu")
+
+
 def test_a_keras_file_is_refused_naming_the_onnx_file(tmp_path):
     keras_file = tmp_path / "run" / "model.keras"
     keras_file.parent.mkdir()

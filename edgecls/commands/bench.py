@@ -28,7 +28,7 @@ def bench(
         list[Path], typer.Argument(help="One or more .onnx files from `edgecls export`.", exists=True, dir_okay=False)
     ],
     provider: Annotated[
-        Provider, typer.Option(help="auto, cpu or cuda; cuda fails where CUDA cannot run.")
+        Provider, typer.Option(help="auto, cpu, cuda or openvino; cuda and openvino fail where they cannot run.")
     ] = Provider.auto,
     batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,8",
     warmup: Annotated[int, typer.Option(min=0, help="Untimed calls before timing.")] = 10,

@@ -27,7 +27,7 @@ class OutputFormat(str, Enum):
 def predict(
     model: Annotated[Path, typer.Argument(help="The .onnx file written by `edgecls export`.", dir_okay=False)],
     paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.")],
-    provider: Annotated[Provider, typer.Option(help="auto (CUDA, else CPU), cpu or cuda.")] = Provider.auto,
+    provider: Annotated[Provider, typer.Option(help="auto (CUDA, else OpenVINO where installed, else CPU), cpu, cuda or openvino.")] = Provider.auto,
     batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call.")] = 16,
     topk: Annotated[int, typer.Option(min=1, help="How many ranked labels to report per image.")] = 1,
     output_format: Annotated[

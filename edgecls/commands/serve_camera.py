@@ -192,7 +192,7 @@ def serve_camera(
     model: Annotated[Path, typer.Argument(help="The .onnx file written by `edgecls export`.", dir_okay=False)],
     source: SourceOption = None,
     config: ConfigOption = None,
-    provider: Annotated[Provider, typer.Option(help="auto (CUDA, else CPU), cpu or cuda.")] = Provider.auto,
+    provider: Annotated[Provider, typer.Option(help="auto (CUDA, else OpenVINO where installed, else CPU), cpu, cuda or openvino.")] = Provider.auto,
     show: Annotated[bool, typer.Option("--show", help="Show a window with the overlay (q quits).")] = False,
     record: Annotated[Path | None, typer.Option(help="Write the annotated video here (.avi or .mp4).")] = None,
     jsonl: Annotated[

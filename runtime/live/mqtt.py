@@ -202,7 +202,8 @@ class MqttPublisher:
             self._thread.join(timeout_s)
         if self._connected.is_set():
             info = self.client.publish(self.availability, "offline", qos=1, retain=True)
-            info.wait_for_publish(timeout_s)
+            if info.rc == 0:  # queued (the connection may have gone meanwhile: the last will says it then)
+                info.wait_for_publish(timeout_s)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -269,7 +270,7 @@ class MqttPublisher:
                 if fresh:
                     sent.changes = 0
             if fresh or now - sent.attributes_at >= ATTRIBUTES_EVERY_S:
-                if not self._publish(self.topic(light, "attributes"), json.dumps(self.attributes(light, status))):
+                if not self._publish(self.topic(light, "attributes"), json.dumps(self.attributes(light))):
                     continue
                 sent.attributes_at = now
             if fresh and self._publish(self.topic(light, "state"), light.state):
@@ -289,7 +290,7 @@ class MqttPublisher:
     def unique_id(self, light: LightStatus) -> str:
         return segment(f"{self.settings.prefix.replace('/', '_')}_{light.camera}_{light.light}")
 
-    def attributes(self, light: LightStatus, status: Status) -> dict:
+    def attributes(self, light: LightStatus) -> dict:
         since = datetime.now(timezone.utc).timestamp() - (time.monotonic() - light.changed_at)
         return {
             "score": round(light.state_score, 4),
