@@ -213,3 +213,32 @@ def test_bad_mqtt_options_are_one_line(color_model, tmp_path):
     result = runner.invoke(app, ["serve-camera", str(color_model), "--config", str(config), "--max-frames", "3"])
     assert "holds credentials and other users of this machine can read it" in result.output
     assert "not reachable; retrying in the background" in result.output and result.exit_code == 0
+
+
+def test_changes_while_the_broker_is_away_are_counted_and_only_the_newest_is_sent(tmp_path):
+    from edgecls.runtime.live.mqtt import MqttPublisher
+    from edgecls.runtime.live.status import CameraStatus, LightStatus, Status
+
+    current = {"state": "red"}
+
+    def status() -> Status:
+        camera = CameraStatus("cam0", "test", True, True, 0, 0, 0, 0, 0, 0)
+        light = LightStatus("light", "cam0", current["state"], 0.9, 5.0, True, 0)
+        return Status("cpu", "m.onnx", ("red", "green", "blue"), (camera,), (light,))
+
+    broker = Broker(tmp_path)
+    broker.stop()
+    publisher = MqttPublisher(mqtt_settings(broker.url), notify=lambda message: None)
+    publisher.start(status, "m.onnx")
+    try:
+        for state in ("green", "blue", "red", "green"):  # four changes, the broker away
+            current["state"] = state
+            publisher.changed("light")
+        broker.start()
+        with Subscriber(broker) as watcher:
+            assert wait_until(lambda: watcher.last(STATE) == "green", 30)
+            assert watcher.payloads(STATE) == ["green"]  # the newest only
+        assert publisher.dropped == 3 and publisher.published >= 4  # online, config, attributes, state
+    finally:
+        publisher.close()
+        broker.stop()

@@ -265,7 +265,7 @@ class MqttPublisher:
             with self._lock:
                 sent = self._lights.setdefault((light.camera, light.light), _Light())
                 fresh = sent.state != light.state
-                if fresh and sent.state is not None:
+                if fresh:
                     self.dropped += max(0, sent.changes - 1)  # replaced before they could be sent
                 if fresh:
                     sent.changes = 0
