@@ -42,6 +42,7 @@ class LiveState:
         self.metrics: LiveMetrics | None = None  # set by the live loop: what /metrics serves
         self.problems: Callable[[], list[str]] = list  # the outputs' problems: each makes /readyz 503
         self.status: Callable[[], Status] | None = None  # the run's snapshot: what /state reads once attached
+        self._several: bool | None = None  # the attached run has several lights (its changes name theirs)
 
     def publish(self, state: dict, jpeg: bytes | None = None) -> None:
         """The one light's newest state (the top level of /state), and optionally its camera's picture."""
@@ -60,7 +61,9 @@ class LiveState:
     def change(self, event: dict) -> None:
         """A change of a light's reported state (an event): the list of the last changes."""
         with self._lock:
-            several = self.status is not None and len(self.status().lights) > 1
+            if self._several is None and self.status is not None:  # known once the run is attached
+                self._several = len(self.status().lights) > 1
+            several = bool(self._several)
             if self.status is None:  # no run attached: the one state is what was published
                 connected = event["reason"] != "source lost"
                 self._state = {**self._state, "state": event["to"], "reason": event["reason"], "connected": connected}
