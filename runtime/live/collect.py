@@ -101,13 +101,14 @@ class Collector:
     failed: str = ""  # the last write error
     _memory: dict[tuple[str, str], _LightMemory] = field(default_factory=dict)
     _queue: queue.Queue = field(default_factory=lambda: queue.Queue(QUEUE))
+    held: tuple[int, int] | None = None  # the crops the folder holds and their bytes (None: counted here)
     _held: int = 0  # crops in the folder
     _bytes: int = 0
     _full_said: bool = False
     _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        self._held, self._bytes = check_folder(self.config.folder)
+        self._held, self._bytes = self.held if self.held is not None else check_folder(self.config.folder)
         self._thread = threading.Thread(target=self._write_all, name="edgecls-collect", daemon=True)
         self._thread.start()
 

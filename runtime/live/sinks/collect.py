@@ -17,10 +17,10 @@ class CollectSink(Sink):
         self.settings = config.collect
         self.notify = notify
         self.collector: Collector | None = None
-        check_folder(self.settings.folder)  # a folder that cannot be written stops the run before the first frame
+        self.held = check_folder(self.settings.folder)  # a folder that cannot be written stops the run before the first frame
 
     def open(self, run: Run) -> None:
-        self.collector = Collector(self.settings, run.status().classes, run.model, self.notify)
+        self.collector = Collector(self.settings, run.status().classes, run.model, self.notify, held=self.held)
 
     def on_frame(self, result: CameraResult) -> None:
         assert self.collector is not None
