@@ -102,3 +102,14 @@ def test_refining_refuses_what_it_cannot_do_in_one_line(finished_run, tmp_path):
     assert result.exit_code == 2 and "--from RUN refines a run on new images" in result.output
     result = runner.invoke(app, ["train", "--from", str(tmp_path / "nope"), "--data", str(stranger)])
     assert result.exit_code == 2 and "Traceback" not in result.output
+    result = runner.invoke(app, ["train", "--from", str(finished_run), "--data", str(stranger), "--epochs", "3", "--flip"])
+    assert result.exit_code == 2 and "--epochs cannot change them" in result.output  # never ignored in silence
+
+
+def test_a_seed_given_with_from_is_the_refined_run_s(finished_run, tmp_path):
+    from edgecls.trainer.config import TrainConfig
+    from edgecls.trainer.run import refine
+
+    crops = dusk_squares(tmp_path / "crops", ("green", "red"), per_class=6)
+    refine(finished_run, crops, out=tmp_path / "seeded", fine_tune_epochs=1, seed=7)
+    assert TrainConfig.from_json_file(tmp_path / "seeded" / "config.json").seed == 7

@@ -272,11 +272,12 @@ def refine(
     fine_tune_epochs: int | None = None,
     batch_size: int | None = None,
     runs_root: Path = Path("runs"),
+    seed: int | None = None,
 ) -> RunResult:
     """Fine-tune the finished run in `run_dir` on the images of `data` (class folders named as the
     run's classes; a class may be missing) into a new run (`out`, else the next runs/<backbone>-NNN):
-    its labels, input size, preprocessing and settings kept (but `fine_tune_epochs` and `batch_size`
-    when given: a few hundred crops want smaller batches than the run's data), `run_dir` unchanged. Ends with the
+    its labels, input size, preprocessing and settings kept (but `fine_tune_epochs`, `batch_size` and
+    `seed` when given: a few hundred crops want smaller batches than the run's data), `run_dir` unchanged. Ends with the
     old and the new model's accuracy on the new data's validation images (`metrics["refined_from"]`).
 
     Raises:
@@ -299,6 +300,7 @@ def refine(
         from_run=run_dir.absolute(),
         fine_tune_epochs=fine_tune_epochs or old.fine_tune_epochs,
         batch_size=batch_size or old.batch_size,
+        seed=old.seed if seed is None else seed,
         distribute="none",
     )
     logger.info(f"refining {run_dir} ({old.backbone}, {old.image_size} px, classes {', '.join(_run_classes(run_dir))}) on {data}")

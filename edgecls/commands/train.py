@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,9 @@ DEFAULT_BACKBONE, DEFAULT_MODE = Backbone(DEFAULTS.backbone), Mode(DEFAULTS.mode
 DEFAULT_SCHEDULE = Schedule(DEFAULTS.lr_schedule)
 DEFAULT_CLASS_WEIGHT = ClassWeight(DEFAULTS.class_weight)
 DEFAULT_DISTRIBUTE = Distribute(DEFAULTS.distribute)
+# What `train --from RUN` takes from the command line; every other setting is the run's own.
+REFINE_APPLIES = {"data", "out", "fine_tune_epochs", "batch_size", "seed", "from_run"}
+REFINE_KEEPS = {field.name for field in dataclasses.fields(TrainConfig)} - REFINE_APPLIES
 DEFAULT_HEAD_UNITS = ",".join(str(width) for width in DEFAULTS.head_units)
 
 
@@ -124,9 +128,20 @@ def train(
 
         if data is None or resume is not None:
             raise EdgeclsError("--from RUN refines a run on new images: give it with --data DIR (and without --resume).")
+        given = config_from(TrainConfig, locals(), head_units=parse_widths(head_units))
+        kept = [
+            "--" + name.replace("_", "-")
+            for name in sorted(REFINE_KEEPS)
+            if getattr(given, name) != getattr(DEFAULTS, name)
+        ]
+        if kept:
+            raise EdgeclsError(
+                f"--from RUN keeps the run's settings; {', '.join(kept)} cannot change them. "
+                "Only --out, --fine-tune-epochs, --batch-size and --seed apply (or train a new run without --from)."
+            )
         refine_epochs = fine_tune_epochs if fine_tune_epochs != DEFAULTS.fine_tune_epochs else None
         batch = batch_size if batch_size != DEFAULTS.batch_size else None
-        result = refine(from_run, data, out, refine_epochs, batch)
+        result = refine(from_run, data, out, refine_epochs, batch, seed=seed if seed != DEFAULTS.seed else None)
     elif resume is not None:
         if data is not None:
             raise EdgeclsError(
