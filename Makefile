@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml; echo $(PACKAGE_FILES)) 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[train,dev,bench]' --config-settings editable_mode=strict
+	$(BIN)/python -m pip install --quiet -e '.[train,dev,bench,ray]' --config-settings editable_mode=strict
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

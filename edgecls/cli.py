@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -114,7 +116,29 @@ def _bound_decoder() -> None:
         bound_opencv_decoder(limit, override=True)
 
 
+RAY_ADDRESS = re.compile(r"^(auto|ray://\S+|\[?[\w.:-]*\]?:\d+)$")
+
+
+def ray_address_in_argv(argv: list[str]) -> list[str]:
+    """`predict --ray` takes an optional address, which click cannot parse: `--ray` alone becomes
+    `--ray=` (the cluster on this machine) and `--ray ADDRESS` becomes `--ray=ADDRESS` when the next
+    argument is an address (auto, HOST:PORT, ray://...), never an input."""
+    if "predict" not in argv:
+        return argv
+    end = argv.index("--") if "--" in argv else len(argv)
+    result = list(argv[:end])
+    for position in range(len(result) - 1, argv.index("predict"), -1):
+        if result[position] == "--ray":
+            following = result[position + 1] if position + 1 < len(result) else ""
+            if RAY_ADDRESS.match(following) and not os.path.exists(following):
+                result[position : position + 2] = [f"--ray={following}"]
+            else:
+                result[position] = "--ray="
+    return result + list(argv[end:])
+
+
 _bound_decoder()
+sys.argv[1:] = ray_address_in_argv(sys.argv[1:])
 _register()
 
 

@@ -65,22 +65,25 @@ def classify_files(
     topk: int = 1,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     workers: int | None = None,
+    load: Callable[[str], np.ndarray] | None = None,
 ) -> Iterator[FileResult]:
     """Classify every input, yielding one FileResult per input in input order.
 
     Decoding runs on `workers` threads (OpenCV releases the GIL); inference runs in batches of
-    `batch_size`. Decoding errors become results with an `error`; nothing raises for a bad file.
+    `batch_size`. `load` reads one input into the model's input (default: the local file, by
+    `Classifier.load`); its errors become results with an `error`; nothing raises for a bad file.
     """
     topk = max(1, min(topk, classifier.info.num_classes))
     workers = workers or min(4, os.cpu_count() or 1)
+    read = load or (lambda item: classifier.load(item, max_pixels=max_pixels))
 
     def decode(item: str | FileResult) -> tuple[str | FileResult, np.ndarray | None, str | None]:
         if isinstance(item, FileResult):
             return item, None, None
         try:
-            return item, classifier.load(item, max_pixels=max_pixels), None
+            return item, read(item), None
         except EdgeclsError as error:
-            return item, None, str(error).removeprefix(f"{Path(item)}: ")
+            return item, None, str(error).removeprefix(f"{item}: ").removeprefix(f"{Path(item)}: ")
         except MemoryError:
             return item, None, "out of memory while decoding"
 

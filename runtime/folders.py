@@ -5,7 +5,8 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from edgecls.core.errors import DataError
@@ -41,13 +42,21 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 
-def collect_inputs(arguments: Iterable[str]) -> list[str | FileResult]:
-    """Expand files, folders (recursively) and glob patterns into a sorted, de-duplicated list.
+REMOTE_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def collect_inputs(
+    arguments: Iterable[str], remote: Callable[[str], tuple[list[str], list[FileResult]]] | None = None
+) -> list[str | FileResult]:
+    """Expand files, folders (recursively), glob patterns and `@LIST` files (one of these a line)
+    into a de-duplicated list.
 
     Folders contribute files with an image suffix (the content still decides whether they decode);
     a file named explicitly is always tried. Each real folder is visited once, however many symlinks
-    lead to it. What cannot be listed (a folder loop, an unreadable folder) and arguments that match
-    nothing come back as FileResults with an error, so they are reported like any failed input.
+    lead to it. A remote path (`s3://...`) is expanded by `remote` (the cluster's filesystems), and
+    refused without it. What cannot be listed (a folder loop, an unreadable folder or list) and
+    arguments that match nothing come back as FileResults with an error, so they are reported like
+    any failed input.
     """
     found: dict[str, None] = {}
     failures: dict[str, FileResult] = {}
@@ -61,9 +70,18 @@ def collect_inputs(arguments: Iterable[str]) -> list[str | FileResult]:
             suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
             failures.setdefault(str(folder), FileResult(str(folder), error=f"no image files in this folder ({suffixes})"))
 
-    for argument in arguments:
+    for argument in _with_lists(arguments, failures):
         path = Path(argument)
-        if path.is_dir():
+        if REMOTE_PATH.match(argument) and not os.path.lexists(path):
+            if remote is None:
+                failures[argument] = FileResult(
+                    argument, error="a remote path: predict reads local files, `predict --ray` the cluster's filesystems"
+                )
+            else:
+                items, problems = remote(argument)
+                found.update(dict.fromkeys(items))
+                failures.update((problem.path, problem) for problem in problems)
+        elif path.is_dir():
             add_folder(path)
         elif os.path.lexists(path):  # a file, a broken symlink, a FIFO: reading reports what it is
             found.setdefault(str(path))
@@ -79,6 +97,24 @@ def collect_inputs(arguments: Iterable[str]) -> list[str | FileResult]:
         else:
             failures[argument] = FileResult(argument, error="not found")
     return [*failures.values(), *found]
+
+
+def _with_lists(arguments: Iterable[str], failures: dict[str, FileResult]) -> Iterator[str]:
+    """The arguments, each `@LIST` replaced by the lines of the file LIST (blank lines skipped; a
+    file whose name starts with @ is named ./@name). A list that cannot be read is a failure."""
+    for argument in arguments:
+        if not argument.startswith("@"):
+            yield argument
+            continue
+        try:
+            lines = Path(argument[1:]).read_bytes().splitlines()
+        except OSError as error:
+            failures[argument] = FileResult(argument, error=f"cannot read this list of paths ({error.strerror or error})")
+            continue
+        names = [os.fsdecode(line) for line in lines if line.strip()]
+        if not names:
+            failures[argument] = FileResult(argument, error="this list of paths is empty (one path a line)")
+        yield from names
 
 
 def _glob(pattern: str, visited: dict[tuple[int, int], str], failures: dict[str, FileResult]) -> list[str]:

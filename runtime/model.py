@@ -79,6 +79,15 @@ def load_classifier(
         model_bytes = path.read_bytes()
     except OSError as error:
         raise ModelContractError(f"{path}: cannot read the model ({error.strerror})") from None
+    return open_classifier(model_bytes, path, provider, threads)
+
+
+def open_classifier(
+    model_bytes: bytes, path: str | os.PathLike[str], provider: Provider | str = Provider.auto, threads: int | None = None
+) -> Classifier:
+    """`load_classifier` for a model already read (a cluster's actors get its bytes, not its path);
+    `path` names it in messages."""
+    path = Path(path)
     result = create_session(model_bytes, provider, threads=threads, name=str(path))
     session = result.session
     inputs, outputs = session.get_inputs(), session.get_outputs()

@@ -62,6 +62,10 @@ class ParityError(EdgeclsError):
         self.result = result
 
 
+class ClusterError(EdgeclsError):
+    """A Ray cluster that cannot be reached or cannot run the work."""
+
+
 class StreamError(EdgeclsError):
     """A video source that cannot be opened or read."""
 
