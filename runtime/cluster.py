@@ -18,12 +18,14 @@ import contextlib
 import glob
 import io
 import logging
+import math
 import os
 import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, unquote, urlparse
@@ -79,7 +81,7 @@ def connect(address: str, deadline_s: float = CONNECT_DEADLINE_S) -> str:
         ray.init(address=address or None, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ClusterError(f"cannot join the Ray cluster at {where}: {first[:300]}. {_fix(address)}") from None
+        raise ClusterError(f"cannot join the Ray cluster at {where}: {first[:300].rstrip('.')}. {_fix(address)}") from None
     finally:
         timer.cancel()
     _quiet_ray_data()
@@ -282,6 +284,39 @@ class ClusterClassifier:
         return FileResult(path, result.label, result.score, result.topk, error)
 
 
+@dataclass(frozen=True)
+class ActorPlan:
+    actors: int
+    cpus_each: float
+    gpus_each: float
+    provider: str  # what each actor opens its session on
+
+
+def plan_actors(node_cpus: list[float], node_gpus: list[float], provider: Provider | str, workers: int = 0) -> ActorPlan:
+    """How many actors, with what each: by default one a CPU (one CPU each), or one a GPU where the
+    cluster has GPUs and the provider allows CUDA (the CPUs shared among them). `workers` actors
+    share what there is, in fractions where they outnumber it, never asking for more than the
+    largest node holds (an actor that fits nowhere would wait for ever).
+
+    Raises:
+        ClusterError: CUDA asked for where the cluster has no GPU, or a cluster without CPUs.
+    """
+    provider = Provider(provider)
+    cpus, gpus = sum(node_cpus), sum(node_gpus)
+    if provider is Provider.cuda and gpus == 0:
+        raise ClusterError("`provider` cuda was asked for, but the Ray cluster offers no GPU. Use `provider` cpu or auto.")
+    if cpus == 0:
+        raise ClusterError("the Ray cluster offers no CPU to run actors on. Add a node with `ray start --address=HEAD:6379`.")
+    on_gpu = provider is Provider.cuda or (provider is Provider.auto and gpus > 0)
+    actors = workers or int(gpus if on_gpu else cpus) or 1
+    if not workers and not on_gpu:
+        return ActorPlan(actors, 1.0, 0.0, provider.value)
+    cpus_each = min(cpus / actors, max(node_cpus))
+    gpus_each = min(gpus / actors, 1.0, max(node_gpus)) if on_gpu else 0.0
+    session = "cuda" if on_gpu else ("cpu" if provider is Provider.cuda else provider.value)
+    return ActorPlan(actors, math.floor(cpus_each * 100) / 100, math.floor(gpus_each * 100) / 100, session)
+
+
 def classify_on_cluster(
     classifier: Classifier,
     inputs: list[str | FileResult],
@@ -305,37 +340,28 @@ def classify_on_cluster(
     paths = [item for item in inputs if isinstance(item, str)]
     if not paths:
         return
-    resources = ray.cluster_resources()
-    cpus, gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
-    on_gpu = Provider(provider) is Provider.cuda or (Provider(provider) is Provider.auto and gpus > 0)
-    if Provider(provider) is Provider.cuda and gpus == 0:
-        raise ClusterError("`provider` cuda was asked for, but the Ray cluster offers no GPU. Use `provider` cpu or auto.")
-    if cpus == 0:
-        raise ClusterError("the Ray cluster offers no CPU to run actors on. Add a node with `ray start --address=HEAD:6379`.")
-    actors = workers or (gpus if on_gpu else cpus)
-    if on_gpu:
-        actors = min(actors, gpus) if not workers else actors
-    cpus_each = max(1, cpus // actors) if workers or on_gpu else 1
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    plan = plan_actors([node.get("CPU", 0) for node in nodes], [node.get("GPU", 0) for node in nodes], provider, workers)
     topk = max(1, min(topk, classifier.info.num_classes))
     rows = [{"index": index, "path": path, "file": _absolute(path)} for index, path in enumerate(paths)]
     per_call = max(batch_size, 32)
-    dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // per_call, 16 * actors) or 1))
+    dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // per_call, 16 * plan.actors)))
     model = ray.put(classifier.path.read_bytes())
     dataset = dataset.map_batches(
         ClusterClassifier,
         fn_constructor_kwargs={
             "model": model,
             "name": str(classifier.path),
-            "provider": "cuda" if on_gpu else ("cpu" if Provider(provider) is Provider.cuda else Provider(provider).value),
+            "provider": plan.provider,
             "batch_size": batch_size,
             "topk": topk,
             "max_pixels": max_pixels,
         },
         batch_size=per_call,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=cpus_each,
-        num_gpus=1 if on_gpu else 0,
+        compute=ray.data.ActorPoolStrategy(size=plan.actors),
+        num_cpus=plan.cpus_each,
+        num_gpus=plan.gpus_each,
     )
     seen = np.zeros(len(paths), dtype=bool)
     try:
@@ -348,7 +374,7 @@ def classify_on_cluster(
     except EdgeclsError:
         raise
     except Exception as error:  # Ray wraps what went wrong in an actor; its first line says what
-        raise ClusterError(f"the Ray job failed: {_first_cause(error)}. {_install_hint(error)}") from None
+        raise ClusterError(f"the Ray job failed: {_first_cause(error).rstrip('.')}. {_install_hint(error)}") from None
     for index in np.flatnonzero(~seen):  # never silent: an input the cluster did not return is a row
         yield FileResult(paths[index], error="the cluster returned no result for this input")
 

@@ -142,13 +142,15 @@ def test_one_line_for_each_way_it_cannot_run(color_model, messy_folder, tmp_path
     assert not_an_address.returncode == 2 and "is not an address" in not_an_address.stderr
     alone = edgecls("predict", str(color_model), image, "--workers", "3")
     assert alone.returncode == 2 and "--workers applies to a run on a cluster: add --ray" in alone.stderr
+    threads = edgecls("predict", str(color_model), image, "--ray", "--threads", "2")
+    assert threads.returncode == 2 and "--threads applies to local predict" in threads.stderr
     without_ray = subprocess.run(
         [sys.executable, "-c", "import sys; sys.modules['ray'] = None; from edgecls.cli import app; app()",
          "predict", str(color_model), image, "--ray"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert without_ray.returncode == 2 and "pip install 'edgecls[ray]'" in without_ray.stderr
-    for result in (nobody, not_an_address, alone, without_ray):
+    for result in (nobody, not_an_address, alone, threads, without_ray):
         assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1, result.stderr
 
 
@@ -178,3 +180,19 @@ def test_list_files_for_local_predict(color_model, messy_folder, tmp_path):
     assert "cannot read this list of paths" in rows[f"@{tmp_path / 'missing.txt'}"]["error"]
     assert rows[str(folder / "*.bmp")]["error"] == "no files match this pattern"  # a line is any argument
     assert result.returncode == 1 and len(rows) == 5
+
+
+def test_actors_share_what_the_cluster_has_and_never_ask_for_more_than_a_node_holds():
+    from edgecls.core.errors import ClusterError
+    from edgecls.runtime.cluster import ActorPlan, plan_actors
+
+    assert plan_actors([2, 2], [0, 0], "auto") == ActorPlan(4, 1.0, 0.0, "auto")  # one an actor a CPU
+    assert plan_actors([2, 2], [0, 0], "cpu", workers=1) == ActorPlan(1, 2.0, 0.0, "cpu")  # not 4: no node has 4
+    assert plan_actors([2], [0], "auto", workers=3) == ActorPlan(3, 0.66, 0.0, "auto")  # more actors than CPUs
+    assert plan_actors([8, 8], [1, 1], "auto") == ActorPlan(2, 8.0, 1.0, "cuda")  # one a GPU, the CPUs shared
+    assert plan_actors([8], [1], "cuda", workers=2) == ActorPlan(2, 4.0, 0.5, "cuda")
+    assert plan_actors([8], [1], "cpu") == ActorPlan(8, 1.0, 0.0, "cpu")  # a GPU the provider does not use
+    with pytest.raises(ClusterError, match="offers no GPU"):
+        plan_actors([4], [0], "cuda")
+    with pytest.raises(ClusterError, match="offers no CPU"):
+        plan_actors([0], [0], "auto")

@@ -62,6 +62,8 @@ def predict(
 
     if ray is None and (workers or out is not None):
         raise EdgeclsError(f"{'`workers`' if workers else '`out`'} applies to a run on a cluster: add --ray.")
+    if ray is not None and threads:
+        raise EdgeclsError("`threads` applies to local predict: with --ray each actor runs on the CPUs Ray gave it (see --workers).")
     if ray is None:
         classifier = load_classifier(model, provider, threads=threads or None)
         info(
