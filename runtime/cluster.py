@@ -34,6 +34,7 @@ import numpy as np
 
 from edgecls.core.errors import ClusterError, EdgeclsError, ImageError, MissingExtraError
 from edgecls.core.limits import MAX_FILE_BYTES
+from edgecls.core.text import utf8_text
 
 from .classify import FileResult, classify_files
 from .folders import IMAGE_SUFFIXES, REMOTE_PATH
@@ -254,20 +255,21 @@ class ClusterClassifier:
         self.node = socket.gethostname()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> Any:
+        """Rows for a batch of {index, file (the path as bytes: any name the filesystem holds)}; the
+        driver puts each row back under the path the user gave, by its index."""
         import pyarrow as pa
 
-        shown = {str(file): str(path) for file, path in zip(batch["file"], batch["path"], strict=True)}
+        files = [os.fsdecode(bytes(file)) for file in batch["file"]]
         results = classify_files(
             self.classifier,
-            list(shown),
+            files,
             batch_size=self.batch_size,
             topk=self.topk,
             max_pixels=self.max_pixels,
             workers=self.threads,
             load=self._load,
-        )
-        rows = [self._on_this_node(result, shown[result.path]) for result in results]
-        table = rows_table(rows)
+        )  # in input order
+        table = rows_table([self._on_this_node(result) for result in results]).drop_columns(["path"])
         return table.add_column(0, "index", pa.array(batch["index"], pa.int64()))
 
     def _load(self, file: str) -> np.ndarray:
@@ -276,12 +278,12 @@ class ClusterClassifier:
             return self.classifier.prepare(image)
         return self.classifier.load(file, max_pixels=self.max_pixels)
 
-    def _on_this_node(self, result: FileResult, path: str) -> FileResult:
-        """The row under the path the user gave; a local file this node cannot see says why."""
+    def _on_this_node(self, result: FileResult) -> FileResult:
+        """The row without its path; a local file this node cannot see says why."""
         error = result.error
         if error == "not found" and not REMOTE_PATH.match(result.path):  # the driver found it
             error += f" on node {self.node} (every node reads the paths the driver listed: use a shared filesystem or s3://...)"
-        return FileResult(path, result.label, result.score, result.topk, error)
+        return FileResult("", result.label, result.score, result.topk, None if error is None else utf8_text(error))
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,7 @@ def classify_on_cluster(
     nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
     plan = plan_actors([node.get("CPU", 0) for node in nodes], [node.get("GPU", 0) for node in nodes], provider, workers)
     topk = max(1, min(topk, classifier.info.num_classes))
-    rows = [{"index": index, "path": path, "file": _absolute(path)} for index, path in enumerate(paths)]
+    rows = [{"index": index, "file": os.fsencode(_absolute(path))} for index, path in enumerate(paths)]
     per_call = max(batch_size, 32)
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // per_call, 16 * plan.actors)))
     model = ray.put(classifier.path.read_bytes())
@@ -370,7 +372,7 @@ def classify_on_cluster(
                 if seen[row["index"]]:  # work Ray ran again after an actor died
                     continue
                 seen[row["index"]] = True
-                yield _result(row)
+                yield _result(paths[row["index"]], row)
     except EdgeclsError:
         raise
     except Exception as error:  # Ray wraps what went wrong in an actor; its first line says what
@@ -381,17 +383,18 @@ def classify_on_cluster(
 
 def rows_table(rows: list[FileResult]) -> Any:
     """Results as an Arrow table: path, label, score, topk_labels, topk_scores, error (the Parquet
-    output's columns; an error row has only path and error)."""
+    output's columns; an error row has only path and error). Text is UTF-8 whatever the names on
+    disk (bytes that are not UTF-8 appear as \\xNN, as in predict's JSON)."""
     import pyarrow as pa
 
     return pa.Table.from_pydict(
         {
-            "path": pa.array([row.path for row in rows], pa.string()),
+            "path": pa.array([utf8_text(row.path) for row in rows], pa.string()),
             "label": pa.array([row.label for row in rows], pa.string()),
             "score": pa.array([row.score for row in rows], pa.float64()),
             "topk_labels": pa.array([[label for label, _ in row.topk] for row in rows], pa.list_(pa.string())),
             "topk_scores": pa.array([[score for _, score in row.topk] for row in rows], pa.list_(pa.float64())),
-            "error": pa.array([row.error for row in rows], pa.string()),
+            "error": pa.array([None if row.error is None else utf8_text(row.error) for row in rows], pa.string()),
         }
     )
 
@@ -400,11 +403,11 @@ def _absolute(path: str) -> str:
     return path if REMOTE_PATH.match(path) else os.path.abspath(path)
 
 
-def _result(row: dict) -> FileResult:
+def _result(path: str, row: dict) -> FileResult:
     if row["error"] is not None:
-        return FileResult(row["path"], error=row["error"])
+        return FileResult(path, error=row["error"])
     topk = list(zip(row["topk_labels"], row["topk_scores"], strict=True))
-    return FileResult(row["path"], label=row["label"], score=row["score"], topk=topk)
+    return FileResult(path, label=row["label"], score=row["score"], topk=topk)
 
 
 def _first_cause(error: BaseException) -> str:

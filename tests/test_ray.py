@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from helpers.loopback import free_port
+from image_files import encode, solid
 from helpers.ray_cluster import RayCluster, ray_environment
 
 from edgecls.cli import ray_address_in_argv
@@ -30,9 +32,9 @@ def cluster():
     started.stop()
 
 
-def edgecls(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def edgecls(*args: str, timeout: float = 180, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*EDGECLS, *args], capture_output=True, text=True, timeout=timeout, env=ray_environment(), check=False
+        [*EDGECLS, *args], capture_output=True, text=True, timeout=timeout, env=ray_environment(), check=False, cwd=cwd
     )
 
 
@@ -68,6 +70,22 @@ def test_the_same_rows_and_exit_code_as_local_predict(cluster, color_model, mess
     assert_same_rows(remote_rows, local_rows)
     assert "Ray cluster: 1 node(s), 2 CPU(s)" in remote.stderr
     assert "Traceback" not in remote.stderr
+
+
+def test_names_that_are_not_utf8_and_two_paths_to_one_file(cluster, color_model, tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "red.png").write_bytes(encode(".png", solid((250, 10, 10))))
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.png"), "wb") as latin1:  # not UTF-8
+        latin1.write(encode(".png", solid((10, 240, 10))))
+    arguments = ["predict", str(color_model), "red.png", str(folder / "red.png"), ".", "--format", "json"]
+    local = edgecls(*arguments, cwd=folder)
+    remote = edgecls(*arguments, "--ray", cluster.address, cwd=folder)
+    assert local.returncode == remote.returncode == 0, remote.stderr
+    rows = rows_by_path(remote.stdout)
+    assert_same_rows(rows, rows_by_path(local.stdout))
+    assert rows["./caf\\xe9.png"]["label"] == "green" and rows[str(folder / "red.png")]["label"] == "red"
+    assert rows["red.png"]["label"] == rows["./red.png"]["label"] == "red"  # one file by three paths: three rows, as locally
 
 
 def test_parquet_shards_instead_of_stdout(cluster, color_model, messy_folder, tmp_path):
