@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 import pytest
 from helpers.loopback import free_port
-from image_files import encode, solid
 from helpers.ray_cluster import RayCluster, ray_environment
 
 from edgecls.cli import ray_address_in_argv
+
+from image_files import encode, solid
 
 EDGECLS = [sys.executable, "-m", "edgecls.cli"]
 
