@@ -10,19 +10,30 @@ import numpy as np
 COLORS_RGB = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 
 
-def color_squares(root: Path, per_class: int = 24, size: int = 40, seed: int = 0) -> Path:
-    """class folders red/green/blue: a coloured square at a random place on a noisy background."""
+def color_squares(
+    root: Path,
+    per_class: int = 24,
+    size: int = 40,
+    seed: int = 0,
+    names: tuple[str, ...] | None = None,
+    background: tuple[int, int] = (0, 90),
+    paint=None,
+    suffix: str = ".png",
+) -> Path:
+    """Class folders (red/green/blue, or `names`; a name without a colour is purple): a coloured
+    square at a random place on a noisy background of grey levels in `background`. `paint(rgb, rng)`
+    gives the square's colour (default: the class colour with a random jitter)."""
     rng = np.random.default_rng(seed)
-    for name, rgb in COLORS_RGB.items():
+    paint = paint or (lambda rgb, rng: np.array(rgb) + rng.integers(-20, 20, 3))
+    for name in names or tuple(COLORS_RGB):
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(per_class):
-            image = rng.integers(0, 90, (size, size, 3)).astype(np.uint8)
+            image = rng.integers(*background, (size, size, 3)).astype(np.uint8)
             side = int(rng.integers(size // 2, size - 4))
             top, left = rng.integers(0, size - side, 2)
-            jitter = rng.integers(-20, 20, 3)
-            image[top : top + side, left : left + side] = np.clip(np.array(rgb) + jitter, 0, 255)
-            cv2.imwrite(str(folder / f"{index:03d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            image[top : top + side, left : left + side] = np.clip(paint(COLORS_RGB.get(name, (150, 40, 200)), rng), 0, 255)
+            cv2.imwrite(str(folder / f"{index:03d}{suffix}"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return root
 
 

@@ -17,24 +17,15 @@ from typer.testing import CliRunner
 from edgecls.cli import app
 from edgecls.core.errors import DataError, EdgeclsError
 
-from datasets import COLORS_RGB, color_squares, tiny_scratch_config
+from datasets import color_squares, tiny_scratch_config
 
 pytestmark = pytest.mark.slow
 
 
 def dusk_squares(root: Path, names: tuple[str, ...], per_class: int, size: int = 40, seed: int = 1) -> Path:
     """The same classes on the user's own scenes: dim squares on a brighter, busier background."""
-    rng = np.random.default_rng(seed)
-    for name in names:
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for index in range(per_class):
-            image = rng.integers(70, 170, (size, size, 3)).astype(np.uint8)
-            side = int(rng.integers(size // 2, size - 4))
-            top, left = rng.integers(0, size - side, 2)
-            image[top : top + side, left : left + side] = np.clip(np.array(COLORS_RGB.get(name, (150, 40, 200))) * 0.45 + 40, 0, 255)
-            cv2.imwrite(str(folder / f"{index:03d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    return root
+    dim = lambda rgb, rng: np.array(rgb) * 0.45 + 40  # noqa: E731
+    return color_squares(root, per_class, size, seed, names=names, background=(70, 170), paint=dim, suffix=".jpg")
 
 
 @pytest.fixture(scope="module")
