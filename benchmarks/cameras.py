@@ -152,7 +152,9 @@ def scrape(port: int) -> dict[str, dict[str, float]]:
     return figures
 
 
-def run_serve_camera(model: Path, urls: list[str], roi: list[int], seconds: float, classify_fps: float) -> dict:
+def run_serve_camera(
+    model: Path, urls: list[str], roi: list[int], seconds: float, classify_fps: float, extra: tuple[str, ...] = ()
+) -> dict:
     from helpers.loopback import free_port
 
     port = free_port()
@@ -166,6 +168,7 @@ def run_serve_camera(model: Path, urls: list[str], roi: list[int], seconds: floa
         )
         command = [sys.executable, "-m", "edgecls.cli", "serve-camera", str(model), "--config", str(config)]
         command += ["--http", f"127.0.0.1:{port}", "--summary-json", str(summary_path), "--classify-fps", f"{classify_fps:g}"]
+        command += list(extra)
         log = Path(folder) / "serve-camera.log"
         process = subprocess.Popen(command, stderr=log.open("w"), stdout=subprocess.DEVNULL)
         try:
@@ -220,7 +223,9 @@ def trial(args, protocol: str, reader: str, count: int, frames: list[bytes], fol
             row = run_loop(reader, urls, args.fps, args.seconds)
         else:
             try:
-                row = run_serve_camera(args.model, urls, args.roi, args.seconds, 5.0 if reader == "serve5" else 0.0)
+                row = run_serve_camera(
+                    args.model, urls, args.roi, args.seconds, 5.0 if reader == "serve5" else 0.0, tuple(args.serve_args.split())
+                )
             except (RuntimeError, OSError) as error:  # not carried: it never got going
                 print(f"  {protocol} {READERS[reader][0]} {count} cameras: {error}", flush=True)
                 row = {"rates": [0.0], "classified": [0.0], "cpu_per_s": 0.0, "failed": str(error)}
@@ -284,6 +289,7 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=4)
     parser.add_argument("--max-cameras", type=int, default=128)
     parser.add_argument("--resolution", type=int, default=2)
+    parser.add_argument("--serve-args", default="", help="more serve-camera options, e.g. '--threads 1'")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.reader:  # a reader process: the first positional is a URL too

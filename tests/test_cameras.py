@@ -312,3 +312,22 @@ def test_two_cameras_on_one_source_are_two_series_on_metrics():
     assert set(read) == {"north", "south"}
     skipped = [labels for name, labels in samples if name == "edgecls_frames_skipped_total"]
     assert len(skipped) == 2
+
+
+def test_inference_threads_are_the_cores_share_unless_threads_says(color_model, tmp_path, monkeypatch):
+    """--threads is the inference session's; by default each camera gets its share of the cores (one
+    thread with as many cameras as cores: a second would spin on a core a decoder needs)."""
+    from helpers.clips import write_clip
+
+    import edgecls.runtime.model as model_module
+    from edgecls.runtime.providers import usable_cpus
+
+    clip = write_clip(tmp_path / "red.avi", ["red"] * 3, size=(64, 48))
+    asked = []
+    original = model_module.load_classifier
+    monkeypatch.setattr(model_module, "load_classifier", lambda *a, threads=None: asked.append(threads) or original(*a, threads=threads))
+    runner = CliRunner()
+    for extra in (["--threads", "3"], []):
+        result = runner.invoke(app, ["serve-camera", str(color_model), "--source", str(clip), "--source", str(clip), *extra])
+        assert result.exit_code == 0, result.output
+    assert asked == [3, max(1, usable_cpus() // 2)]

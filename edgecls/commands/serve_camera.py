@@ -218,7 +218,9 @@ def serve_camera(
     http_allow_host: AllowHostOption = None,
     http_token: HttpTokenOption = None,
     realtime: RealtimeOption = False,
-    threads: Annotated[int, typer.Option(min=0, help="CPU threads for inference (0: onnxruntime decides).")] = 0,
+    threads: Annotated[
+        int, typer.Option(min=0, help="CPU threads for inference (0: the cores shared among the cameras, at least one).")
+    ] = 0,
     open_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the source to open.")] = 5.0,
     stall_timeout_s: StallTimeoutOption = LiveConfig.stall_timeout_s,
     fail_fast: FailFastOption = False,
@@ -235,6 +237,7 @@ def serve_camera(
     from edgecls.runtime.live import run_cameras
     from edgecls.runtime.live.collect import CollectConfig
     from edgecls.runtime.model import load_classifier
+    from edgecls.runtime.providers import usable_cpus
     from edgecls.runtime.sources import parse_source
     from edgecls.runtime.streams import FrameSource
 
@@ -249,9 +252,11 @@ def serve_camera(
     cameras = _cameras(config, source, roi, live_config)
     specs = [parse_source(camera.source) for camera in cameras]  # every path checked before anything opens
     decoding = Decoding(hwaccel, decode_threads)
-    threads = threads_for(decoding, sum(spec.kind in ("file", "network") for spec in specs))
-    opener = functools.partial(open_capture, decoding=decoding, threads=threads)
-    classifier = load_classifier(model, provider, threads=threads or None)
+    decoder_threads = threads_for(decoding, sum(spec.kind in ("file", "network") for spec in specs))
+    opener = functools.partial(open_capture, decoding=decoding, threads=decoder_threads)
+    # One inference thread a core's share: with as many cameras as cores the decoders need every core,
+    # and onnxruntime's second thread would spin on one of them.
+    classifier = load_classifier(model, provider, threads=threads or max(1, usable_cpus() // len(cameras)))
     info(f"{model}: {', '.join(classifier.info.classes)}; {classifier.provider_note}")
     if len(cameras) > 1 or len(cameras[0].lights) > 1:
         info(describe(cameras))

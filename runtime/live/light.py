@@ -23,6 +23,7 @@ from .config import LiveConfig
 from .summary import LiveSummary
 
 RATE_WINDOW_S = 2.0  # the live frame rate is measured over the frames of the last two seconds
+FREEZE_CHECK_S = 0.25  # how often (media time) a light compares its camera's picture with the last, for a frozen one
 GATE_CONFIDENCE = 0.9  # a light's last output is reused by the change gate only when at least this sure
 
 
@@ -123,6 +124,7 @@ class Light:
         self._events: list[dict] = []
         self._fingerprint = b""
         self._same_since = 0.0
+        self._compared_at = float("-inf")
         self.started = time.perf_counter()
         self.fps = 0.0
         self._recent: deque[float] = deque()  # when each frame of the last RATE_WINDOW_S was done
@@ -141,10 +143,12 @@ class Light:
     def _frozen(self, frame: Frame) -> bool:
         """True once a camera has sent the very same picture for `stall_timeout_s`: a sensor
         always adds noise, so identical frames mean a stuck encoder or a replayed still, not a light."""
-        fingerprint = frame.fingerprint()
         now = self.media_time(frame)
-        if fingerprint != self._fingerprint:
-            self._fingerprint, self._same_since = fingerprint, now
+        if now - self._compared_at >= FREEZE_CHECK_S:  # a few looks a second tell a frozen picture as well
+            self._compared_at = now
+            fingerprint = frame.fingerprint()
+            if fingerprint != self._fingerprint:
+                self._fingerprint, self._same_since = fingerprint, now
         return now - self._same_since >= self.config.stall_timeout_s
 
     def take_events(self) -> list[dict]:
