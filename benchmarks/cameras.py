@@ -1,9 +1,13 @@
 """How many 30 fps cameras one box carries: decode-only loops against serve-camera, in one run.
 
-    python benchmarks/cameras.py MODEL.onnx [--protocols mjpeg,rtsp] [--fps 30] [--seconds 6] [--json OUT]
+    python benchmarks/cameras.py MODEL.onnx [--scene steady|flashing] [--protocols mjpeg,rtsp] [--fps 30]
+        [--seconds 6] [--json OUT]
 
 Cameras on loopback play a rendered 640x480 traffic-light clip at `--fps` and never wait for a slow
-reader (it misses frames): MJPEG over HTTP (edgecls' own viewer server, pre-encoded JPEGs, in
+reader (it misses frames). The scene: `steady` (default), a day street whose light changes a few
+times a minute (phases of 5-20 s, looped every minute), what a junction's camera shows; `flashing`,
+a night street with a flashing yellow light, looped every 4 s: the worst case for the change gate.
+Protocols: MJPEG over HTTP (edgecls' own viewer server, pre-encoded JPEGs, in
 worker processes of 8 cameras each) and RTSP H.264 (GStreamer's RTSP server, one shared encoder,
 every camera one connection to it). For each protocol and reader, the number of cameras N is
 raised (doubling) and then bisected to the largest N the reader carries:
@@ -260,20 +264,31 @@ def largest(args, protocol: str, reader: str, frames: list[bytes], folder: Path)
     return tried.get(good), [tried[count] for count in sorted(tried)]
 
 
-def render_frames(folder: Path, fps: float) -> tuple[list[bytes], list[int]]:
+SCENES = {
+    # seconds rendered, seed, night, times each frame is shown
+    "flashing": (4.0, 5, None, 1),  # a night street: flashing yellow, then red, looped every 4 s (the gate saves little)
+    "steady": (12.0, 3, False, 5),  # a day street, every frame shown 5 times: phases of 5-20 s, a few changes a minute
+}
+
+
+def render_frames(folder: Path, fps: float, scene: str = "flashing") -> tuple[list[bytes], list[int]]:
+    """The cameras' frames, each JPEG-encoded once (and written to `folder` for the RTSP server),
+    and the light's ROI."""
     import cv2
 
     from edgecls.datasets.traffic_lights.clip import write_clip
 
+    seconds, seed, night, repeat = SCENES[scene]
     clip = folder / "clip.avi"
-    truth = write_clip(clip, seconds=4.0, fps=fps, seed=5)
+    truth = write_clip(clip, seconds=seconds, fps=fps, seed=seed, night=night)
     capture, frames = cv2.VideoCapture(str(clip)), []
     while True:
         ok, image = capture.read()
         if not ok:
             break
-        frames.append(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
-        (folder / f"{len(frames) - 1:05d}.jpg").write_bytes(frames[-1])
+        frames += [cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()] * repeat
+    for index, frame in enumerate(frames):
+        (folder / f"{index:05d}.jpg").write_bytes(frame)
     return frames, list(truth.roi)
 
 
@@ -284,6 +299,7 @@ def main() -> None:
     parser.add_argument("--reader", choices=("imdecode", "ffmpeg"), help=argparse.SUPPRESS)
     parser.add_argument("--protocols", default="mjpeg,rtsp")
     parser.add_argument("--readers", default=",".join(READERS), help="which of: " + ", ".join(READERS))
+    parser.add_argument("--scene", choices=tuple(SCENES), default="steady")
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--start", type=int, default=4)
@@ -299,7 +315,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        frames, args.roi = render_frames(folder, args.fps)
+        frames, args.roi = render_frames(folder, args.fps, args.scene)
         for protocol in args.protocols.split(","):
             for reader in (r.strip() for r in args.readers.split(",") if protocol in READERS[r.strip()][1]):
                 best, tried = largest(args, protocol, reader, frames, folder)

@@ -27,9 +27,15 @@ class OutputFormat(str, Enum):
 
 def predict(
     model: Annotated[Path, typer.Argument(help="The .onnx file written by `edgecls export`.", dir_okay=False)],
-    paths: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Image files, folders (searched recursively), glob patterns or @LIST (a file of paths, one a line); "
+            "with --ray also s3://, gs://, ... paths."
+        ),
+    ],
     provider: Annotated[Provider, typer.Option(help="auto (CUDA, else OpenVINO where installed, else CPU), cpu, cuda or openvino.")] = Provider.auto,
-    batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call.")] = 16,
+    batch: Annotated[int, typer.Option(min=1, max=1024, help="Images per inference call (with --ray: in each actor).")] = 16,
     topk: Annotated[int, typer.Option(min=1, help="How many ranked labels to report per image.")] = 1,
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="table, json (JSON Lines) or csv.")
@@ -49,7 +55,7 @@ def predict(
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=0, help="With --ray: actors, each with one model session (0: one per CPU the cluster offers).")
+        int, typer.Option(min=0, help="With --ray: actors, each with one model session (0: one per CPU the cluster offers, or per GPU).")
     ] = 0,
     out: Annotated[
         Path | None,
@@ -95,16 +101,18 @@ def _report(results, total: int, write, shards=None, stream: TextIO | None = Non
     """Write each result as it comes (to `shards`, or by `write` to `stream`), with progress on
     stderr; the totals at the end, and exit code 1 when any input failed."""
     num_failed = 0
-    with Progress(total, "classifying") as progress:
-        for result in results:
-            write(replace(result, error=shell_text(result.error)) if result.error and not shards else result)
-            num_failed += not result.ok
-            progress.update()
-    if stream is not None:
-        stream.flush()
-    if shards is not None:
-        shards.flush()
-        info(f"wrote {shards.rows} rows to {len(shards.files)} Parquet file(s) in {shards.folder}")
+    try:
+        with Progress(total, "classifying") as progress:
+            for result in results:
+                write(replace(result, error=shell_text(result.error)) if result.error and not shards else result)
+                num_failed += not result.ok
+                progress.update()
+    finally:  # interrupted or failed part way: what was classified is kept
+        if stream is not None:
+            stream.flush()
+        if shards is not None:
+            shards.flush()
+            info(f"wrote {shards.rows} rows to {len(shards.files)} Parquet file(s) in {shards.folder}")
     info(f"{total - num_failed} classified, {num_failed} failed")
     if num_failed:
         raise typer.Exit(1)
