@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +60,7 @@ def bounded_map(function: Callable, items: Iterable, workers: int, window: int) 
 
 def classify_files(
     classifier: Classifier,
-    inputs: list[str | FileResult],
+    inputs: Sequence[str | FileResult],
     batch_size: int = 16,
     topk: int = 1,
     max_pixels: int = DEFAULT_MAX_PIXELS,
