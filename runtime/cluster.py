@@ -23,7 +23,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,8 @@ from .folders import IMAGE_SUFFIXES, REMOTE_PATH
 from .images import DEFAULT_MAX_PIXELS, decode_image
 from .model import Classifier, open_classifier
 from .providers import Provider
+
+logger = logging.getLogger(__name__)
 
 CONNECT_DEADLINE_S = 60.0
 RAY_INSTALL = "pip install 'edgecls[ray]' (from a clone: pip install '.[ray]')"
@@ -72,9 +73,20 @@ def connect(address: str, deadline_s: float = CONNECT_DEADLINE_S) -> str:
     ray = import_ray()
     if ray.is_initialized():
         return _describe(ray)
-    if address and address != "auto":
+    if not address and os.environ.get("RAY_ADDRESS"):  # what ray.init() would join
+        address = os.environ["RAY_ADDRESS"]
+    if not address and (recorded := _recorded_cluster()) is not None:
+        try:
+            _check_reachable(recorded, min(5.0, deadline_s))
+        except ClusterError:  # ray.init() would wait for it in vain
+            logger.warning(
+                f"the Ray cluster recorded on this machine ({recorded}) does not answer: it stopped without "
+                "`ray stop`. Starting a private cluster instead."
+            )
+            address = "local"
+    if address and address not in ("auto", "local"):
         _check_reachable(address, min(10.0, deadline_s))
-    where = address or "this machine"
+    where = address if address not in ("", "local") else "this machine"
     timer = threading.Timer(deadline_s, _give_up, args=(f"no Ray cluster answered at {where} within {deadline_s:.0f} s",))
     timer.daemon = True
     timer.start()
@@ -87,6 +99,20 @@ def connect(address: str, deadline_s: float = CONNECT_DEADLINE_S) -> str:
         timer.cancel()
     _quiet_ray_data()
     return _describe(ray)
+
+
+def _recorded_cluster() -> str | None:
+    """The address `ray start` recorded on this machine for `ray.init()` to join, if any."""
+    try:
+        from ray._common.utils import get_ray_address_file
+
+        record = Path(get_ray_address_file(None))
+    except (ImportError, AttributeError):  # a Ray that keeps it elsewhere: its documented default
+        record = Path("/tmp/ray/ray_current_cluster")
+    try:
+        return record.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _fix(address: str) -> str:
@@ -442,7 +468,6 @@ class ParquetShards:
         self.files: list[Path] = []
         self.rows = 0
         self._pending: list[FileResult] = []
-        self._started = time.monotonic()
 
     def write(self, result: FileResult) -> None:
         self._pending.append(result)
@@ -458,7 +483,11 @@ class ParquetShards:
         table = rows_table(rows)
         target = self.folder / f"part-{len(self.files):05d}.parquet"
         partial = target.with_name(f".{target.name}.partial")
-        pq.write_table(table, partial)
-        partial.replace(target)
+        try:
+            pq.write_table(table, partial)
+            partial.replace(target)
+        except OSError as error:  # a full disk, a folder gone: the rows written so far stay
+            partial.unlink(missing_ok=True)
+            raise ClusterError(f"`out` {self.folder}: cannot write {target.name} ({str(error).splitlines()[0][:200]})") from None
         self.files.append(target)
         self.rows += len(rows)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,9 +35,9 @@ def cluster():
     started.stop()
 
 
-def edgecls(*args: str, timeout: float = 180, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def edgecls(*args: str, timeout: float = 180, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*EDGECLS, *args], capture_output=True, text=True, timeout=timeout, env=ray_environment(), check=False, cwd=cwd
+        [*EDGECLS, *args], capture_output=True, text=True, timeout=timeout, env={**ray_environment(), **env}, check=False, cwd=cwd
     )
 
 
@@ -110,15 +112,22 @@ def test_parquet_shards_instead_of_stdout(cluster, color_model, messy_folder, tm
 
 
 def test_remote_paths_and_a_private_cluster(color_model, messy_folder):
-    """file:// stands in for s3:// (the same pyarrow filesystem code); --ray alone starts a private
-    cluster (the test cluster has its own temp folder, so `ray.init()` does not find it) and stops it."""
+    """file:// stands in for s3:// (the same pyarrow filesystem code). --ray alone, where the cluster
+    `ray start` recorded on this machine is gone (killed without `ray stop`), starts a private cluster
+    (said in one line) instead of waiting for the dead one; Ray's temp folder is the test's own."""
     folder, expected = messy_folder
     good = folder / "level one"
+    temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths are long
+    (temp / "ray").mkdir()
+    (temp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
     local = edgecls("predict", str(color_model), str(good), "--format", "json", "--provider", "cpu")
     remote = edgecls(
-        "predict", str(color_model), f"file://{good}", f"file://{folder}/gone.png", "--format", "json", "--ray"
-    )
+        "predict", str(color_model), f"file://{good}", f"file://{folder}/gone.png", "--format", "json", "--ray",
+        RAY_TMPDIR=str(temp),
+    )  # fmt: skip
+    shutil.rmtree(temp, ignore_errors=True)
     assert remote.returncode == 1, remote.stderr
+    assert "does not answer: it stopped without `ray stop`. Starting a private cluster instead." in remote.stderr
     rows = rows_by_path(remote.stdout)
     assert rows.pop(f"file://{folder}/gone.png")["error"] == "not found"
     assert_same_rows({path.removeprefix("file://"): row for path, row in rows.items()}, rows_by_path(local.stdout))
