@@ -29,6 +29,19 @@ MAX_HEADER_LINES = 64
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
 
+READ_BUFFER_BYTES = 256 * 1024  # whole parts per receive: each refill of the buffer takes the interpreter lock again
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client's answer reading through a buffer large enough for whole JPEG parts (its default,
+    8 KiB, takes four or five receives a part)."""
+
+    def __init__(self, sock, *args, **kwargs) -> None:
+        super().__init__(sock, *args, **kwargs)
+        default, self.fp = self.fp, sock.makefile("rb", buffering=READ_BUFFER_BYTES)
+        default.close()  # nothing was read through it yet
+
+
 class _Gone(Exception):
     """The stream ended or stopped answering: the connection is over."""
 
@@ -66,6 +79,7 @@ class MjpegCapture:
             )
         else:
             self._connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=open_timeout_s)
+        self._connection.response_class = _Response
         headers = {"Accept": "multipart/x-mixed-replace, image/jpeg;q=0.5"}
         if parts.username is not None:
             user = urllib.parse.unquote(parts.username)
