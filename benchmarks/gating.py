@@ -4,12 +4,12 @@
 
 Clips with a ground truth, 640x480 at 25 fps: from the built-in renderer (a drifting camera; a
 camera on a rigid mount with sensor noise; the same with a flickering exposure, +-8% and +-15%; a
-night street), and one from the independent yardstick's renderer (a panning photograph, a
-different light). Each is played through serve-camera's loop twice per rate, the gate off
-(`--heartbeat 0`) and on, at 5 classifications a second (a camera's default, on the clip's clock)
-and at every frame; per clip it prints the share of classified frames whose reported state is the
-same in both runs, the model runs the gate saved, and the smoothed accuracy of both against the
-truth.
+night street with a spell of flashing yellow, drifting with a flickering exposure, and on a rigid
+mount), and one from the independent yardstick's renderer (a panning photograph, a different light).
+Each is played through serve-camera's loop twice per rate, the gate off (`--heartbeat 0`) and on, at
+5 classifications a second (a camera's default, on the clip's clock) and at every frame; per clip it
+prints the share of classified frames whose reported state is the same in both runs, the model runs
+the gate saved, and the smoothed accuracy of both against the truth.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ CLIPS = {
     "rigid mount, flicker 8%": {"seed": 13, "drift": False, "flicker": 0.08},
     "rigid mount, flicker 15%": {"seed": 14, "drift": False, "flicker": 0.15},
     "night street, flicker 8%": {"seed": 15, "night": True, "flicker": 0.08},
+    "night street, rigid mount": {"seed": 5, "night": True, "drift": False},
 }
 
 

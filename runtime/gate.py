@@ -1,16 +1,25 @@
-"""Change gating: skip the model for a region that has not changed since it was last classified.
+"""Change gating: skip the model for a region that looks as it did when it was last classified.
 
 A traffic light holds its state for seconds; most classifications of a steady light give the answer
 the last one gave. The gate compares a tiny picture of the region (a grid of cell averages, each
-cell at least a few pixels, so sensor noise averages out) with the one taken when the model last
-ran, after scaling both to the same mean brightness (so a global flicker of the lighting or the
-exposure does not count as change). A lamp that lights or goes dark moves its cells by far more
-than the threshold. The model runs when any cell moved by more than `threshold` levels (of 255), and
-at least every `heartbeat_s` seconds whatever the picture does; a change is therefore classified at
-the first frame that shows it, never later.
+cell at least a few pixels, so sensor noise averages out) with the ones taken when the model ran,
+after scaling both to the same mean brightness (so a global flicker of the lighting or the exposure
+does not count as change). A lamp that lights or goes dark moves its cells by far more than the
+threshold. The model runs when the region matches none of the remembered looks (no cell moved by
+more than `threshold` levels of 255), and for each look at least every `heartbeat_s` seconds
+whatever the picture does; a change to a new look is therefore classified at the first frame that
+shows it, never later.
+
+Several looks are remembered (`memory`, the newest kept): a flashing lamp shows two, lit and dark,
+and each phase then reuses the answer its look got under a heartbeat ago instead of running the
+model at every flip. The caller says which answers may stand in for later frames (sure ones); a
+region classified again replaces the looks it matches, so the newest answer for a look is the one
+reused.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import cv2
 import numpy as np
@@ -18,6 +27,7 @@ import numpy as np
 GRID = 16  # cells across the region at most
 MIN_CELL_PX = 3  # a cell averages at least this many pixels each way (noise falls as the cell grows)
 THRESHOLD = 24.0  # levels (of 255, at the region's mean brightness) a cell may move and still be "the same"
+MEMORY = 4  # looks remembered per region: a flashing lamp shows two
 
 
 def signature(region: np.ndarray) -> np.ndarray:
@@ -30,37 +40,53 @@ def signature(region: np.ndarray) -> np.ndarray:
 
 
 class ChangeGate:
-    """Whether one region needs the model now (see the module's description).
+    """Whether one region needs the model now, and the answer to reuse when not (see the module).
 
     Args:
-        heartbeat_s: classify at least this often, changed or not; 0 turns the gate off (always classify).
+        heartbeat_s: a look's answer is reused for at most this long; 0 turns the gate off (always classify).
         threshold: how far (levels of 255) a cell may move before the region counts as changed.
+        memory: how many looks (and their answers) are remembered.
     """
 
-    def __init__(self, heartbeat_s: float, threshold: float = THRESHOLD) -> None:
+    def __init__(self, heartbeat_s: float, threshold: float = THRESHOLD, memory: int = MEMORY) -> None:
         self.heartbeat_s = heartbeat_s
         self.threshold = threshold
-        self._signature: np.ndarray | None = None  # when the model last ran
-        self._at = float("-inf")
+        self.memory = memory
+        self._looks: deque[tuple[np.ndarray, float, np.ndarray]] = deque()  # (signature, classified at, answer), newest last
+        self._pending: np.ndarray | None = None  # the signature of the region the model runs on now
 
-    def unchanged(self, region: np.ndarray, now: float) -> bool:
-        """True when the model may be skipped for `region` at time `now` (seconds): it looks as it
-        did when last classified, and that was under `heartbeat_s` ago. False otherwise, and the
-        region is remembered as classified at `now`: the caller runs the model on it."""
+    def _same(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return a.shape == b.shape and float(np.abs(a - b).max()) <= self.threshold
+
+    def reuse(self, region: np.ndarray, now: float) -> np.ndarray | None:
+        """The answer remembered for the look `region` has at time `now` (seconds), given under
+        `heartbeat_s` ago: the model may be skipped. None when there is none: the caller runs the
+        model and reports its answer with `classified`."""
+        self._pending = None
         if self.heartbeat_s <= 0:
-            return False
+            return None
         current = signature(region)
-        last = self._signature
-        if (
-            last is not None
-            and last.shape == current.shape
-            and now - self._at < self.heartbeat_s
-            and float(np.abs(current - last).max()) <= self.threshold
-        ):
-            return True
-        self._signature, self._at = current, now
-        return False
+        for look, at, answer in reversed(self._looks):
+            if now - at < self.heartbeat_s and self._same(current, look):
+                return answer
+        self._pending = current
+        return None
+
+    def classified(self, answer: np.ndarray | None, now: float, reusable: bool) -> None:
+        """The model's `answer` for the region `reuse` last declined, at `now`: it replaces the looks
+        that region matches, and is remembered when `reusable` (the caller trusts it to stand in)."""
+        current, self._pending = self._pending, None
+        if current is None:
+            return
+        self._looks = deque(
+            (look, at, old) for look, at, old in self._looks if now - at < self.heartbeat_s and not self._same(current, look)
+        )
+        if reusable and answer is not None:
+            self._looks.append((current, now, answer))
+            while len(self._looks) > self.memory:
+                self._looks.popleft()
 
     def reset(self) -> None:
-        """Forget the last classification (the source was lost): the next region is classified."""
-        self._signature, self._at = None, float("-inf")
+        """Forget every look (the source was lost): the next region is classified."""
+        self._looks.clear()
+        self._pending = None

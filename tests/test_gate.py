@@ -28,27 +28,67 @@ def housing(lamp: int | None, rng: np.random.Generator, gain: float = 1.0, noise
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def unchanged(gate: ChangeGate, region: np.ndarray, now: float, answer: np.ndarray | None = None) -> bool:
+    """What the live loop does: reuse the gate's answer, or run "the model" (`answer`, reusable)."""
+    if gate.reuse(region, now) is not None:
+        return True
+    gate.classified(np.array([1.0]) if answer is None else answer, now, reusable=True)
+    return False
+
+
 def test_noise_and_flicker_are_not_change_but_a_lamp_lighting_is():
     rng = np.random.default_rng(0)
     gate = ChangeGate(heartbeat_s=10.0)
-    assert not gate.unchanged(housing(0, rng), 0.0)  # the first look is always classified
+    assert not unchanged(gate, housing(0, rng), 0.0)  # the first look is always classified
     for step in range(1, 40):  # noise, and the exposure wandering by 15% either way
-        assert gate.unchanged(housing(0, rng, gain=1 + 0.15 * np.sin(step)), step * 0.1)
-    assert not gate.unchanged(housing(1, rng), 4.0)  # another lamp lit: classified at once
-    assert not gate.unchanged(housing(None, rng), 4.1)  # and every lamp dark
-    assert gate.unchanged(housing(None, rng), 4.2)
+        assert unchanged(gate, housing(0, rng, gain=1 + 0.15 * np.sin(step)), step * 0.1)
+    assert not unchanged(gate, housing(1, rng), 4.0)  # another lamp lit: classified at once
+    assert not unchanged(gate, housing(None, rng), 4.1)  # and every lamp dark
+    assert unchanged(gate, housing(None, rng), 4.2)
 
 
 def test_the_heartbeat_classifies_an_unchanged_region_and_zero_turns_the_gate_off():
     rng = np.random.default_rng(1)
     gate = ChangeGate(heartbeat_s=1.0)
     times = np.arange(0, 3.01, 0.2)
-    classified = [t for t in times if not gate.unchanged(housing(2, rng), float(t))]
+    classified = [t for t in times if not unchanged(gate, housing(2, rng), float(t))]
     assert classified == pytest.approx([0.0, 1.0, 2.0, 3.0])
     gate.reset()
-    assert not gate.unchanged(housing(2, rng), 3.2)  # after a loss: classified again
+    assert not unchanged(gate, housing(2, rng), 3.2)  # after a loss: classified again
     off = ChangeGate(heartbeat_s=0.0)
-    assert not any(off.unchanged(housing(2, rng), t) for t in (0.0, 0.1, 0.2))
+    assert not any(unchanged(off, housing(2, rng), t) for t in (0.0, 0.1, 0.2))
+
+
+def test_a_flashing_lamp_reuses_the_answer_each_of_its_looks_got():
+    """Lit and dark every half second: each look is classified once a heartbeat, not at every flip."""
+    rng = np.random.default_rng(2)
+    gate = ChangeGate(heartbeat_s=2.0)
+    lit, dark = np.array([0.0, 1.0]), np.array([1.0, 0.0])
+    times = np.arange(0, 4.0, 0.1)
+    runs = []
+    for t in times:
+        on = int(t * 2) % 2 == 0
+        reused = gate.reuse(housing(1 if on else None, rng), float(t))
+        if reused is None:
+            runs.append(round(float(t), 1))
+            gate.classified(lit if on else dark, float(t), reusable=True)
+        else:
+            assert reused is (lit if on else dark)  # never the other look's answer
+    assert runs == [0.0, 0.5, 2.0, 2.5]  # each look once, then again after the heartbeat
+
+
+def test_an_answer_not_reusable_is_not_reused_and_replaces_the_look_it_matches():
+    rng = np.random.default_rng(3)
+    gate = ChangeGate(heartbeat_s=5.0)
+    assert not unchanged(gate, housing(0, rng), 0.0)
+    assert gate.reuse(housing(0, rng), 0.1) is not None
+    gate.reuse(housing(1, rng), 0.2)
+    gate.classified(np.array([0.5]), 0.2, reusable=False)  # unsure: the next look like it runs the model
+    assert gate.reuse(housing(1, rng), 0.3) is None
+    gate.classified(np.array([0.6]), 0.3, reusable=False)
+    assert gate.reuse(housing(0, rng), 0.4) is not None  # the other look is still remembered
+    gate.classified(np.array([0.7]), 0.5, reusable=False)  # nothing pending: ignored
+    assert gate.reuse(housing(0, rng), 0.6) is not None
 
 
 def write_flickering_clip(path, states: list[str], size=(96, 72)) -> None:

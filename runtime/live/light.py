@@ -107,11 +107,10 @@ class Light:
         )
         self.flashes = FlashDetector(classifier.info.classes)
         self.gate = ChangeGate(config.heartbeat_s)
-        self._output: np.ndarray | None = None  # the model's last output for this light (what a gated frame reuses)
-        # The last output may stand in for the next ones: it was sure (GATE_CONFIDENCE) and agreed with
-        # the smoothed state. An unsure light is classified every time: its answers vary from frame to
-        # frame, and smoothing needs each of them (one reused would hold an error for a heartbeat).
-        self._settled = False
+        # The gate reuses only an output that was sure (GATE_CONFIDENCE) and agreed with the smoothed
+        # state. An unsure light is classified every time: its answers vary from frame to frame, and
+        # smoothing needs each of them (one reused would hold an error for a heartbeat).
+        self._reused: np.ndarray | None = None  # the output the gate gave for this frame (None: the model runs)
         self.inferences = 0  # frames the model classified for this light
         self.gated = 0  # frames the gate found unchanged: the last output reused, the model not run
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
@@ -135,7 +134,7 @@ class Light:
         self.state_score = 0.0
         self.smoother.reset()
         self.gate.reset()
-        self._output, self._settled = None, False
+        self._reused = None
         self._recent.clear()
         self.fps = 0.0
         self._report(UNKNOWN, 0.0, "source lost")
@@ -190,16 +189,17 @@ class Light:
                 self.notify(warning)
             self._roi_checked_for = size
         region = crop_roi(frame.image, scaled_roi(self.roi, frame.scale))
-        if self.gate.unchanged(region, self.media_time(frame)) and self._settled:
+        self._reused = self.gate.reuse(region, self.media_time(frame))
+        if self._reused is not None:
             self.gated += 1
             return None
         self.inferences += 1
         return cv2.cvtColor(self.classifier.prepare(region), cv2.COLOR_BGR2RGB)
 
     def last_output(self) -> np.ndarray:
-        """What the model last gave for this light: a gated frame's output."""
-        assert self._output is not None, "a light is gated only after an output"
-        return self._output
+        """The output the gate reused for this frame (`model_input` gave None)."""
+        assert self._reused is not None, "a light is gated only with an output to reuse"
+        return self._reused
 
     def finish(self, frame: Frame, probabilities: np.ndarray, received_at: float) -> tuple[dict, float] | None:
         """The frame's record and smoothed state score from the model's output for this light; None
@@ -208,14 +208,14 @@ class Light:
             self.summary.not_finite += 1
             if self.summary.not_finite == 1:
                 self.notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
-            self._output, self._settled = None, False  # the next frame is classified, changed or not
+            self.gate.classified(None, self.media_time(frame), reusable=False)
             return None
-        self._output = probabilities
         best = self.classifier.info.decide(probabilities)
         now = self.media_time(frame)  # the source's clock: smoothing and flashing in time, at any rate
         state, state_score = self.smoother.update(probabilities, now)
-        label = self.classifier.info.classes[best]
-        self._settled = label == state and float(probabilities[best]) >= GATE_CONFIDENCE
+        if self._reused is None:  # the model's own output: the gate remembers it if it may stand in
+            label = self.classifier.info.classes[best]
+            self.gate.classified(probabilities, now, reusable=label == state and float(probabilities[best]) >= GATE_CONFIDENCE)
         self.state_score = state_score
         state = self.flashes.update(now, state)  # a colour blinking with off: flashing
         if self.camera and self._frozen(frame):
