@@ -303,7 +303,7 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--start", type=int, default=4)
-    parser.add_argument("--max-cameras", type=int, default=128)
+    parser.add_argument("--max-cameras", type=int, default=256)
     parser.add_argument("--resolution", type=int, default=2)
     parser.add_argument("--serve-args", default="", help="more serve-camera options, e.g. '--threads 1'")
     parser.add_argument("--json", type=Path)
