@@ -112,7 +112,7 @@ class Light:
         # smoothing needs each of them (one reused would hold an error for a heartbeat).
         self._reused: np.ndarray | None = None  # the output the gate gave for this frame (None: the model runs)
         self.inferences = 0  # frames the model classified for this light
-        self.gated = 0  # frames the gate found unchanged: the last output reused, the model not run
+        self.gated = 0  # frames the gate recognised: a remembered output reused, the model not run
         self.state = UNKNOWN  # what is reported: the smoothed state, or flashing_<colour>
         self.state_score = 0.0  # the smoothed score of that state
         self.connected = source.connected or not source.live  # False from a loss until the first frame back
