@@ -12,9 +12,9 @@ shows it, never later.
 
 Several looks are remembered (`memory`, the newest kept): a flashing lamp shows two, lit and dark,
 and each phase then reuses the answer its look got under a heartbeat ago instead of running the
-model at every flip. The caller says which answers may stand in for later frames (sure ones); a
-region classified again replaces the looks it matches, so the newest answer for a look is the one
-reused.
+model at every flip. The caller says which answers may stand in for later frames (sure ones); the
+model runs only on a region that matches no look still fresh, so no two fresh looks stand for the
+same picture.
 """
 
 from __future__ import annotations
@@ -51,12 +51,9 @@ class ChangeGate:
     def __init__(self, heartbeat_s: float, threshold: float = THRESHOLD, memory: int = MEMORY) -> None:
         self.heartbeat_s = heartbeat_s
         self.threshold = threshold
-        self.memory = memory
-        self._looks: deque[tuple[np.ndarray, float, np.ndarray]] = deque()  # (signature, classified at, answer), newest last
+        # (signature, classified at, answer), newest last; the oldest goes when a new one comes to a full memory
+        self._looks: deque[tuple[np.ndarray, float, np.ndarray]] = deque(maxlen=memory)
         self._pending: np.ndarray | None = None  # the signature of the region the model runs on now
-
-    def _same(self, a: np.ndarray, b: np.ndarray) -> bool:
-        return a.shape == b.shape and float(np.abs(a - b).max()) <= self.threshold
 
     def reuse(self, region: np.ndarray, now: float) -> np.ndarray | None:
         """The answer remembered for the look `region` has at time `now` (seconds), given under
@@ -67,24 +64,20 @@ class ChangeGate:
             return None
         current = signature(region)
         for look, at, answer in reversed(self._looks):
-            if now - at < self.heartbeat_s and self._same(current, look):
+            if now - at < self.heartbeat_s and look.shape == current.shape and float(np.abs(current - look).max()) <= self.threshold:
                 return answer
         self._pending = current
         return None
 
     def classified(self, answer: np.ndarray | None, now: float, reusable: bool) -> None:
-        """The model's `answer` for the region `reuse` last declined, at `now`: it replaces the looks
-        that region matches, and is remembered when `reusable` (the caller trusts it to stand in)."""
+        """The model's `answer` for the region `reuse` last declined, at `now`: remembered when
+        `reusable` (the caller trusts it to stand in); looks past the heartbeat are let go."""
         current, self._pending = self._pending, None
-        if current is None:
+        if current is None or not reusable or answer is None:
             return
-        self._looks = deque(
-            (look, at, old) for look, at, old in self._looks if now - at < self.heartbeat_s and not self._same(current, look)
-        )
-        if reusable and answer is not None:
-            self._looks.append((current, now, answer))
-            while len(self._looks) > self.memory:
-                self._looks.popleft()
+        while self._looks and now - self._looks[0][1] >= self.heartbeat_s:
+            self._looks.popleft()  # oldest first: every look is younger than the ones before it
+        self._looks.append((current, now, answer))
 
     def reset(self) -> None:
         """Forget every look (the source was lost): the next region is classified."""

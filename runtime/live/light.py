@@ -204,14 +204,14 @@ class Light:
     def finish(self, frame: Frame, probabilities: np.ndarray, received_at: float) -> tuple[dict, float] | None:
         """The frame's record and smoothed state score from the model's output for this light; None
         for an output that is not finite."""
+        now = self.media_time(frame)  # the source's clock: smoothing and flashing in time, at any rate
         if not np.isfinite(probabilities).all():  # skipped and counted, never smoothed or published
             self.summary.not_finite += 1
             if self.summary.not_finite == 1:
                 self.notify(f"frame {frame.index}: {NOT_FINITE}; such frames are skipped and counted")
-            self.gate.classified(None, self.media_time(frame), reusable=False)
+            self.gate.classified(None, now, reusable=False)
             return None
         best = self.classifier.info.decide(probabilities)
-        now = self.media_time(frame)  # the source's clock: smoothing and flashing in time, at any rate
         state, state_score = self.smoother.update(probabilities, now)
         if self._reused is None:  # the model's own output: the gate remembers it if it may stand in
             label = self.classifier.info.classes[best]
